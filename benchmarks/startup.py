@@ -1,0 +1,40 @@
+"""Startup benchmark: ``crashplan explain ... --format json`` against ``python -c "import click"``.
+
+Both run with the same interpreter, interleaved; the median ratio is the figure (target: at
+most 1.3, i.e. no rich, yaml or psutil on this path).
+
+    python benchmarks/startup.py [--runs 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from _timing import compare, crashplan_command
+
+TARGET = 1.3
+ARGS = ["explain", "crashkernel=1G-4G:192M,4G-64G:256M,64G-:512M", "--ram", "16G", "--format", "json"]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    options = parser.parse_args()
+    result = compare(crashplan_command() + ARGS, [sys.executable, "-c", "import click"], options.runs)
+    result |= {"target": TARGET, "runs": options.runs, "benchmark": "startup: explain --format json / import click"}
+    if options.json:
+        print(json.dumps(result))
+    else:
+        print(
+            f"startup: crashplan explain {result['subject_median_s'] * 1000:.1f} ms, "
+            f"import click {result['baseline_median_s'] * 1000:.1f} ms, "
+            f"median ratio {result['median_ratio']:.2f} (target <= {TARGET})"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

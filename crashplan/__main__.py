@@ -1,0 +1,3 @@
+from crashplan.cli import main
+
+main()

@@ -1,0 +1,202 @@
+"""The ``crashplan`` command line: options in, one core call, one renderer, one exit code.
+
+Commands map their options onto a library call and pick a renderer; :func:`main` is the one
+place that turns errors into messages and exit codes (see :mod:`crashplan.errors`).  Only
+click and crashplan's light modules are imported here: rich, yaml and psutil are imported
+inside the functions that need them, so that TAB completion stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from crashplan.errors import CrashplanError, ExitCode, ParseError
+
+__all__ = ["cli", "main"]
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+EXIT_CODES_HELP = """\b
+Exit codes: 0 ok, 1 bug, 2 usage error, 3 bad input
+(unreadable source, bad profile, unparsable crashkernel=),
+4 check found error-level findings."""
+
+
+class _State:
+    """What main() needs to know about the running command to report an error."""
+
+    json_errors = False
+
+
+def _set_format(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    _State.json_errors = value in ("json", "jsonl")
+    return value
+
+
+def format_option(*choices: str) -> Any:
+    """The shared ``--format`` option."""
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(choices),
+        default=choices[0],
+        show_default=True,
+        callback=_set_format,
+        is_eager=True,
+        help="Output format.",
+    )
+
+
+def _arch_choices() -> list[str]:
+    from crashplan.syntax import ARCHES
+
+    return [*ARCHES, "aarch64"]
+
+
+def kernel_options(f: Any) -> Any:
+    """``--arch`` and ``--kernel-version``: which kernel's rules to apply."""
+    f = click.option(
+        "--kernel-version",
+        metavar="X.Y",
+        default=None,
+        help="Kernel version whose rules apply (default: the newest crashplan mirrors).",
+    )(f)
+    return click.option(
+        "--arch",
+        type=click.Choice(_arch_choices()),
+        default="x86_64",
+        show_default=True,
+        help="Architecture whose rules apply.",
+    )(f)
+
+
+def _ram(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    if value is None:
+        return None
+    from crashplan.units import parse_size
+
+    return parse_size(value, what="--ram")
+
+
+@click.group(context_settings=CONTEXT_SETTINGS, epilog=EXIT_CODES_HELP)
+@click.version_option(package_name="crashplan", prog_name="crashplan")
+def cli() -> None:
+    """Size, place and explain the kdump crashkernel= reservation.
+
+    crashplan reads the kernel's own rules (kernel/crash_reserve.c) to tell how much memory to
+    reserve for the crash kernel, where the kernel will put it, and what it costs production.
+    """
+
+
+@cli.command(context_settings=CONTEXT_SETTINGS, epilog=EXIT_CODES_HELP)
+@click.argument("spec", nargs=-1)
+@click.option("--ram", callback=_ram, metavar="SIZE", help="System RAM as the kernel counts it (e.g. 16G).")
+@click.option(
+    "--batch",
+    type=click.File("r", encoding="utf-8", errors="surrogateescape"),
+    help="Read one command line per line from FILE ('-' for stdin); write JSON lines.",
+)
+@kernel_options
+@format_option("text", "json")
+def explain(
+    spec: tuple[str, ...], ram: int | None, batch: Any, arch: str, kernel_version: str | None, fmt: str
+) -> int:
+    """Explain what the kernel does with a crashkernel= string.
+
+    SPEC is a whole kernel command line or one or more crashkernel= tokens; a bare size such
+    as 256M means crashkernel=256M.  With --ram it shows what the kernel reserves on that
+    machine; without it, a table across RAM sizes.
+
+    \b
+    Example:
+      crashplan explain 'crashkernel=1G-4G:192M,4G-64G:256M,64G-:512M' --ram 16G
+      crashplan explain crashkernel=256M crashkernel=1G,cma --kernel-version 6.16
+      crashplan explain --batch cmdlines.txt --ram 16G > decisions.jsonl
+    """
+    from crashplan.explain import explain as run_explain
+    from crashplan.explain import explanation_to_json, join_specs
+    from crashplan.render import dumps_json, render_explanation_text
+    from crashplan.syntax import features_for
+
+    features = features_for(arch, kernel_version)
+    if batch is not None:
+        if spec:
+            raise click.UsageError("give SPEC or --batch, not both")
+        status = ExitCode.OK
+        for line in batch:
+            x = run_explain(line.rstrip("\n"), features, ram)
+            click.echo(dumps_json(explanation_to_json(x), lines=True))
+            status = max(status, ExitCode.BAD_INPUT if x.error else ExitCode.OK)
+        return status
+    if not spec:
+        raise click.UsageError("give a crashkernel= SPEC or --batch FILE")
+    x = run_explain(join_specs(spec), features, ram)
+    if fmt == "json":
+        click.echo(dumps_json(explanation_to_json(x)))
+        _State.json_errors = False  # the envelope above already carries the error
+    else:
+        click.echo(render_explanation_text(x), nl=False)
+    if x.error is not None:
+        raise x.error
+    return ExitCode.OK
+
+
+@cli.command(context_settings=CONTEXT_SETTINGS, epilog=EXIT_CODES_HELP)
+@click.option("--source", metavar="PATH", help="A snapshot directory or archive (default: this host).")
+@format_option("text", "json")
+def recommend(source: str | None, fmt: str) -> int:
+    """Recommend a crashkernel= boot parameter for a host.
+
+    Not available yet in this version: it needs the footprint and placement models.
+
+    \b
+    Example:
+      crashplan recommend
+      crashplan recommend --source host.tar.zst --format json
+    """
+    raise CrashplanError(
+        "recommend is not available yet in this version of crashplan (see 'crashplan explain')",
+        code="not-available",
+    )
+
+
+def _report(error: CrashplanError) -> None:
+    """Write an error as one line on stderr (plus the caret for syntax errors)."""
+    click.echo(f"crashplan: error: {error.one_line()}", err=True)
+    if isinstance(error, ParseError):
+        click.echo(error.caret(), err=True)
+    if _State.json_errors:
+        from crashplan.render import dumps_json
+
+        envelope = {
+            "crashplan_result_version": 1,
+            "status": "error",
+            "exit_code": int(error.exit_code),
+            "errors": [error.to_json()],
+        }
+        click.echo(dumps_json(envelope))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; the one place where errors become exit codes."""
+    try:
+        status = cli.main(args=argv, prog_name="crashplan", standalone_mode=False)
+    except click.exceptions.Exit as e:
+        status = e.exit_code
+    except click.Abort:
+        click.echo("crashplan: aborted", err=True)
+        status = 130
+    except click.ClickException as e:
+        e.show()
+        status = ExitCode.USAGE if isinstance(e, click.UsageError) else ExitCode.BAD_INPUT
+    except CrashplanError as e:
+        _report(e)
+        status = e.exit_code
+    except BrokenPipeError:
+        # The reader went away (`crashplan ... | head`): not an error of ours.
+        sys.stderr.close()
+        status = ExitCode.OK
+    sys.exit(int(status or 0))
