@@ -12,7 +12,7 @@ import argparse
 import json
 import sys
 
-from _timing import compare, crashplan_command
+from _timing import compare, compile_installed, crashplan_command
 
 TARGET = 1.3
 ARGS = ["explain", "crashkernel=1G-4G:192M,4G-64G:256M,64G-:512M", "--ram", "16G", "--format", "json"]
@@ -23,6 +23,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     options = parser.parse_args()
+    compile_installed()
     result = compare(crashplan_command() + ARGS, [sys.executable, "-c", "import click"], options.runs)
     result |= {"target": TARGET, "runs": options.runs, "benchmark": "startup: explain --format json / import click"}
     if options.json:

@@ -1,0 +1,163 @@
+"""``/proc/meminfo``: the kernel's memory counters, converted to bytes.
+
+Authoritative source: ``fs/proc/meminfo.c: meminfo_proc_show()`` (``show_val_kb()`` prints
+``"<Name>:" + value + " kB\\n"``), ``mm/hugetlb.c: hugetlb_report_meminfo()`` (the unitless
+``HugePages_*`` page counts) and ``arch_report_meminfo()`` (``DirectMap4k/2M/4M/1G`` on x86
+and s390).  Every ``kB`` value is converted to bytes (x 1024) at parse time; the ``HugePages_*``
+lines are counts and stay counts.  A counter the kernel did not print is ``None``, never 0: old
+kernels lack ``MemAvailable`` (before 3.14) and kernels without ``CONFIG_CMA`` lack ``CmaTotal``.
+
+Relevant to crashplan (shared/reference/kernel-crashkernel.md section 3.4): the crashkernel
+area is *not* in ``MemTotal`` (memblock-reserved, never given to the buddy allocator), while
+``crashkernel=,cma`` areas *are*, and show in ``CmaTotal``/``CmaFree``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from crashplan.errors import SourceError
+from crashplan.formats._text import excerpt, is_decimal, table_lines
+
+__all__ = ["Meminfo", "parse_meminfo"]
+
+# Kernel name -> Meminfo attribute, for the counters crashplan reads by name.
+_TYPED: dict[str, str] = {
+    "MemTotal": "mem_total",
+    "MemFree": "mem_free",
+    "MemAvailable": "mem_available",
+    "Buffers": "buffers",
+    "Cached": "cached",
+    "SwapCached": "swap_cached",
+    "SwapTotal": "swap_total",
+    "SwapFree": "swap_free",
+    "AnonPages": "anon_pages",
+    "Shmem": "shmem",
+    "KReclaimable": "k_reclaimable",
+    "Slab": "slab",
+    "SReclaimable": "s_reclaimable",
+    "SUnreclaim": "s_unreclaim",
+    "KernelStack": "kernel_stack",
+    "PageTables": "page_tables",
+    "Percpu": "percpu",
+    "VmallocTotal": "vmalloc_total",
+    "VmallocUsed": "vmalloc_used",
+    "CommitLimit": "commit_limit",
+    "Committed_AS": "committed_as",
+    "AnonHugePages": "anon_huge_pages",
+    "CmaTotal": "cma_total",
+    "CmaFree": "cma_free",
+    "HugePages_Total": "hugepages_total",
+    "HugePages_Free": "hugepages_free",
+    "HugePages_Rsvd": "hugepages_rsvd",
+    "HugePages_Surp": "hugepages_surp",
+    "Hugepagesize": "hugepagesize",
+    "Hugetlb": "hugetlb",
+    "DirectMap4k": "direct_map_4k",
+    "DirectMap2M": "direct_map_2m",
+    "DirectMap4M": "direct_map_4m",
+    "DirectMap1G": "direct_map_1g",
+}
+# The typed counters the kernel always prints in kB: such a line without " kB" was cut short.
+_KB_FIELDS = frozenset(k for k in _TYPED if not k.startswith("HugePages_"))
+
+
+@dataclass(frozen=True, slots=True)
+class Meminfo:
+    """The counters of ``/proc/meminfo``: bytes, except the ``hugepages_*`` page counts.
+
+    ``fields`` holds every line as printed, keyed by the kernel's name (``"Active(anon)"``),
+    converted the same way (``kB`` lines in bytes, unitless lines as counts); use it for the
+    counters without an attribute.  Absent counters are ``None``.
+    """
+
+    mem_total: int | None = None
+    mem_free: int | None = None
+    mem_available: int | None = None
+    buffers: int | None = None
+    cached: int | None = None
+    swap_cached: int | None = None
+    swap_total: int | None = None
+    swap_free: int | None = None
+    anon_pages: int | None = None
+    shmem: int | None = None
+    k_reclaimable: int | None = None
+    slab: int | None = None
+    s_reclaimable: int | None = None
+    s_unreclaim: int | None = None
+    kernel_stack: int | None = None
+    page_tables: int | None = None
+    percpu: int | None = None
+    vmalloc_total: int | None = None
+    vmalloc_used: int | None = None
+    commit_limit: int | None = None
+    committed_as: int | None = None
+    anon_huge_pages: int | None = None
+    cma_total: int | None = None
+    cma_free: int | None = None
+    hugepages_total: int | None = None
+    hugepages_free: int | None = None
+    hugepages_rsvd: int | None = None
+    hugepages_surp: int | None = None
+    hugepagesize: int | None = None
+    hugetlb: int | None = None
+    direct_map_4k: int | None = None
+    direct_map_2m: int | None = None
+    direct_map_4m: int | None = None
+    direct_map_1g: int | None = None
+    fields: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}), hash=False)
+
+
+def parse_meminfo(text: str, *, path: str = "/proc/meminfo") -> Meminfo:
+    """Parse the text of ``/proc/meminfo``.
+
+    Leading blanks before a name are tolerated (a report script indented the first line of
+    one real capture).  Raises :class:`SourceError` naming the line for a line without
+    ``Name:``, a value that is not a decimal number, a unit other than ``kB``, a known ``kB``
+    counter without its unit, a counter printed twice, or a last line without its newline.
+
+    >>> m = parse_meminfo("MemTotal:        3882988 kB\\nHugePages_Total:       0\\n")
+    >>> m.mem_total, m.hugepages_total, m.cma_total
+    (3976179712, 0, None)
+    """
+    lines = table_lines(text, path=path, expected="'Name: value kB' lines")
+    fields: dict[str, int] = {}
+    for lineno, line in enumerate(lines, 1):
+        name, colon, rest = line.partition(":")
+        name = name.lstrip(" \t")
+        if not colon or not name or any(c in name for c in " \t"):
+            raise SourceError(
+                f"expected 'Name: value [kB]', got {excerpt(line)}", path=path, line=lineno
+            )
+        words = rest.split()
+        if not words or len(words) > 2:
+            raise SourceError(
+                f"expected one value after {name + ':'!r}, got {excerpt(rest.strip())}",
+                path=path,
+                line=lineno,
+            )
+        number = words[0]
+        if not is_decimal(number):
+            raise SourceError(
+                f"value of {name} is not a decimal number: {excerpt(number)}",
+                path=path,
+                line=lineno,
+            )
+        value = int(number)
+        if len(words) == 2:
+            if words[1] != "kB":
+                raise SourceError(
+                    f"unsupported unit {excerpt(words[1])} for {name} (expected 'kB')",
+                    path=path,
+                    line=lineno,
+                )
+            value <<= 10
+        elif name in _KB_FIELDS:
+            raise SourceError(f"{name} has no 'kB' unit (line cut short?)", path=path, line=lineno)
+        if name in fields:
+            raise SourceError(f"{name} appears twice", path=path, line=lineno)
+        fields[name] = value
+    typed = {attr: fields.get(name) for name, attr in _TYPED.items()}
+    return Meminfo(**typed, fields=MappingProxyType(fields))
