@@ -29,10 +29,12 @@ class _State:
     """What main() needs to know about the running command to report an error."""
 
     json_errors = False
+    command: str | None = None
 
 
 def _set_format(ctx: click.Context, param: click.Parameter, value: str) -> str:
     _State.json_errors = value in ("json", "jsonl")
+    _State.command = ctx.info_name
     return value
 
 
@@ -163,6 +165,115 @@ def recommend(source: str | None, fmt: str) -> int:
     )
 
 
+@cli.command(context_settings=CONTEXT_SETTINGS, epilog=EXIT_CODES_HELP)
+@click.option("--source", metavar="PATH", help="A snapshot directory or archive (default: this host).")
+@format_option("text", "json")
+def facts(source: str | None, fmt: str) -> int:
+    """Show what crashplan sees on a host, and where each fact comes from.
+
+    Architecture, kernel, system RAM as the kernel counts it, the RAM map, the current
+    crash kernel reservation, CPUs, NUMA zones, the current crashkernel= decision, distro,
+    kdump configuration and boot files.  Missing files are reported as absent, not errors.
+
+    \b
+    Example:
+      crashplan facts
+      crashplan facts --source host.tar.zst --format json
+    """
+    from crashplan.facts import facts_to_json, gather_facts
+    from crashplan.render import dumps_json
+    from crashplan.render_facts import render_facts_text
+    from crashplan.sources import open_source
+
+    host = gather_facts(open_source(source))
+    if fmt == "json":
+        click.echo(dumps_json(facts_to_json(host)))
+    else:
+        click.echo(render_facts_text(host), nl=False)
+    return ExitCode.OK
+
+
+@cli.command(context_settings=CONTEXT_SETTINGS, epilog=EXIT_CODES_HELP)
+@click.option(
+    "-o",
+    "--output",
+    metavar="PATH",
+    help="Directory to write, or an archive by its suffix (.tar, .tar.gz, .tgz, .tar.xz, .tar.zst)."
+    "  [default: crashplan-snapshot-HOST-TIME in the current directory]",
+)
+@click.option("--force", is_flag=True, help="Replace PATH if it exists.")
+@click.option("--source", metavar="PATH", help="Copy another snapshot or sosreport instead of this host.")
+def snapshot(output: str | None, force: bool, source: str | None) -> int:
+    """Capture this host's files into a snapshot that --source reads back.
+
+    Copies the /proc, /sys and /etc files crashplan reads, plus crashplan-snapshot.json
+    (uname, page size, root or not, and the kdump kernel and initrd sizes).  Run it as root:
+    without root /proc/iomem hides every address.  Prints the path written.
+
+    \b
+    Example:
+      sudo crashplan snapshot
+      sudo crashplan snapshot -o host.tar.zst && crashplan facts --source host.tar.zst
+    """
+    from crashplan.facts import default_snapshot_name, snapshot_extra_files
+    from crashplan.sources import open_source
+    from crashplan.sources.capture import capture_snapshot
+
+    host = open_source(source)
+    dest = output or default_snapshot_name(host)
+    report = capture_snapshot(host, dest, force=force, extra_files=snapshot_extra_files(host))
+    for note in report.notes:
+        click.echo(f"crashplan: note: {note}", err=True)
+    for item in report.unreadable:
+        click.echo(f"crashplan: unreadable: /{item.path}: {item.reason}", err=True)
+    click.echo(str(report.dest))
+    return ExitCode.OK
+
+
+@cli.command(context_settings=CONTEXT_SETTINGS, epilog=EXIT_CODES_HELP)
+@click.argument("spec", nargs=-1, required=True)
+@click.option("--source", metavar="PATH", help="A snapshot directory or archive (default: this host).")
+@click.option("--kernel-version", metavar="X.Y", help="Apply this kernel version's rules instead of the host's.")
+@format_option("text", "json")
+def simulate(spec: tuple[str, ...], source: str | None, kernel_version: str | None, fmt: str) -> int:
+    """Simulate where the kernel puts a crashkernel= reservation on a host.
+
+    Mirrors reserve_crashkernel_generic(), the low area and the ,cma halving on the host's
+    memory map; existing "Crash kernel" regions count as free (they will not exist at the
+    next boot).  Prints the kernel's own log lines for that boot, whether each area fits
+    wherever the kernel image lands (KASLR), and the largest sizes that always fit.  Needs a
+    root capture: without root /proc/iomem shows no addresses.
+
+    \b
+    Example:
+      sudo crashplan simulate crashkernel=512M,high
+      crashplan simulate 'crashkernel=1G,cma crashkernel=256M' --source host.tar.zst --format json
+    """
+    from crashplan.explain import join_specs
+    from crashplan.facts import gather_facts, read_kernel_log
+    from crashplan.simulate import simulate as run_simulate
+    from crashplan.simulate import simulation_to_json
+    from crashplan.sources import open_source
+    from crashplan.syntax import features_for
+
+    host = open_source(source)
+    facts = gather_facts(host)
+    features = features_for(facts.arch, kernel_version or facts.kernel_version) if facts.arch else None
+    sim = run_simulate(facts, join_specs(spec), features=features, dmesg=read_kernel_log(host))
+    if fmt == "json":
+        from crashplan.render import dumps_json
+
+        click.echo(dumps_json(simulation_to_json(sim)))
+        _State.json_errors = False  # the envelope above carries the error
+    else:
+        from crashplan.render import render_simulation_text
+
+        render_simulation_text(sim)
+    if sim.error is not None:
+        raise sim.error
+    return ExitCode.OK
+
+
 def _report(error: CrashplanError) -> None:
     """Write an error as one line on stderr (plus the caret for syntax errors)."""
     click.echo(f"crashplan: error: {error.one_line()}", err=True)
@@ -173,6 +284,7 @@ def _report(error: CrashplanError) -> None:
 
         envelope = {
             "crashplan_result_version": 1,
+            "command": _State.command,
             "status": "error",
             "exit_code": int(error.exit_code),
             "errors": [error.to_json()],
@@ -182,6 +294,7 @@ def _report(error: CrashplanError) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; the one place where errors become exit codes."""
+    _State.json_errors = False
     try:
         status = cli.main(args=argv, prog_name="crashplan", standalone_mode=False)
     except click.exceptions.Exit as e:

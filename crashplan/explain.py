@@ -23,7 +23,14 @@ from crashplan.syntax import (
 )
 from crashplan.units import GiB, TiB
 
-__all__ = ["TABLE_RAM_SIZES", "Explanation", "explain", "explanation_to_json", "join_specs"]
+__all__ = [
+    "TABLE_RAM_SIZES",
+    "Explanation",
+    "decision_syntax_error",
+    "explain",
+    "explanation_to_json",
+    "join_specs",
+]
 
 TABLE_RAM_SIZES = (1 * GiB, 2 * GiB, 4 * GiB, 8 * GiB, 16 * GiB, 64 * GiB, 1 * TiB)
 
@@ -66,7 +73,7 @@ def explain(cmdline: str, features: Features, system_ram: int | None = None) -> 
     warnings = diagnose(cmdline, features, system_ram, scans=scans, decision=decision)
     if decision is not None:
         table: tuple[Decision, ...] = ()
-        error = _decision_error(cmdline, decision, scans)
+        error = decision_syntax_error(cmdline, decision, scans)
     else:
         table = decide_table(cmdline, _table_sizes(scans), features)
         error = _read_token_error(scans, features)
@@ -84,7 +91,8 @@ def _table_sizes(scans: tuple[TokenScan, ...]) -> list[int]:
     return sorted(sizes)
 
 
-def _decision_error(cmdline: str, decision: Decision, scans: tuple[TokenScan, ...]) -> ParseError | None:
+def decision_syntax_error(cmdline: str, decision: Decision, scans: tuple[TokenScan, ...]) -> ParseError | None:
+    """The syntax error that made the kernel reserve nothing, if that is why (else None)."""
     if decision.ok or decision.error_span is None or decision.error in _RAM_DEPENDENT_ERRORS:
         return None
     start = decision.error_span[0]

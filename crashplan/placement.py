@@ -27,6 +27,7 @@ success are exact claims; addresses are predictions.
 
 from __future__ import annotations
 
+from bisect import bisect_right, insort
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -212,19 +213,25 @@ class _Free:
         return _Free(list(self.ranges))
 
     def reserve(self, start: int, end: int) -> None:
-        out = []
-        for s, e in self.ranges:
-            if e <= start or s >= end:
-                out.append((s, e))
-                continue
-            if s < start:
-                out.append((s, start))
-            if e > end:
-                out.append((end, e))
-        self.ranges = out
+        """Take ``[start, end)`` out of the free ranges (a bisection, then a slice)."""
+        ranges = self.ranges
+        i = max(0, bisect_right(ranges, (start, start)) - 1)
+        j = i
+        pieces = []
+        while j < len(ranges) and ranges[j][0] < end:
+            s, e = ranges[j]
+            if e > start:
+                if s < start:
+                    pieces.append((s, start))
+                if e > end:
+                    pieces.append((end, e))
+            else:
+                pieces.append((s, e))
+            j += 1
+        ranges[i:j] = pieces
 
     def free(self, start: int, end: int) -> None:
-        self.ranges = sorted([*self.ranges, (start, end)])
+        insort(self.ranges, (start, end))
 
     def is_free(self, start: int, end: int) -> bool:
         return any(s <= start and end <= e for s, e in self.ranges)
@@ -233,8 +240,14 @@ class _Free:
         """Mirrors ``__memblock_find_range_top_down()``: 0 when nothing fits."""
         start = max(start, PAGE_SIZE)
         end = max(start, end)
-        for s, e in reversed(self.ranges):
-            s, e = min(max(s, start), end), min(max(e, start), end)
+        ranges = self.ranges
+        k = bisect_right(ranges, (end, end))
+        while k > 0:
+            k -= 1
+            s, e = ranges[k]
+            if e <= start:
+                break
+            s, e = max(s, start), min(e, end)
             if e < size:
                 continue
             cand = (e - size) // align * align
@@ -246,8 +259,13 @@ class _Free:
         """Mirrors ``__memblock_find_range_bottom_up()``: 0 when nothing fits."""
         start = max(start, PAGE_SIZE)
         end = max(start, end)
-        for s, e in self.ranges:
-            s, e = min(max(s, start), end), min(max(e, start), end)
+        ranges = self.ranges
+        k = max(0, bisect_right(ranges, (start, start)) - 1)
+        for i in range(k, len(ranges)):
+            s, e = ranges[i]
+            if s >= end:
+                break
+            s, e = max(s, start), min(e, end)
             cand = -(-s // align) * align
             if cand < e and e - cand >= size:
                 return cand
@@ -264,21 +282,40 @@ class _Free:
 
 
 def _free_map(layout: Layout, *, kernel_image: MemRange | None) -> _Free:
-    ranges: list[tuple[int, int]] = []
+    """RAM (split at NUMA node boundaries) minus every occupant, in one sorted sweep."""
     cuts = sorted({n.start for n in layout.nodes} | {n.end for n in layout.nodes})
+    taken = sorted(
+        [(o.range.start, o.range.end) for o in layout.occupants]
+        + ([(kernel_image.start, kernel_image.end)] if kernel_image is not None else [])
+    )
+    ranges: list[tuple[int, int]] = []
+    k = 0
+    c = 0
     for r in layout.ram:
         start = r.start
-        for cut in cuts:
-            if start < cut < r.end:
-                ranges.append((start, cut))
-                start = cut
-        ranges.append((start, r.end))
-    free = _Free(ranges)
-    for occupant in layout.occupants:
-        free.reserve(occupant.range.start, occupant.range.end)
-    if kernel_image is not None:
-        free.reserve(kernel_image.start, kernel_image.end)
-    return free
+        while c < len(cuts) and cuts[c] <= start:
+            c += 1
+        pieces = []
+        while c < len(cuts) and cuts[c] < r.end:
+            pieces.append((start, cuts[c]))
+            start = cuts[c]
+            c += 1
+        pieces.append((start, r.end))
+        for s, e in pieces:
+            while k < len(taken) and taken[k][1] <= s:
+                k += 1
+            m = k
+            while m < len(taken) and taken[m][0] < e:
+                ts, te = taken[m]
+                if ts > s:
+                    ranges.append((s, ts))
+                s = max(s, te)
+                if te > e:
+                    break
+                m += 1
+            if s < e:
+                ranges.append((s, e))
+    return _Free(ranges)
 
 
 # --------------------------------------------------------------------------------------------
@@ -426,14 +463,25 @@ def _x86_initrd(
 # The reservation itself
 
 
-def place(decision: Decision, layout: Layout, *, kernel_image: MemRange | None | Literal["captured"] = "captured") -> Placement:
+def place(
+    decision: Decision,
+    layout: Layout,
+    *,
+    kernel_image: MemRange | None | Literal["captured"] = "captured",
+    _base: _Free | None = None,
+) -> Placement:
     """Simulate the boot: what ``arch_reserve_crashkernel()`` reserves, and the log it writes.
 
     ``kernel_image`` overrides where the image is (for KASLR); by default it is where the
     capture saw it.
     """
     image = layout.kernel_image if kernel_image == "captured" else kernel_image
-    free = _free_map(layout, kernel_image=image)  # type: ignore[arg-type]
+    if _base is None:
+        free = _free_map(layout, kernel_image=image)  # type: ignore[arg-type]
+    else:
+        free = _base.copy()
+        if isinstance(image, MemRange):
+            free.reserve(image.start, image.end)
     log = list(decision.messages)
     reservations: list[Reservation] = []
     ok = False
@@ -617,9 +665,10 @@ class Assessment:
 
 def assess(decision: Decision, layout: Layout) -> Assessment:
     """Place ``decision`` on ``layout`` and state how sure that is."""
-    nominal = place(decision, layout)
-    candidates = _image_candidates(layout) if layout.kaslr else []
-    outcomes = [nominal, *(place(decision, layout, kernel_image=c) for c in candidates)]
+    base = _free_map(layout, kernel_image=None)
+    nominal = place(decision, layout, _base=base)
+    candidates = _image_candidates(layout, base) if layout.kaslr else []
+    outcomes = [nominal, *(place(decision, layout, kernel_image=c, _base=base) for c in candidates)]
     verdicts = []
     wanted: list[tuple[AreaName, int]] = []
     if decision.ok:
@@ -638,26 +687,30 @@ def assess(decision: Decision, layout: Layout) -> Assessment:
         verdict: Verdict = "fits" if all(hits) else "fits-some" if any(hits) else "never"
         verdicts.append(AreaVerdict(name, size, verdict))
     image_size = layout.kernel_image.size if layout.kernel_image else 0
-    lows = _window_ranges(layout, 0, layout.limits.low_max)
-    highs = _window_ranges(layout, layout.limits.low_max, layout.limits.high_max)
+    with_image = base.copy()
+    if layout.kernel_image is not None:
+        with_image.reserve(layout.kernel_image.start, layout.kernel_image.end)
+    low_nominal = _nominal_fit(with_image, layout, 0, layout.limits.low_max)
+    high_nominal = _nominal_fit(with_image, layout, layout.limits.low_max, layout.limits.high_max)
+    lows = _window_ranges(base, 0, layout.limits.low_max)
+    highs = _window_ranges(base, layout.limits.low_max, layout.limits.high_max)
     align = layout.rules.crash_align
     # Only x86_64's early layout is checked against the real kernel (tests/kernel/).
     exact = layout.arch == "x86_64" and not layout.kaslr and all(o.exact for o in layout.occupants)
     return Assessment(
         placement=nominal,
         verdicts=tuple(verdicts),
-        max_low=_guaranteed_fit(lows, align, image_size if layout.kaslr else 0, layout),
-        max_high=_guaranteed_fit(highs, align, image_size if layout.kaslr else 0, layout),
-        max_low_nominal=_nominal_fit(layout, 0, layout.limits.low_max),
-        max_high_nominal=_nominal_fit(layout, layout.limits.low_max, layout.limits.high_max),
+        max_low=_guaranteed_fit(lows, align, image_size, layout) if layout.kaslr else low_nominal,
+        max_high=_guaranteed_fit(highs, align, image_size, layout) if layout.kaslr else high_nominal,
+        max_low_nominal=low_nominal,
+        max_high_nominal=high_nominal,
         addresses_exact=exact,
         assumptions=layout.assumptions,
     )
 
 
-def _window_ranges(layout: Layout, start: int, end: int) -> list[tuple[int, int]]:
-    """Free ranges of a window with the kernel image taken out of the picture."""
-    free = _free_map(layout, kernel_image=None)
+def _window_ranges(free: _Free, start: int, end: int) -> list[tuple[int, int]]:
+    """Free ranges of a window (``free`` without the kernel image)."""
     out = []
     for s, e in free.ranges:
         s, e = max(s, start, PAGE_SIZE), min(e, end)
@@ -672,8 +725,7 @@ def _fit(s: int, e: int, align: int) -> int:
     return max(0, e - base)
 
 
-def _nominal_fit(layout: Layout, start: int, end: int) -> int:
-    free = _free_map(layout, kernel_image=layout.kernel_image)
+def _nominal_fit(free: _Free, layout: Layout, start: int, end: int) -> int:
     align = layout.rules.crash_align
     best = 0
     for s, e in free.ranges:
@@ -711,7 +763,7 @@ def _guaranteed_fit(ranges: list[tuple[int, int]], align: int, image: int, layou
     return max(second, worst)
 
 
-def _image_candidates(layout: Layout) -> list[MemRange]:
+def _image_candidates(layout: Layout, base: _Free) -> list[MemRange]:
     """Kernel image positions that hurt most: the middle of the largest free range of each
     window, and the top of each window's largest range (where top-down searches look first)."""
     if layout.kernel_image is None:
@@ -720,7 +772,7 @@ def _image_candidates(layout: Layout) -> list[MemRange]:
     step = layout.rules.kaslr_align
     out = []
     for start, end in ((0, layout.limits.low_max), (layout.limits.low_max, layout.limits.high_max)):
-        ranges = _window_ranges(layout, start, end)
+        ranges = _window_ranges(base, start, end)
         ranges = [(max(s, layout.rules.kaslr_min), e) for s, e in ranges if e - max(s, layout.rules.kaslr_min) >= size]
         if not ranges:
             continue

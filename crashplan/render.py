@@ -79,3 +79,122 @@ def render_explanation_text(x: Explanation) -> str:
 def _clip(text: str, width: int = 200) -> str:
     shown = "".join(c if c.isprintable() else "\ufffd" for c in text[: width + 1])
     return shown if len(text) <= width else shown[: width - 1] + "\u2026"
+
+
+def _console(file: object | None = None, width: int | None = None) -> object:
+    """A rich console that writes no colour when stdout is not a terminal or NO_COLOR is set."""
+    import os
+    import sys
+
+    from rich.console import Console
+
+    stream = file or sys.stdout
+    is_tty = hasattr(stream, "isatty") and stream.isatty()
+    return Console(
+        file=stream,
+        width=width or (None if is_tty else 100),
+        no_color=bool(os.environ.get("NO_COLOR")) or not is_tty,
+        highlight=False,
+        soft_wrap=False,
+    )
+
+
+_STYLES = {"crash": "bold red", "cma": "bold yellow", "occupant": "cyan", "free": "green", "hole": "dim"}
+_GLYPHS = {"crash": "#", "cma": "c", "occupant": "k", "free": ".", "hole": " "}
+
+
+def _memory_segments(sim: object) -> list[tuple[int, int, str, str]]:
+    """(start, end, kind, label) for every piece of the map, sorted by address."""
+    from crashplan.simulate import Simulation
+
+    assert isinstance(sim, Simulation)
+    out: list[tuple[int, int, str, str]] = []
+    previous = 0
+    for r in sim.layout.ram:
+        if r.start > previous:
+            out.append((previous, r.start, "hole", "not RAM (firmware, PCI, memmap= holes)"))
+        out.append((r.start, r.end, "free", "System RAM"))
+        previous = r.end
+    image = sim.layout.kernel_image
+    if image is not None:
+        where = "this boot's position; KASLR moves it" if sim.layout.kaslr else "fixed (nokaslr)"
+        out.append((image.start, image.end, "occupant", f"kernel image ({where})"))
+    for o in sim.layout.occupants:
+        out.append((o.range.start, o.range.end, "occupant", o.name))
+    for r in sim.facts.crash_regions:
+        out.append((r.start, r.end, "occupant", "existing Crash kernel (free again at the next boot)"))
+    for r in sim.assessment.placement.reservations:
+        kind = "cma" if r.name == "crashkernel-cma" else "crash"
+        out.append((r.start, r.end, kind, f"{r.name} (simulated)"))
+    return sorted(out, key=lambda s: (s[0], s[2] == "free"))
+
+
+def _bar(segments: list[tuple[int, int, str, str]], start: int, end: int, width: int) -> list[tuple[str, str]]:
+    """One character per cell of [start, end), the most important kind in each cell wins."""
+    order = ["hole", "free", "occupant", "cma", "crash"]
+    cells = []
+    step = max(1, (end - start) // width)
+    for i in range(width):
+        lo, hi = start + i * step, start + (i + 1) * step
+        best = "hole"
+        for s, e, kind, _ in segments:
+            if s < hi and e > lo and order.index(kind) > order.index(best):
+                best = kind
+        cells.append((_GLYPHS[best], _STYLES[best]))
+    return cells
+
+
+def render_simulation_text(sim: object, *, file: object | None = None) -> None:
+    """Print the simulated boot: decision, kernel log, verdicts and the physical memory map."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from crashplan.simulate import Simulation
+    from crashplan.units import format_human
+
+    assert isinstance(sim, Simulation)
+    console = _console(file)
+    a = sim.assessment
+    kind = "exact" if a.addresses_exact else "predicted"
+    console.print(Text(f"{sim.cmdline}  on {sim.facts.source or 'this host'}", style="bold"))
+    console.print(
+        f"  {sim.layout.arch}, Linux {sim.features.version}, system RAM {format_human(sim.facts.system_ram or 0)}"
+        f"; addresses are {kind}"
+    )
+    console.print()
+    console.print("kernel log of this boot:", style="bold")
+    for line in a.placement.kernel_log or ("(nothing: no crashkernel= reservation)",):
+        console.print(f"  {line}")
+    if a.verdicts:
+        console.print()
+        console.print("verdicts (wherever the kernel image lands):", style="bold")
+        for v in a.verdicts:
+            console.print(f"  {v.name} {format_human(v.size)}: {v.verdict}")
+    console.print(
+        f"\nlargest size that always fits: low window {format_human(a.max_low)}, high window {format_human(a.max_high)}"
+        f" (with the image where it was: {format_human(a.max_low_nominal)} / {format_human(a.max_high_nominal)})"
+    )
+    segments = _memory_segments(sim)
+    console.print()
+    console.print("physical memory map:", style="bold")
+    for title, lo, hi in (("below 4 GiB", 0, min(sim.layout.limits.low_max, sim.layout.end_of_dram)), ("all RAM", 0, sim.layout.end_of_dram)):
+        if hi <= lo:
+            continue
+        bar = Text(f"  {title:<12} |")
+        for glyph, style in _bar(segments, lo, hi, 64):
+            bar.append(glyph, style=style)
+        bar.append("|")
+        console.print(bar)
+    console.print("  legend: # crashkernel  c CMA  k kernel/initrd/firmware  . free RAM  (blank) not RAM")
+    table = Table(show_edge=False, pad_edge=False, box=None)
+    for column in ("start", "end", "size", "what"):
+        table.add_column(column, justify="right" if column != "what" else "left")
+    for s, e, k, label in segments:
+        table.add_row(f"{s:#014x}", f"{e:#014x}", format_human(e - s), Text(label, style=_STYLES[k]))
+    console.print(table)
+    for assumption in a.assumptions:
+        console.print(f"  assumption: {assumption}", style="dim")
+    if sim.warnings:
+        console.print()
+        for w in sim.warnings:
+            console.print(f"  {w.severity} {w.code}: {w.message}")

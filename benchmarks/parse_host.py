@@ -1,0 +1,232 @@
+"""Host-parsing benchmark: ``gather_facts(open_source(dir))`` on a big synthetic host.
+
+Builds, in a temporary directory, the snapshot tree of a 64-node, multi-TiB x86 server by
+replicating the structure of a real one (tests/data/hosts/lore-x86-hpe-xeon-32g-crash-low256m-
+high512m: its below-4G layout verbatim, then per node a System RAM range with nested Kernel/
+reserved/Crash kernel lines and a PCI root bus with nested devices), plus meminfo, a 64-node
+zoneinfo (the zone blocks of tests/data/hosts/this-machine-*, per-CPU pagesets included),
+buddyinfo, cmdline and the sysfs files.  Then it times, interleaved, over many runs:
+
+* subject: ``gather_facts(open_source(tree))``;
+* baseline: ``open_source(tree)`` and ``read_bytes()`` of every file gather_facts reads
+  (:data:`crashplan.facts.FACT_FILES`), i.e. the same I/O without the parsing.
+
+It prints the medians in ms per host and the median ratio (targets: < 5 ms, ratio < 10).
+
+    python benchmarks/parse_host.py [--runs 200] [--nodes 64] [--cpus 2] [--json] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from crashplan.facts import FACT_FILES, gather_facts
+from crashplan.sources import open_source
+
+TARGET_MS = 5.0
+TARGET_RATIO = 10.0
+HOSTS = Path(__file__).resolve().parents[1] / "tests" / "data" / "hosts"
+HPE = HOSTS / "lore-x86-hpe-xeon-32g-crash-low256m-high512m"
+ZONE_TEMPLATE = next(HOSTS.glob("this-machine-*"))
+
+GiB = 1 << 30
+NODE_RAM = 64 * GiB  # 64 nodes x 64 GiB = 4 TiB
+
+
+def _line(depth: int, start: int, end: int, name: str) -> str:
+    """One iomem line as r_show() prints it (inclusive end)."""
+    return f"{'  ' * depth}{start:08x}-{end - 1:08x} : {name}\n"
+
+
+def build_iomem(nodes: int) -> str:
+    """The HPE server's layout below 4 GiB, then RAM and PCI windows for every node."""
+    low = []
+    for line in (HPE / "proc" / "iomem").read_text().splitlines(keepends=True):
+        start = int(line.split("-", 1)[0], 16)
+        if start >= 1 << 32:
+            break
+        low.append(line)
+    out = ["".join(low)]
+    ram_base = 4 * GiB
+    pci_base = 0x38000000000 + nodes * NODE_RAM  # PCI windows above all RAM, as on the HPE
+    for node in range(nodes):
+        start, end = ram_base + node * NODE_RAM, ram_base + (node + 1) * NODE_RAM
+        out.append(_line(0, start, end, "System RAM"))
+        if node == 0:
+            k = start + 0x1000000
+            out.append(_line(1, k, k + 0xC00000, "Kernel code"))
+            out.append(_line(1, k + 0xC00000, k + 0x1200000, "Kernel rodata"))
+            out.append(_line(1, k + 0x1200000, k + 0x1600000, "Kernel data"))
+            out.append(_line(1, k + 0x1800000, k + 0x1C00000, "Kernel bss"))
+        for i in range(4):  # firmware/early reservations inside RAM (memmap=, EFI, ...)
+            r = start + (i + 1) * 4 * GiB
+            out.append(_line(1, r, r + 0x200000, "reserved"))
+        if node == nodes - 1:
+            c = end - 2 * GiB
+            out.append(_line(1, c, c + 512 * (1 << 20), "Crash kernel"))
+        # One PCI root bus per node: bridges, devices and driver claims nested under it.
+        bus = node * 4
+        window = pci_base + node * 0x2000000000
+        out.append(_line(0, window, window + 0x2000000000, f"PCI Bus 0000:{bus:02x}"))
+        for dev in range(12):
+            d = window + 0x1F00000000 + dev * 0x1000000
+            out.append(_line(1, d, d + 0x1000000, f"PCI Bus 0000:{bus + 1:02x}"))
+            out.append(_line(2, d, d + 0x800000, f"0000:{bus + 1:02x}:{dev:02x}.0"))
+            out.append(_line(3, d, d + 0x800000, "mlx5_core"))
+            out.append(_line(2, d + 0x800000, d + 0x804000, f"0000:{bus + 1:02x}:{dev:02x}.1"))
+    return "".join(out)
+
+
+def build_zoneinfo(nodes: int, cpus: int) -> str:
+    """Every node's zones, from the template host's blocks, per-CPU pagesets included.
+
+    As zoneinfo_show_print() does (mm/vmstat.c): the first populated zone of a node carries the
+    node's "per-node stats"; a populated zone lists a pageset for every online CPU; an
+    unpopulated zone stops after "protection".  Node 0 has DMA, DMA32 and Normal populated,
+    the other nodes only Normal.
+    """
+    text = (ZONE_TEMPLATE / "proc" / "zoneinfo").read_text()
+    blocks = {b.split("zone", 1)[1].split()[0]: b for b in re.split(r"(?m)^(?=Node \d+, zone)", text)[1:]}
+    cpu = re.search(r"(?ms)^    cpu: 0\n.*?^  vm stats threshold: \d+\n", text)
+    node_stats = re.search(r"(?ms)^  per-node stats\n.*?(?=^  pages free)", blocks["DMA"])
+    assert cpu is not None and node_stats is not None
+    pagesets = "  pagesets\n" + "".join(cpu.group(0).replace("cpu: 0", f"cpu: {c}") for c in range(cpus))
+    empty = blocks["Movable"]
+    pages = NODE_RAM // 4096
+
+    def zone(node: int, name: str, block: str) -> str:
+        block = re.sub(r"(?ms)^  pagesets\n.*?(?=^  node_unreclaimable)", pagesets, block)
+        return block.replace("Node 0, zone", f"Node {node}, zone", 1).replace(
+            "zone  Movable", f"zone {name:>8}", 1
+        )
+
+    out = []
+    for node in range(nodes):
+        for name in ("DMA", "DMA32", "Normal", "Movable", "Device"):
+            if node == 0 or name in ("Movable", "Device"):
+                block = blocks[name]
+            elif name == "Normal":
+                block = blocks["Normal"].replace("\n", "\n" + node_stats.group(0), 1)
+            else:
+                block = empty
+            if node and name == "Normal":
+                pfn = (4 * GiB + node * NODE_RAM) // 4096
+                block = re.sub(r"(?m)^(\s+(spanned|present))\s+\d+$", rf"\1 {pages}", block)
+                block = re.sub(r"(?m)^(\s+managed)\s+\d+$", rf"\1 {pages - 1024}", block)
+                block = re.sub(r"(?m)^(  start_pfn:\s+)\d+$", rf"\g<1>{pfn}", block)
+            out.append(zone(node, name, block))
+    return "".join(out)
+
+
+def build_tree(root: Path, nodes: int, cpus: int) -> None:
+    """Write the synthetic snapshot tree under ``root``."""
+    files = {
+        "proc/iomem": build_iomem(nodes),
+        "proc/zoneinfo": build_zoneinfo(nodes, cpus),
+        "proc/meminfo": re.sub(
+            r"(?m)^MemTotal:\s+\d+ kB$",
+            f"MemTotal:       {nodes * (NODE_RAM - 4 * (1 << 20)) // 1024} kB",
+            (ZONE_TEMPLATE / "proc" / "meminfo").read_text(),
+        ),
+        "proc/buddyinfo": "".join(
+            f"Node {n}, zone {z:>8} " + " ".join(f"{(n * 7 + o * 13) % 900:6d}" for o in range(11)) + " \n"
+            for n in range(nodes)
+            for z in (("DMA", "DMA32", "Normal") if n == 0 else ("Normal",))
+        ),
+        "proc/cmdline": "BOOT_IMAGE=(hd0,gpt2)/vmlinuz-6.12.0-55.el10.x86_64 root=/dev/mapper/rhel-root ro "
+        "crashkernel=2G-64G:256M,64G-:512M rd.lvm.lv=rhel/root console=ttyS0,115200n8\n",
+        "proc/sys/kernel/osrelease": "6.12.0-55.el10.x86_64\n",
+        "sys/devices/system/cpu/online": f"0-{cpus - 1}\n",
+        "sys/devices/system/cpu/possible": f"0-{cpus - 1}\n",
+        "sys/kernel/kexec_crash_size": f"{768 << 20}\n",  # the HPE low 256M + 512M
+        "sys/kernel/kexec_crash_loaded": "1\n",
+        "etc/os-release": 'NAME="Red Hat Enterprise Linux"\nID="rhel"\nID_LIKE="centos fedora"\nVERSION_ID="10.0"\n',
+        "etc/kdump.conf": "path /var/crash\ncore_collector makedumpfile -l --message-level 7 -d 31\n",
+    }
+    for relpath, text in files.items():
+        path = root / relpath
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+def read_only(tree: str) -> None:
+    """The baseline: the same source and the same files, read but not parsed."""
+    source = open_source(tree)
+    for relpath in FACT_FILES:
+        source.read_bytes(relpath)
+
+
+def measure(tree: str, runs: int) -> dict[str, float]:
+    """Interleaved medians of gather_facts and of the read-only baseline, in ms, and their ratio."""
+    gather_facts(open_source(tree))
+    read_only(tree)
+    subject, baseline, ratios = [], [], []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        read_only(tree)
+        t1 = time.perf_counter()
+        gather_facts(open_source(tree))
+        t2 = time.perf_counter()
+        baseline.append((t1 - t0) * 1000)
+        subject.append((t2 - t1) * 1000)
+        ratios.append((t2 - t1) / (t1 - t0))
+    return {
+        "gather_ms": statistics.median(subject),
+        "read_ms": statistics.median(baseline),
+        "median_ratio": statistics.median(ratios),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--nodes", type=int, default=64)
+    parser.add_argument(
+        "--cpus", type=int, default=2, help="online CPUs (each adds a pageset to every populated zone)"
+    )
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--keep", metavar="DIR", help="build the tree in DIR and keep it")
+    options = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="crashplan-bench-") as tmp:
+        tree = Path(options.keep or tmp)
+        build_tree(tree, options.nodes, options.cpus)
+        sizes = {rel: (tree / rel).stat().st_size for rel in ("proc/iomem", "proc/zoneinfo")}
+        lines = {rel: (tree / rel).read_text().count("\n") for rel in sizes}
+        facts = gather_facts(open_source(tree))
+        result = measure(str(tree), options.runs)
+    result |= {
+        "benchmark": "parse_host: gather_facts / read the same files",
+        "runs": options.runs,
+        "nodes": options.nodes,
+        "cpus": options.cpus,
+        "iomem_lines": lines["proc/iomem"],
+        "zoneinfo_lines": lines["proc/zoneinfo"],
+        "bytes": sum(sizes.values()),
+        "system_ram": facts.system_ram,
+        "target_ms": TARGET_MS,
+        "target_ratio": TARGET_RATIO,
+    }
+    if options.json:
+        print(json.dumps(result))
+    else:
+        print(
+            f"parse_host: {options.nodes} nodes, {result['cpus']} CPUs, {result['iomem_lines']} iomem lines, "
+            f"{result['zoneinfo_lines']} zoneinfo lines, system RAM {facts.system_ram / (1 << 40):.2f} TiB\n"
+            f"  gather_facts {result['gather_ms']:.2f} ms/host (target < {TARGET_MS}), "
+            f"read only {result['read_ms']:.3f} ms, median ratio {result['median_ratio']:.1f} "
+            f"(target < {TARGET_RATIO})"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    sys.exit(main())
