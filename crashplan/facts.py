@@ -121,6 +121,10 @@ NON_ROOT_MESSAGE = "placement needs a root capture: run as root or use a root sn
 _CORE_FILES = ("proc/iomem", "proc/meminfo", "proc/cmdline", "proc/zoneinfo")
 
 _LOW_LIMIT = 4 * GiB  # CRASH_ADDR_LOW_MAX: the low area of crashkernel=,high lies below it
+# The top-level resources whose nested lines facts look into (the rest, mostly PCI windows on
+# large servers, is checked but not built).
+_IOMEM_SUBTREES = frozenset({"System RAM", "reserved", "Reserved"})
+
 # Resources only a PC (e820 firmware, legacy ROMs, the APIC) puts in /proc/iomem.
 _PC_RESOURCES = frozenset({"System ROM", "Video ROM", "Adapter ROM", "Local APIC", "IOAPIC 0"})
 _KERNEL_IMAGE_NAMES = frozenset({"Kernel code", "Kernel rodata", "Kernel data", "Kernel bss"})
@@ -336,7 +340,7 @@ def gather_facts(source: Source) -> HostFacts:
     info = _host_info(source, stored)
 
     iomem_text = r.text("proc/iomem")
-    iomem = None if iomem_text is None else parse_iomem(iomem_text, path=r.path("proc/iomem"))
+    iomem = None if iomem_text is None else parse_iomem(iomem_text, path=r.path("proc/iomem"), subtrees=_IOMEM_SUBTREES)
     meminfo_text = r.text("proc/meminfo")
     meminfo = None if meminfo_text is None else parse_meminfo(meminfo_text, path=r.path("proc/meminfo"))
     cmdline_text = r.text("proc/cmdline")
@@ -371,7 +375,7 @@ def gather_facts(source: Source) -> HostFacts:
     system_ram, estimated = _system_ram(f, iomem, arch, ram, mem_total, kexec_size)
 
     zoneinfo_text = r.text("proc/zoneinfo")
-    zoneinfo = None if zoneinfo_text is None else parse_zoneinfo(zoneinfo_text, path=r.path("proc/zoneinfo"))
+    zoneinfo = None if zoneinfo_text is None else parse_zoneinfo(zoneinfo_text, path=r.path("proc/zoneinfo"), counters=False)
     buddy_text = r.text("proc/buddyinfo")
     buddyinfo = None if buddy_text is None else parse_buddyinfo(buddy_text, path=r.path("proc/buddyinfo"))
     f.prov["buddyinfo"] = "/proc/buddyinfo" if buddyinfo is not None else "unknown: /proc/buddyinfo is absent"

@@ -671,7 +671,8 @@ def assess(decision: Decision, layout: Layout) -> Assessment:
     outcomes = [nominal, *(place(decision, layout, kernel_image=c, _base=base) for c in candidates)]
     verdicts = []
     wanted: list[tuple[AreaName, int]] = []
-    if decision.ok:
+    if decision.ok or decision.crash_size:
+        # A size the parser rejects (size >= RAM, an invalid token) is a verdict: never.
         wanted.append(("crashkernel", decision.crash_size))
         if decision.high and decision.low_size:
             wanted.append(("crashkernel-low", decision.low_size))
@@ -683,7 +684,7 @@ def assess(decision: Decision, layout: Layout) -> Assessment:
         elif name == "crashkernel-low":
             hits = [bool(o.area("crashkernel-low")) for o in outcomes]
         else:
-            hits = [o.ok for o in outcomes]
+            hits = [o.ok and decision.ok for o in outcomes]
         verdict: Verdict = "fits" if all(hits) else "fits-some" if any(hits) else "never"
         verdicts.append(AreaVerdict(name, size, verdict))
     image_size = layout.kernel_image.size if layout.kernel_image else 0

@@ -109,7 +109,9 @@ _set_depth = Resource.__dict__["depth"].__set__
 _set_children = Resource.__dict__["children"].__set__
 
 
-def parse_iomem(text: str, *, path: str = "/proc/iomem") -> IomemMap:
+def parse_iomem(
+    text: str, *, path: str = "/proc/iomem", subtrees: frozenset[str] | None = None
+) -> IomemMap:
     """Parse the text of ``/proc/iomem`` into a resource tree.
 
     Tolerates one extra leading space on the first line (seen in real reports) and blank lines
@@ -117,6 +119,11 @@ def parse_iomem(text: str, *, path: str = "/proc/iomem") -> IomemMap:
     ``r_show()`` cannot have printed: a malformed line, a bad hex address, an end before its
     start, odd indentation, a jump of more than one nesting level, a child outside its parent,
     or a last line without its newline (a truncated file).
+
+    ``subtrees`` names the top-level resources whose nested lines become children (default:
+    all).  The other subtrees are still checked line by line for their shape, addresses and
+    indentation, but not built: on a large server most lines are PCI windows that host facts
+    never look into.
 
     >>> m = parse_iomem("00001000-0009ffff : System RAM\\n00100000-bfffffff : System RAM\\n"
     ...                 "  01000000-01ffffff : Kernel code\\n")
@@ -206,8 +213,32 @@ def parse_iomem(text: str, *, path: str = "/proc/iomem") -> IomemMap:
 
     visible = any(starts) or any(last)
     ends = [e + 1 for e in last] if visible else last
-    top = _build_tree(depths, starts, ends, names, visible, path)
+    if subtrees is None:
+        top = _build_tree(depths, starts, ends, names, visible, path)
+    else:
+        top = _build_selected(depths, starts, ends, names, visible, path, subtrees)
     return IomemMap(top, visible, path)
+
+
+def _build_selected(
+    depths: list[int],
+    starts: list[int],
+    ends: list[int],
+    names: list[str],
+    visible: bool,
+    path: str,
+    subtrees: frozenset[str],
+) -> tuple[Resource, ...]:
+    """Build the top level, with children only under the top-level names in ``subtrees``."""
+    tops = [i for i, d in enumerate(depths) if d == 0]
+    tops.append(len(depths))
+    out: list[Resource] = []
+    for i, j in zip(tops, tops[1:]):
+        if names[i] in subtrees and j - i > 1:
+            out.extend(_build_tree(depths[i:j], starts[i:j], ends[i:j], names[i:j], visible, path))
+        else:
+            out.append(Resource(starts[i], ends[i], names[i], 0, ()))
+    return tuple(out)
 
 
 def _build_tree(

@@ -17,6 +17,7 @@ area), ``zone_start_pfn``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -109,7 +110,21 @@ class ZoneInfo:
         return next((z for z in self.zones if z.node == node and z.name == name), None)
 
 
-def parse_zoneinfo(text: str, *, path: str = "/proc/zoneinfo") -> ZoneInfo:
+# The lines of one zone that tell its size and position, as zoneinfo_show_print() indents them.
+_SIZE_LINES = (
+    ("free", "\n  pages free "),
+    ("min", "\n        min "),
+    ("low", "\n        low "),
+    ("high", "\n        high "),
+    ("spanned", "\n        spanned "),
+    ("present", "\n        present "),
+    ("managed", "\n        managed "),
+    ("cma", "\n        cma "),
+    ("start_pfn", "\n  start_pfn: "),
+)
+
+
+def parse_zoneinfo(text: str, *, path: str = "/proc/zoneinfo", counters: bool = True) -> ZoneInfo:
     """Parse the text of ``/proc/zoneinfo``.
 
     Unknown counters are kept in ``stats``; a counter line whose name the kernel printed empty
@@ -123,7 +138,16 @@ def parse_zoneinfo(text: str, *, path: str = "/proc/zoneinfo") -> ZoneInfo:
     ...                    "        managed  3840\\n  start_pfn:           1\\n")
     >>> z.zones[0].name, z.zones[0].managed_pages, z.zones[0].zone_start_pfn
     ('DMA', 3840, 1)
+
+    With ``counters=False`` the zone counters and per-node stats are not kept (``stats``
+    holds only the size lines): a file whose every line has a known shape is then read in
+    one pass of the regular-expression engine, and anything else goes through the full,
+    line-by-line parser, which names the line at fault.
     """
+    if not counters and text.endswith("\n") and text.isascii():
+        fast = _parse_sizes(text)
+        if fast is not None:
+            return fast
     lines = table_lines(text, path=path, expected="'Node N, zone NAME' blocks")
     builder: _ZoneBuilder | None = None
     zones: list[Zone] = []
@@ -189,6 +213,82 @@ def parse_zoneinfo(text: str, *, path: str = "/proc/zoneinfo") -> ZoneInfo:
         zones.append(builder.build(path))
     frozen_nodes = {n: MappingProxyType(s) for n, s in node_stats.items()}
     return ZoneInfo(tuple(zones), MappingProxyType(frozen_nodes))
+
+
+def _parse_sizes(text: str) -> ZoneInfo | None:
+    """The zones' size lines only, found with ``str.find`` inside each zone's block.
+
+    Returns None (and the caller parses line by line) when a line does not start with
+    ``Node`` or a space, or a zone lacks a line every kernel prints or has a value that is
+    not a number: the fast reading never guesses.
+    """
+    body = "\n" + text
+    lines = text.count("\n")
+    if body.count("\nNode ") + body.count("\n ") + body.count("\n\n") != lines:
+        return None
+    zones: list[Zone] = []
+    starts = []
+    at = body.find("\nNode ")
+    while at >= 0:
+        starts.append(at)
+        at = body.find("\nNode ", at + 1)
+    starts.append(len(body))
+    for a, b in zip(starts, starts[1:]):
+        eol = body.find("\n", a + 1)
+        head = body[a + 6 : eol]
+        node_text, _, rest = head.partition(", ")
+        if rest == "per-node stats" and node_text.isdigit():
+            continue
+        kind, _, name = rest.partition(" ")
+        if kind != "zone" or not node_text.isdigit() or not name.strip():
+            return None
+        values: dict[str, int] = {}
+        # The size lines sit together between "pages free" and "protection"; only
+        # "start_pfn" comes at the end of the zone.
+        first = body.find("\n  pages free ", eol, b)
+        last = body.find(" protection: (", first, b) if first >= 0 else -1
+        window = (first, last if last >= 0 else b)
+        for key, needle in _SIZE_LINES:
+            if key == "start_pfn":
+                at = body.rfind(needle, eol, b)
+            else:
+                at = body.find(needle, window[0], window[1]) if first >= 0 else -1
+            if at < 0:
+                continue
+            end = body.find("\n", at + 1)
+            value = body[at + len(needle) : end].strip()
+            if not value.isdigit():
+                return None
+            values[key] = int(value)
+        if not {"free", "spanned", "present"} <= values.keys():
+            return None
+        protection: tuple[int, ...] = ()
+        at = body.find(" protection: (", eol, b)
+        if at >= 0:
+            end = body.find(")", at, b)
+            try:
+                protection = tuple(int(v) for v in body[at + 14 : end].split(",") if v.strip())
+            except ValueError:
+                return None
+        free = values.pop("free")
+        zones.append(
+            Zone(
+                node=int(node_text),
+                name=name.strip(),
+                free_pages=free,
+                spanned_pages=values["spanned"],
+                present_pages=values["present"],
+                managed_pages=values.get("managed"),
+                cma_pages=values.get("cma"),
+                min_wmark_pages=values.get("min"),
+                low_wmark_pages=values.get("low"),
+                high_wmark_pages=values.get("high"),
+                zone_start_pfn=values.get("start_pfn"),
+                protection=protection,
+                stats=MappingProxyType(values),
+            )
+        )
+    return ZoneInfo(tuple(zones))
 
 
 class _ZoneBuilder:
