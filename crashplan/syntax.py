@@ -659,7 +659,7 @@ class _Reader:
         num = memparse(self.source, self.pos, self.end)
         if num is None:
             found = self.peek()
-            shown = "end of token" if found == "\0" else repr(found)
+            shown = "end of token" if found == "\0" else _show_char(found)
             raise self.fail(f"expected a number for the {what}, found {shown}")
         self._note_number(num, what)
         self.pos = num.end
@@ -713,7 +713,7 @@ def _parse_suffixed(r: _Reader, lookup: Lookup) -> CrashkernelToken:
     suffix = "," + lookup
     if r.pos != r.end - len(suffix):
         found = r.peek()
-        raise r.fail(f"unexpected {found!r} after the size; crashkernel=SIZE{suffix} takes no offset or range")
+        raise r.fail(f"unexpected {_show_char(found)} after the size; crashkernel=SIZE{suffix} takes no offset or range")
     r.pos = r.end
     return CrashkernelToken(form=lookup, size=size)  # type: ignore[arg-type]
 
@@ -730,12 +730,23 @@ def _parse_simple_form(r: _Reader) -> CrashkernelToken:
     return CrashkernelToken(form="simple", size=size, offset=offset)
 
 
+def _show_char(c: str) -> str:
+    """A character for a message; a byte that is not UTF-8 (a surrogate escape) as its value.
+
+    >>> _show_char("x"), _show_char("\udcff")
+    ("'x'", 'byte 0xff')
+    """
+    if "\udc80" <= c <= "\udcff":
+        return f"byte 0x{ord(c) - 0xDC00:02x}"
+    return repr(c)
+
+
 def _unrecognized(c: str, r: _Reader) -> str:
     if c == "\t" or c == "\n":
         return f"unrecognized char {c!r}: only a space separates kernel parameters"
     if c.isalpha() and r.source[r.pos - 1 : r.pos].isalpha():
         return f"unrecognized char {c!r}: units are one letter (K, M, G, T, P, E), without 'B'"
-    return f"unrecognized char {c!r}"
+    return f"unrecognized char {_show_char(c)}"
 
 
 def _parse_offset(r: _Reader, *, strict: bool) -> int | None:
