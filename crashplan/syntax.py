@@ -733,7 +733,7 @@ def _parse_simple_form(r: _Reader) -> CrashkernelToken:
 def _show_char(c: str) -> str:
     """A character for a message; a byte that is not UTF-8 (a surrogate escape) as its value.
 
-    >>> _show_char("x"), _show_char("\udcff")
+    >>> _show_char("x"), _show_char(b"\\xff".decode("utf-8", "surrogateescape"))
     ("'x'", 'byte 0xff')
     """
     if "\udc80" <= c <= "\udcff":
