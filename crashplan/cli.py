@@ -230,6 +230,51 @@ def snapshot(output: str | None, force: bool, source: str | None) -> int:
     return ExitCode.OK
 
 
+def profile_option(f: Any) -> Any:
+    """``--profile NAME|FILE``: the distro profile (default: detected from /etc/os-release)."""
+    return click.option("--profile", "profile_name", metavar="NAME|FILE", help="Profile to use (default: detected from the source's /etc/os-release).")(f)
+
+
+def image_options(f: Any) -> Any:
+    """``--kernel FILE --initrd FILE``: the kdump kernel and initrd to measure."""
+    f = click.option("--initrd", metavar="FILE", help="The kdump initrd to measure (default: found under /boot of the source).")(f)
+    return click.option("--kernel", metavar="FILE", help="The kdump kernel to measure (default: found under /boot of the source).")(f)
+
+
+@cli.command(context_settings=CONTEXT_SETTINGS, epilog=EXIT_CODES_HELP)
+@click.option("--source", metavar="PATH", help="A snapshot directory or archive (default: this host).")
+@image_options
+@profile_option
+@format_option("text", "json")
+def footprint(source: str | None, kernel: str | None, initrd: str | None, profile_name: str | None, fmt: str) -> int:
+    """Estimate what the crash kernel needs on a host, item by item.
+
+    The fixed part is what kexec loads into the reservation (the kernel as its header asks,
+    the initrd, kexec's own segments); the runtime part is what the capture kernel then uses
+    (the initramfs unpacked in tmpfs, the kernel and user space, makedumpfile's buffers, the
+    struct page array).  Every line says where its value comes from.
+
+    \b
+    Example:
+      sudo crashplan footprint
+      crashplan footprint --kernel /boot/vmlinuz-6.17.0 --initrd /boot/initrd.img-6.17.0 --format json
+    """
+    from crashplan.footprint import estimate_footprint, footprint_to_json
+    from crashplan.hostplan import gather_for_plan
+    from crashplan.plan import footprint_inputs
+    from crashplan.render import dumps_json, render_footprint_text
+
+    ctx = gather_for_plan(source, kernel=kernel, initrd=initrd, profile=profile_name)
+    fp = estimate_footprint(footprint_inputs(ctx.facts, ctx.profile), ctx.profile.estimator, ctx.profile.source_texts)
+    if fmt == "json":
+        out = ctx.envelope("footprint")
+        out["footprint"] = footprint_to_json(fp)
+        click.echo(dumps_json(out))
+    else:
+        render_footprint_text(ctx, fp)
+    return ExitCode.OK
+
+
 @cli.command(context_settings=CONTEXT_SETTINGS, epilog=EXIT_CODES_HELP)
 @click.argument("action", type=click.Choice(["list", "show"]), default="list")
 @click.argument("name", required=False)

@@ -76,6 +76,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "KERNEL_LOG_FILES",
+    "analyse_boot_file",
+    "analyse_boot_files",
     "read_kernel_log",
     "FACT_FILES",
     "NON_ROOT_MESSAGE",
@@ -177,10 +179,22 @@ class ZoneSpan:
 
 @dataclass(frozen=True, slots=True)
 class BootFile:
-    """A file of the kdump kernel or initrd: its path on the host and its size in bytes."""
+    """A file of the kdump kernel or initrd: its path on the host and its size in bytes.
+
+    After :func:`analyse_boot_files` (or from a snapshot that stored it): for a kernel,
+    ``memory_size`` (what the loaded kernel needs: bzImage ``init_size``, arm64
+    ``image_size``) and ``format``; for an initrd, ``unpacked_bytes`` and ``tmpfs_bytes`` (the
+    unpacked tree as tmpfs holds it) and ``format`` (its compressions).  ``problem`` says why
+    a value could not be read.
+    """
 
     path: str
     size: int
+    memory_size: int | None = None
+    unpacked_bytes: int | None = None
+    tmpfs_bytes: int | None = None
+    format: str | None = None
+    problem: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -998,6 +1012,7 @@ def _boot_candidates(release: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     initrds = (
         f"boot/initramfs-{release}kdump.img",
         f"boot/initrd-{release}-kdump",
+        f"var/lib/kdump/initrd.img-{release}",
         f"boot/initrd.img-{release}",
         f"boot/initramfs-{release}.img",
         f"boot/initrd-{release}",
@@ -1059,13 +1074,15 @@ def _parse_stored_boot(value: Any, path: str) -> BootFiles:
             or not isinstance(item.get("path"), str)
             or not isinstance(item.get("size"), int)
             or isinstance(item.get("size"), bool)
+            or any(not isinstance(item[k], int) or isinstance(item[k], bool) for k in ("memory_size", "unpacked_bytes", "tmpfs_bytes") if item.get(k) is not None)
+            or any(not isinstance(item[k], str) for k in ("format", "problem") if item.get(k) is not None)
         ):
             raise SourceError(
                 f'"files": {{"boot": {{"{key}"}}}} should be {{"path": string, "size": integer}}',
                 path=path,
                 code="bad-snapshot",
             )
-        out[key] = BootFile(item["path"], item["size"])
+        out[key] = BootFile(item["path"], item["size"], **{k: item.get(k) for k in _BOOT_OPTIONAL})
     return BootFiles(kernel=out["kernel"], initrd=out["initrd"])
 
 
@@ -1084,7 +1101,7 @@ def snapshot_extra_files(source: Source) -> dict[str, dict[str, Any]]:
     else:
         r = _Reader(source)
         release, _ = _kernel_release(r, _Facts(), _host_info(source, stored), None)
-        boot = _find_boot_files(source, release)
+        boot = analyse_boot_files(source, _find_boot_files(source, release))
     return {"boot": boot_files_to_json(boot)}
 
 
@@ -1109,12 +1126,71 @@ def _range_json(r: MemRange) -> dict[str, int]:
     return {"start": r.start, "end": r.end, "size": r.size}
 
 
+_BOOT_OPTIONAL = ("memory_size", "unpacked_bytes", "tmpfs_bytes", "format", "problem")
+
+
 def boot_files_to_json(boot: BootFiles) -> dict[str, dict[str, object] | None]:
-    """``{"kernel": {"path", "size"} | null, "initrd": ...}``, as stored in a snapshot."""
-    return {
-        key: None if value is None else {"path": value.path, "size": value.size}
-        for key, value in (("kernel", boot.kernel), ("initrd", boot.initrd))
-    }
+    """``{"kernel": {"path", "size", ...} | null, "initrd": ...}``, as stored in a snapshot."""
+    out: dict[str, dict[str, object] | None] = {}
+    for key, value in (("kernel", boot.kernel), ("initrd", boot.initrd)):
+        if value is None:
+            out[key] = None
+            continue
+        item: dict[str, object] = {"path": value.path, "size": value.size}
+        for name in _BOOT_OPTIONAL:
+            if getattr(value, name) is not None:
+                item[name] = getattr(value, name)
+        out[key] = item
+    return out
+
+
+def analyse_boot_file(fp: Any, kind: str, path: str, size: int) -> BootFile:
+    """Read a kernel's in-memory size or an initrd's unpacked size from an open file."""
+    if kind == "kernel":
+        from crashplan.images import read_kernel_image
+
+        try:
+            image = read_kernel_image(fp, name=path)
+        except SourceError as e:
+            return BootFile(path, size, problem=e.one_line())
+        return BootFile(path, size, memory_size=image.memory_size, format=image.format)
+    from crashplan.initrd import analyse_initrd
+
+    facts = analyse_initrd(fp, name=path)
+    problem = "; ".join(f.message for f in facts.findings) or None
+    return BootFile(
+        path,
+        size,
+        unpacked_bytes=facts.unpacked_bytes,
+        tmpfs_bytes=facts.tmpfs_bytes,
+        format="+".join(facts.compression) or None,
+        problem=problem,
+    )
+
+
+def analyse_boot_files(source: Source, boot: BootFiles) -> BootFiles:
+    """Fill the kernel's memory size and the initrd's unpacked size by reading the files.
+
+    Files a snapshot already analysed, or that the source does not hold (a snapshot keeps
+    only their facts), are left as they are.
+    """
+    out: dict[str, BootFile | None] = {}
+    for kind, item in (("kernel", boot.kernel), ("initrd", boot.initrd)):
+        done = item is not None and (item.memory_size if kind == "kernel" else item.tmpfs_bytes) is not None
+        if item is None or done:
+            out[kind] = item
+            continue
+        try:
+            fp = source.open_binary(item.path.lstrip("/"))
+        except SourceError as e:
+            out[kind] = BootFile(item.path, item.size, problem=e.one_line())
+            continue
+        if fp is None:
+            out[kind] = item
+            continue
+        with fp:
+            out[kind] = analyse_boot_file(fp, kind, item.path, item.size)
+    return BootFiles(kernel=out["kernel"], initrd=out["initrd"])
 
 
 def _kdump_json(kdump: KdumpConfig | None, files: tuple[str, ...]) -> dict[str, object] | None:

@@ -198,3 +198,38 @@ def render_simulation_text(sim: object, *, file: object | None = None) -> None:
         console.print()
         for w in sim.warnings:
             console.print(f"  {w.severity} {w.code}: {w.message}")
+
+
+def render_footprint_text(ctx: object, fp: object, *, file: object | None = None) -> None:
+    """Print the itemised footprint with the source of every line."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from crashplan.footprint import Footprint
+    from crashplan.hostplan import PlanContext
+    from crashplan.units import format_human
+
+    assert isinstance(ctx, PlanContext) and isinstance(fp, Footprint)
+    console = _console(file)
+    f = ctx.facts
+    how = "detected" if ctx.profile_detected else "given"
+    console.print(Text(f"crash kernel footprint on {ctx.source}", style="bold"))
+    console.print(f"  {f.arch}, Linux {f.kernel_version}, system RAM {format_human(f.system_ram or 0)}; profile {ctx.profile.name} ({how})")
+    table = Table(show_edge=False, pad_edge=False, box=None)
+    table.add_column("part")
+    table.add_column("item")
+    table.add_column("size", justify="right")
+    table.add_column("source", overflow="fold")
+    for item in fp.items:
+        table.add_row(item.part, item.name, format_human(item.bytes), Text(item.source, style="dim"))
+    console.print(table)
+    console.print(
+        f"\nfixed {format_human(fp.fixed)} + runtime {format_human(fp.runtime)} = total {format_human(fp.total)}"
+    )
+    console.print(f"crashkernel=X needs X >= {format_size(fp.recommended_size)} (total plus the profile's margin)")
+    console.print(
+        f"with ,cma: crashkernel={format_size(fp.cma_size)},cma crashkernel={format_size(fp.cma_fixed_size)}"
+        " (the fixed part stays a standard reservation)"
+    )
+    for finding in fp.findings:
+        console.print(f"  {finding.severity} {finding.code}: {finding.message}")

@@ -138,8 +138,8 @@ def test_every_resolved_value_has_a_source(name: str) -> None:
         assert entry.source.strip()
 
 
-def test_trial_derived_constants_say_how_they_will_be_replaced() -> None:
-    """Constants crashplan will measure itself start from a cited value and name the trials that replace them."""
+def test_trial_derived_constants_say_where_they_come_from() -> None:
+    """Constants crashplan measures itself name the trials, or the cited value they start from, or the policy."""
     for name in CONCRETE:
         profile = load_profile(name)
         for key in (
@@ -148,13 +148,17 @@ def test_trial_derived_constants_say_how_they_will_be_replaced() -> None:
             "kernel_init",
             "per_cpu",
             "user_base",
+            "kexec_segments",
             "crashplan_margin_percent",
             "crashplan_margin_fixed",
         ):
             source = profile.source_of(f"estimator.{key}")
             assert (
-                source.startswith("initial value from ") and "tests/data/kdump-trials" in source
+                (source.startswith(("initial value from ", "measured: ")) and "tests/data/kdump-trials" in source)
+                or source.startswith("crashplan policy")
             ), (name, key)
+    x86 = load_profile("base-x86_64")
+    assert x86.source_of("estimator.kernel_runtime_base").startswith("measured: ")
 
 
 def test_readme_documents_every_estimator_key() -> None:
@@ -257,11 +261,11 @@ def test_estimator_sizes_are_bytes() -> None:
     assert load_profile("fedora-aarch64").estimator["mlx5"] == 150 * MiB
     assert profile.estimator["makedumpfile_free_fraction"] == 0.6
     assert load_profile("fedora-x86_64").estimator["sme_sev_swiotlb"] == 64 * MiB
-    assert load_profile("debian-amd64").estimator["kernel_runtime_base"] == 94 * MiB
+    assert load_profile("debian-amd64").estimator["kernel_runtime_base"] == 20 * MiB
     assert (
         load_profile("debian-amd64")
         .source_texts["estimator.kernel_runtime_base"]
-        .startswith("initial value")
+        .startswith("measured: ")
     )
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, BinaryIO, Protocol, runtime_checkable
 
 from crashplan.errors import SourceError
 from crashplan.sources._common import DEFAULT_READ_LIMIT, archive_kind
@@ -41,6 +41,7 @@ __all__ = [
     "Source",
     "Uname",
     "Unreadable",
+    "open_local_file",
     "open_source",
 ]
 
@@ -73,6 +74,10 @@ class Source(Protocol):
 
     def read_bytes(self, relpath: str, *, limit: int = DEFAULT_READ_LIMIT) -> bytes | None:
         """The file's bytes, None when it is absent; errors as :meth:`read_text`."""
+        ...
+
+    def open_binary(self, relpath: str) -> BinaryIO | None:
+        """A seekable binary file object for a large file (kernel, initrd), None when absent."""
         ...
 
     def exists(self, relpath: str) -> bool:
@@ -133,3 +138,21 @@ def __getattr__(name: str) -> object:
 
         return ArchiveSource
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def open_local_file(path: str | os.PathLike[str]) -> BinaryIO:
+    """Open a file a user named on the command line (``--kernel``, ``--initrd``) for reading.
+
+    Raises :class:`SourceError` when it is missing, not a regular file or unreadable.
+    """
+    name = os.fspath(path)
+    try:
+        fp = open(name, "rb")  # noqa: SIM115 - the caller closes it
+    except FileNotFoundError as e:
+        raise SourceError("no such file", path=name, code="not-found") from e
+    except OSError as e:
+        raise SourceError(f"cannot read: {e.strerror or e}", path=name, code="unreadable") from e
+    if not stat.S_ISREG(os.fstat(fp.fileno()).st_mode):
+        fp.close()
+        raise SourceError("not a regular file", path=name, code="unreadable")
+    return fp

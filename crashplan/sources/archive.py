@@ -27,6 +27,10 @@ boundary, or a header with a bad checksum, for the end of the archive; here both
 
 from __future__ import annotations
 
+from typing import BinaryIO
+
+import io
+
 import lzma
 import os
 import stat
@@ -123,6 +127,11 @@ class ArchiveSource:
         if len(entry.data) > limit:
             raise too_large(limit, path=self.display(relpath))
         return entry.data
+
+    def open_binary(self, relpath: str) -> BinaryIO | None:
+        """The member as a seekable in-memory file (archives are read in memory), or None."""
+        data = self.read_bytes(relpath)
+        return None if data is None else io.BytesIO(data)
 
     def read_text(self, relpath: str, *, limit: int = DEFAULT_READ_LIMIT) -> str | None:
         """The member decoded as UTF-8 (undecodable bytes kept as surrogates), None when absent."""

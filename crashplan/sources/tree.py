@@ -18,6 +18,8 @@ files are read up to ``limit + 1`` bytes and refused past ``limit``.
 
 from __future__ import annotations
 
+from typing import BinaryIO
+
 import errno
 import fnmatch
 import os
@@ -109,6 +111,30 @@ class DirSource:
         if size > limit:
             raise too_large(limit, path=self.display(relpath))
         return b"".join(chunks)
+
+    def open_binary(self, relpath: str) -> BinaryIO | None:
+        """An open, seekable file object for a large regular file (a kernel, an initrd), or None.
+
+        The caller closes it; reading it streams from disk (nothing is loaded whole).
+        """
+        path = self._resolve(relpath)
+        st = self._stat(relpath, path)
+        if st is None:
+            return None
+        self._require_file(relpath, st)
+        flags = _OPEN_FLAGS if self._real == "/" else _OPEN_FLAGS | os.O_NOFOLLOW
+        try:
+            fd = os.open(path, flags)
+        except OSError as e:
+            if e.errno in _ABSENT:
+                return None
+            raise self._error(relpath, e) from e
+        try:
+            self._require_file(relpath, os.fstat(fd))
+        except BaseException:
+            os.close(fd)
+            raise
+        return os.fdopen(fd, "rb")
 
     def read_text(self, relpath: str, *, limit: int = DEFAULT_READ_LIMIT) -> str | None:
         """The file decoded as UTF-8 (undecodable bytes kept as surrogates), None when absent."""
