@@ -75,6 +75,17 @@ def kernel_options(f: Any) -> Any:
     )(f)
 
 
+def profile_option(f: Any) -> Any:
+    """``--profile NAME|FILE``: the distro profile (default: detected from /etc/os-release)."""
+    return click.option("--profile", "profile_name", metavar="NAME|FILE", help="Profile to use (default: detected from the source's /etc/os-release).")(f)
+
+
+def image_options(f: Any) -> Any:
+    """``--kernel FILE --initrd FILE``: the kdump kernel and initrd to measure."""
+    f = click.option("--initrd", metavar="FILE", help="The kdump initrd to measure (default: found under /boot of the source).")(f)
+    return click.option("--kernel", metavar="FILE", help="The kdump kernel to measure (default: found under /boot of the source).")(f)
+
+
 def _ram(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
     if value is None:
         return None
@@ -148,21 +159,149 @@ def explain(
 
 @cli.command(context_settings=CONTEXT_SETTINGS, epilog=EXIT_CODES_HELP)
 @click.option("--source", metavar="PATH", help="A snapshot directory or archive (default: this host).")
-@format_option("text", "json")
-def recommend(source: str | None, fmt: str) -> int:
-    """Recommend a crashkernel= boot parameter for a host.
+@image_options
+@profile_option
+@click.option("--strategy", type=click.Choice(["auto", "standard", "cma", "ranged"]), default="auto", show_default=True, help="How to reserve.")
+@format_option("text", "json", "yaml", "cmdline", "grub", "grubby", "bls", "kernel-install", "zipl", "ostree")
+@click.option("--write", "write_path", metavar="PATH", help="Write the grub drop-in to PATH (atomically, with a backup); only with --format grub.")
+@click.option("--force", is_flag=True, help="With --write: replace a file crashplan did not write.")
+def recommend(
+    source: str | None,
+    kernel: str | None,
+    initrd: str | None,
+    profile_name: str | None,
+    strategy: str,
+    fmt: str,
+    write_path: str | None,
+    force: bool,
+) -> int:
+    """Recommend a crashkernel= boot parameter for a host, and show what it costs.
 
-    Not available yet in this version: it needs the footprint and placement models.
+    The parameter covers the estimated footprint with the profile's margin and is placed by
+    the placement model before it is printed.  The comparison shows, for the current setting,
+    the distribution defaults and crashplan's options, the memory taken from production, the
+    memory borrowed through CMA, whether each places and covers the need, and what the dump
+    loses.  The boot-config formats print one artefact alone on stdout; crashplan changes no
+    boot configuration unless --write is given, and never runs update-grub itself.
 
     \b
     Example:
-      crashplan recommend
+      sudo crashplan recommend
       crashplan recommend --source host.tar.zst --format json
+      crashplan recommend --strategy standard --format grubby
+      sudo crashplan recommend --format grub --write /etc/default/grub.d/99-crashplan.cfg
     """
-    raise CrashplanError(
-        "recommend is not available yet in this version of crashplan (see 'crashplan explain')",
-        code="not-available",
-    )
+    from crashplan.hostplan import gather_for_plan
+    from crashplan.plan import footprint_inputs, make_plan, plan_to_json, render_artefact
+    from crashplan.profiles import list_profiles, load_profile
+    from crashplan.render import dumps_json, render_plan_text
+
+    if write_path is not None and fmt != "grub":
+        raise click.UsageError("--write writes the grub drop-in: use it with --format grub")
+    if force and write_path is None:
+        raise click.UsageError("--force goes with --write")
+    ctx = gather_for_plan(source, kernel=kernel, initrd=initrd, profile=profile_name)
+    arch = ctx.facts.arch or "x86_64"
+    others = tuple(load_profile(i.name) for i in list_profiles() if i.arch == arch and i.default_crashkernel and i.name != ctx.profile.name)
+    plan = make_plan(ctx.facts, footprint_inputs(ctx.facts, ctx.profile), ctx.profile, strategy=strategy, others=others, dmesg=ctx.dmesg)  # type: ignore[arg-type]
+    if fmt in ("json", "yaml"):
+        out = ctx.envelope("recommend") | plan_to_json(plan)
+        if fmt == "json":
+            click.echo(dumps_json(out))
+        else:
+            import yaml
+
+            click.echo(yaml.safe_dump(out, sort_keys=False), nl=False)
+    elif fmt == "text":
+        render_plan_text(ctx, plan)
+    else:
+        comment = f"{plan.strategy}: estimated need {plan.footprint.total >> 20} MiB on {ctx.source}"
+        artefact = render_artefact(plan, ctx.facts, fmt, comment=comment)
+        if write_path is None:
+            click.echo(artefact, nl=False)
+        else:
+            _write_dropin(write_path, artefact, force, ctx.profile.family)
+    return ExitCode.OK
+
+
+@cli.command(context_settings=CONTEXT_SETTINGS, epilog=EXIT_CODES_HELP)
+@click.option("--source", metavar="PATH", help="A snapshot directory or archive (default: this host).")
+@image_options
+@profile_option
+@click.option("--cmdline", "proposed", metavar="'crashkernel=...'", help="Judge this parameter instead of the host's current one.")
+@click.option("--strict", is_flag=True, help="Exit 4 on warnings too.")
+@format_option("text", "json")
+def check(
+    source: str | None,
+    kernel: str | None,
+    initrd: str | None,
+    profile_name: str | None,
+    proposed: str | None,
+    strict: bool,
+    fmt: str,
+) -> int:
+    """Judge the current or a proposed crashkernel= parameter, for CI and hosts.
+
+    Checks that it parses, that the kernel reserves it, that it places on the host, that it
+    covers the estimated need, that it is not wasteful (more than twice the need) and that it
+    has no compatibility hazard (such as a ,cma token after the plain one).  Findings carry
+    stable codes.  Exit 0, or 4 when an error-level finding exists (with --strict: any warning).
+
+    \b
+    Example:
+      sudo crashplan check
+      crashplan check --source host.tar.zst --cmdline 'crashkernel=1G,cma crashkernel=256M' --strict
+    """
+    from crashplan.explain import join_specs
+    from crashplan.footprint import estimate_footprint
+    from crashplan.hostplan import gather_for_plan
+    from crashplan.model import Finding
+    from crashplan.plan import check_cmdline, footprint_inputs
+    from crashplan.render import dumps_json
+
+    ctx = gather_for_plan(source, kernel=kernel, initrd=initrd, profile=profile_name)
+    fp = estimate_footprint(footprint_inputs(ctx.facts, ctx.profile), ctx.profile.estimator, ctx.profile.source_texts)
+    cmdline = join_specs([proposed]) if proposed is not None else ctx.facts.cmdline
+    if cmdline is None or "crashkernel=" not in cmdline:
+        findings: tuple[Finding, ...] = (Finding("error", "no-crashkernel", "no crashkernel= parameter: the kernel reserves nothing and no dump is written"),)
+    else:
+        findings = check_cmdline(cmdline, ctx.facts, fp, dmesg=ctx.dmesg)
+    failing = [f for f in findings if f.severity == "error" or (strict and f.severity == "warning")]
+    status = ExitCode.FINDINGS if failing else ExitCode.OK
+    if fmt == "json":
+        out = ctx.envelope("check") | {"status": "findings" if failing else "ok", "exit_code": int(status), "checked": cmdline, "need": fp.total, "findings": [f.to_json() for f in findings]}
+        click.echo(dumps_json(out))
+    else:
+        click.echo(f"checked: {cmdline or '(no command line)'}")
+        click.echo(f"  estimated need {fp.total >> 20} MiB; profile {ctx.profile.name}")
+        for f in findings:
+            click.echo(f"  {f.severity} {f.code}: {f.message}")
+        click.echo("result: " + ("findings (exit 4)" if failing else "ok"))
+    return status
+
+
+def _write_dropin(path: str, content: str, force: bool, family: str) -> None:
+    """Write the grub drop-in and say how to activate it (stderr: stdout stays empty)."""
+    import os
+
+    from crashplan.bootconfig import is_crashplan_dropin
+    from crashplan.sources.bootwrite import write_dropin
+
+    ours = None
+    if os.path.isfile(path):
+        with open(path, encoding="utf-8", errors="replace") as existing:
+            ours = is_crashplan_dropin(existing.read(4096))
+    result = write_dropin(path, content, is_ours=ours, force=force)
+    backup = f" (the old file is in {result.backup})" if result.backup else ""
+    click.echo(f"crashplan: wrote {result.path}{backup}", err=True)
+    if family in ("debian", "ubuntu"):
+        click.echo("crashplan: activate it with: update-grub (then reboot)", err=True)
+    else:
+        click.echo(
+            "crashplan: activate it with: grub2-mkconfig -o /boot/grub2/grub.cfg (then reboot); "
+            "this distribution may not read /etc/default/grub.d: --format grubby or bls edits the boot entries",
+            err=True,
+        )
 
 
 @cli.command(context_settings=CONTEXT_SETTINGS, epilog=EXIT_CODES_HELP)
@@ -228,17 +367,6 @@ def snapshot(output: str | None, force: bool, source: str | None) -> int:
         click.echo(f"crashplan: unreadable: /{item.path}: {item.reason}", err=True)
     click.echo(str(report.dest))
     return ExitCode.OK
-
-
-def profile_option(f: Any) -> Any:
-    """``--profile NAME|FILE``: the distro profile (default: detected from /etc/os-release)."""
-    return click.option("--profile", "profile_name", metavar="NAME|FILE", help="Profile to use (default: detected from the source's /etc/os-release).")(f)
-
-
-def image_options(f: Any) -> Any:
-    """``--kernel FILE --initrd FILE``: the kdump kernel and initrd to measure."""
-    f = click.option("--initrd", metavar="FILE", help="The kdump initrd to measure (default: found under /boot of the source).")(f)
-    return click.option("--kernel", metavar="FILE", help="The kdump kernel to measure (default: found under /boot of the source).")(f)
 
 
 @cli.command(context_settings=CONTEXT_SETTINGS, epilog=EXIT_CODES_HELP)

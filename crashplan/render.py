@@ -92,7 +92,7 @@ def _console(file: object | None = None, width: int | None = None) -> object:
     is_tty = hasattr(stream, "isatty") and stream.isatty()
     return Console(
         file=stream,
-        width=width or (None if is_tty else 100),
+        width=width or (None if is_tty else 150),
         no_color=bool(os.environ.get("NO_COLOR")) or not is_tty,
         highlight=False,
         soft_wrap=False,
@@ -232,4 +232,44 @@ def render_footprint_text(ctx: object, fp: object, *, file: object | None = None
         " (the fixed part stays a standard reservation)"
     )
     for finding in fp.findings:
+        console.print(f"  {finding.severity} {finding.code}: {finding.message}")
+
+
+def render_plan_text(ctx: object, plan: object, *, file: object | None = None) -> None:
+    """Print the recommendation, why, and the comparison of what each option costs production."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from crashplan.hostplan import PlanContext
+    from crashplan.plan import Plan
+    from crashplan.units import format_human
+
+    assert isinstance(ctx, PlanContext) and isinstance(plan, Plan)
+    console = _console(file)
+    f = ctx.facts
+    console.print(Text(f"recommended: {plan.cmdline}", style="bold green"))
+    console.print(f"  strategy {plan.strategy}: {plan.reason}")
+    console.print(
+        f"  on {ctx.source}: {f.arch}, Linux {f.kernel_version}, system RAM {format_human(f.system_ram or 0)}; "
+        f"profile {ctx.profile.name}; estimated need {format_human(plan.footprint.total)} "
+        f"(fixed {format_human(plan.footprint.fixed)}, runtime {format_human(plan.footprint.runtime)})"
+    )
+    table = Table(title="memory each option takes from production", show_edge=False, pad_edge=False)
+    for column in ("option", "crashkernel=", "taken", "borrowed", "of RAM", "places", "covers need", "dump loses", "needs"):
+        table.add_column(column, overflow="fold")
+    for o in plan.options:
+        style = "bold" if o.cmdline == plan.cmdline and o.kind == plan.strategy else ""
+        table.add_row(
+            Text(o.label, style=style),
+            (o.cmdline or "(none)").replace("crashkernel=", ""),
+            format_human(o.taken),
+            format_human(o.borrowed) if o.borrowed else "-",
+            f"{o.share * 100:.1f}%",
+            o.places or "unknown",
+            "-" if o.covers is None else ("yes" if o.covers else "no"),
+            o.dump_loses,
+            o.kernel_requirement,
+        )
+    console.print(table)
+    for finding in plan.findings:
         console.print(f"  {finding.severity} {finding.code}: {finding.message}")
