@@ -126,7 +126,6 @@ def test_batch_jsonl_goes_on_after_errors():
         (["explain", "256M", "--arch", "mips"], 2),
         (["explain", "256M", "--kernel-version", "six"], 3),
         (["nosuchcommand"], 2),
-        (["recommend"], 3),
     ],
 )
 def test_exit_codes(args, code):
