@@ -1258,11 +1258,125 @@ def _build(raw: _Raw, lineage: list[_Raw], entries: dict[str, _Entry]) -> Profil
 
 @cache
 def _builtin(name: str) -> Profile:
+    compiled = _compiled()
+    if compiled is not None and name in compiled[0]:
+        return compiled[0][name]
     session = _Session()
     raw = session.builtin(name)
     if raw is None:
         raise ProfileProblems([_unknown_profile(name, session.names)])
     return _resolve(raw, session)
+
+
+# --------------------------------------------------------------------------------------------
+# The compiled index: every built-in profile resolved, as JSON (no YAML parsing at run time)
+
+COMPILED_NAME = "compiled.json"
+
+
+def _yaml_digest() -> str:
+    """A digest of every built-in YAML file: the compiled index is used only when it matches."""
+    import hashlib
+
+    h = hashlib.sha256()
+    base = builtin_profile_dir()
+    for name in _builtin_names():
+        h.update(name.encode() + b"\0" + (base / f"{name}.yaml").read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def _profile_to_plain(p: Profile) -> dict[str, Any]:
+    return {
+        "name": p.name,
+        "description": p.description,
+        "family": p.family,
+        "arch": p.arch,
+        "match": [list(p.match.ids), list(p.match.id_like), p.match.version_min, p.match.version_below, p.match.kernel_release_contains],
+        "default_crashkernel": p.default_crashkernel,
+        "fadump_crashkernel": p.fadump_crashkernel,
+        "history": [[h.crashkernel, h.until, h.source] for h in p.history],
+        "page_size": p.page_size,
+        "nr_cpus": p.nr_cpus,
+        "maxcpus": p.maxcpus,
+        "cmdline_append": p.cmdline_append,
+        "cmdline_remove": p.cmdline_remove,
+        "initramfs_tmpfs_percent": p.initramfs_tmpfs_percent,
+        "dump_level": p.dump_level,
+        "core_collector": p.core_collector,
+        "estimator": dict(p.estimator),
+        "sources": {k: [v.value, v.source, v.file, v.line, v.column] for k, v in p.sources.items()},
+        "lineage": list(p.lineage),
+        "file": p.file,
+    }
+
+
+def _profile_from_plain(d: dict[str, Any]) -> Profile:
+    ids, id_like, vmin, vbelow, krc = d["match"]
+    return Profile(
+        name=d["name"],
+        description=d["description"],
+        family=d["family"],
+        arch=d["arch"],
+        match=Match(tuple(ids), tuple(id_like), vmin, vbelow, krc),
+        default_crashkernel=d["default_crashkernel"],
+        fadump_crashkernel=d["fadump_crashkernel"],
+        history=tuple(HistoryEntry(*h) for h in d["history"]),
+        page_size=d["page_size"],
+        nr_cpus=d["nr_cpus"],
+        maxcpus=d["maxcpus"],
+        cmdline_append=d["cmdline_append"],
+        cmdline_remove=d["cmdline_remove"],
+        initramfs_tmpfs_percent=d["initramfs_tmpfs_percent"],
+        dump_level=d["dump_level"],
+        core_collector=d["core_collector"],
+        estimator=MappingProxyType(dict(d["estimator"])),
+        sources=MappingProxyType({k: SourcedValue(*v) for k, v in d["sources"].items()}),
+        lineage=tuple(d["lineage"]),
+        file=d["file"],
+        builtin=True,
+    )
+
+
+def compile_builtins() -> str:
+    """The compiled index of every built-in profile, as JSON text (``profiles/compiled.json``).
+
+    Regenerate it with ``python -m crashplan.profiles compile > profiles/compiled.json``; a test
+    checks that the committed file matches.
+    """
+    import json
+
+    profiles = {}
+    infos = []
+    for info in list_profiles(include_abstract=True, _use_compiled=False):
+        infos.append([info.name, info.description, info.family, info.arch, info.default_crashkernel, info.abstract])
+        if not info.abstract:
+            profiles[info.name] = _profile_to_plain(_builtin_from_yaml(info.name))
+    return json.dumps({"yaml_sha256": _yaml_digest(), "infos": infos, "profiles": profiles}, indent=1, sort_keys=True) + "\n"
+
+
+def _builtin_from_yaml(name: str) -> Profile:
+    session = _Session()
+    raw = session.builtin(name)
+    if raw is None:
+        raise ProfileProblems([_unknown_profile(name, session.names)])
+    return _resolve(raw, session)
+
+
+@cache
+def _compiled() -> tuple[dict[str, Profile], tuple[ProfileInfo, ...]] | None:
+    """The compiled index when it is present and matches the YAML files, else None."""
+    import json
+
+    entry = builtin_profile_dir() / COMPILED_NAME
+    try:
+        data = json.loads(entry.read_bytes())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("yaml_sha256") != _yaml_digest():
+        return None
+    profiles = {name: _profile_from_plain(d) for name, d in data["profiles"].items()}
+    infos = tuple(ProfileInfo(*i) for i in data["infos"])
+    return profiles, infos
 
 
 # Profile names use each distribution's arch words; users type either.
@@ -1306,8 +1420,11 @@ def load_profile(name_or_path: str | os.PathLike[str]) -> Profile:
     return _builtin(text)
 
 
-def list_profiles(*, include_abstract: bool = False) -> tuple[ProfileInfo, ...]:
+def list_profiles(*, include_abstract: bool = False, _use_compiled: bool = True) -> tuple[ProfileInfo, ...]:
     """The built-in profiles, sorted by name; family files (no arch) only with ``include_abstract``."""
+    compiled = _compiled() if _use_compiled else None
+    if compiled is not None:
+        return tuple(i for i in compiled[1] if include_abstract or not i.abstract)
     infos = []
     for name in _builtin_names():
         session = _Session()
@@ -1320,7 +1437,7 @@ def list_profiles(*, include_abstract: bool = False) -> tuple[ProfileInfo, ...]:
                     ProfileInfo(name, profile.description, profile.family, None, None, True)
                 )
             continue
-        profile = _builtin(name)
+        profile = _builtin_from_yaml(name)
         infos.append(
             ProfileInfo(
                 name,
@@ -1520,3 +1637,11 @@ def render_profile_text(profile: Profile) -> str:
     for key in sorted(k for k in profile.sources if k.startswith("estimator.")):
         item(key, "  " + key.removeprefix("estimator."))
     return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:] != ["compile"]:
+        raise SystemExit("usage: python -m crashplan.profiles compile > profiles/compiled.json")
+    sys.stdout.write(compile_builtins())

@@ -711,3 +711,20 @@ def test_profile_is_frozen() -> None:
     with pytest.raises(AttributeError):
         profile.arch = "arm64"  # type: ignore[misc]
     assert isinstance(profile, Profile)
+
+
+def test_compiled_index_matches_the_yaml_files() -> None:
+    """profiles/compiled.json is exactly what compiling the YAML files gives (regenerate: python -m crashplan.profiles compile)."""
+    from crashplan.profiles import COMPILED_NAME, compile_builtins
+
+    committed = (REPO / "profiles" / COMPILED_NAME).read_text()
+    assert committed == compile_builtins()
+
+
+def test_compiled_profiles_equal_yaml_profiles() -> None:
+    """A profile read from the compiled index equals the one resolved from YAML, sources included."""
+    from crashplan.profiles import _builtin_from_yaml
+
+    for info in list_profiles():
+        a, b = load_profile(info.name), _builtin_from_yaml(info.name)
+        assert a == b and dict(a.sources) == dict(b.sources)
