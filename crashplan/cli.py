@@ -280,6 +280,45 @@ def check(
     return status
 
 
+@cli.command(context_settings=CONTEXT_SETTINGS, epilog=EXIT_CODES_HELP)
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+@click.option("--strategy", type=click.Choice(["auto", "standard", "cma", "ranged"]), default="auto", show_default=True, help="How each host reserves.")
+@click.option("--jobs", type=click.IntRange(1, 256), help="Worker processes (default: the CPU count).")
+@format_option("text", "json", "jsonl")
+def fleet(paths: tuple[str, ...], strategy: str, jobs: int | None, fmt: str) -> int:
+    """Plan many snapshots at once: per host and for the whole fleet.
+
+    PATH is a snapshot (directory or archive) or a directory of snapshots.  Per host: the
+    recommendation and the memory taken now against recommended.  For the fleet: the
+    distribution of the estimated needs, the one ranged crashkernel= string that covers every
+    host, and the memory returned to production.  A host that cannot be read is reported and
+    the others go on; the exit code is 3 when any host failed.
+
+    \b
+    Example:
+      crashplan fleet snapshots/
+      crashplan fleet a.tar.zst b.tar.zst --format jsonl > plans.jsonl
+    """
+    from crashplan.fleet import expand_sources, run_fleet, summarise
+    from crashplan.render import dumps_json, fleet_progress, render_fleet_text
+
+    sources = expand_sources(paths)
+    results = []
+    with fleet_progress(len(sources)) as advance:
+        for result in run_fleet(sources, strategy=strategy, jobs=jobs, progress=advance):
+            results.append(result)
+            if fmt == "jsonl":
+                click.echo(dumps_json(result.to_json(), lines=True))
+    summary = summarise(results)
+    if fmt == "json":
+        click.echo(dumps_json({"crashplan_result_version": 1, "command": "fleet", "status": "ok", "exit_code": 0, "summary": summary.to_json(), "hosts": [r.to_json() for r in results], "errors": []}))
+    elif fmt == "jsonl":
+        click.echo(dumps_json({"summary": summary.to_json()}, lines=True))
+    else:
+        render_fleet_text(results, summary)
+    return ExitCode.BAD_INPUT if summary.failed else ExitCode.OK
+
+
 def _write_dropin(path: str, content: str, force: bool, family: str) -> None:
     """Write the grub drop-in and say how to activate it (stderr: stdout stays empty)."""
     import os

@@ -157,8 +157,13 @@ def evaluate_option(
     facts: HostFacts,
     footprint: Footprint,
     dmesg: Dmesg | None = None,
+    *,
+    simulation: Simulation | None = None,
 ) -> Option:
-    """What ``cmdline`` reserves on the host, takes from production and covers."""
+    """What ``cmdline`` reserves on the host, takes from production and covers.
+
+    ``simulation`` is the placement of ``cmdline`` when the caller already has it.
+    """
     ram = facts.system_ram or 0
     f = _features(facts)
     if not cmdline or not ram:
@@ -166,7 +171,7 @@ def evaluate_option(
     d = decide(cmdline, ram, f)
     standard = (d.crash_size + d.low_size) if d.ok else 0
     borrowed = d.cma_size if d.reserves_cma else 0
-    sim = _placement(facts, cmdline, dmesg)
+    sim = simulation if simulation is not None and simulation.cmdline == cmdline else _placement(facts, cmdline, dmesg)
     places = None
     if sim is not None:
         verdicts = [v.verdict for v in sim.assessment.verdicts if v.name != "crashkernel-cma"]
@@ -223,8 +228,12 @@ def make_plan(
     strategy: Strategy = "auto",
     others: tuple[Profile, ...] = (),
     dmesg: Dmesg | None = None,
+    compare: bool = True,
 ) -> Plan:
-    """Recommend a parameter for the host with ``strategy`` and compare it with the alternatives."""
+    """Recommend a parameter for the host with ``strategy`` and compare it with the alternatives.
+
+    ``compare=False`` (fleets) evaluates only the current setting besides the recommendation.
+    """
     estimator = profile.estimator
     sources = profile.source_texts
     footprint = estimate_footprint(inputs, estimator, sources)
@@ -278,8 +287,11 @@ def make_plan(
             if v.verdict != "fits":
                 findings.append(Finding("error" if v.verdict == "never" else "warning", f"area-{v.verdict}", f"{v.name} of {format_size(v.size)}: {v.verdict} on this host"))
     findings.extend(w for w in diagnose(cmdline, f, facts.system_ram) if w.severity != "info")
-    recommendation = evaluate_option(f"crashplan {chosen}", chosen, cmdline, facts, footprint, dmesg)
-    options = _comparison(facts, footprint, profile, others, chosen, recommendation, dmesg)
+    recommendation = evaluate_option(f"crashplan {chosen}", chosen, cmdline, facts, footprint, dmesg, simulation=sim)
+    if compare:
+        options = _comparison(facts, footprint, profile, others, chosen, recommendation, dmesg)
+    else:
+        options = (_current_option(facts, footprint), recommendation)
     return Plan(chosen, reason, cmdline, tokens, recommendation, options, footprint, sim, tuple(findings))
 
 
@@ -319,6 +331,15 @@ def _comparison(
     if chosen == "ranged":
         rows.append(recommendation)
     return tuple(rows)
+
+
+def _current_option(facts: HostFacts, footprint: Footprint) -> Option:
+    """The current reservation as the capture shows it (no placement: it is already placed)."""
+    taken = facts.reservation_total or sum(r.size for r in facts.crash_regions)
+    ram = facts.system_ram or 0
+    cma = facts.cma_total if facts.cmdline and ",cma" in facts.cmdline and facts.cma_total else 0
+    return Option("current", "current", _current_crashkernel(facts), taken + cma, taken, cma, taken / ram if ram else 0.0,
+                  "fits" if taken else None, (taken + cma) >= footprint.total, "nothing" if taken else "everything (no dump)", "-")
 
 
 def _current_crashkernel(facts: HostFacts) -> str | None:

@@ -273,3 +273,59 @@ def render_plan_text(ctx: object, plan: object, *, file: object | None = None) -
     console.print(table)
     for finding in plan.findings:
         console.print(f"  {finding.severity} {finding.code}: {finding.message}")
+
+
+def fleet_progress(total: int) -> object:
+    """A context manager giving ``advance(n)``: a rich progress bar on stderr when it is a terminal."""
+    import contextlib
+    import sys
+
+    @contextlib.contextmanager
+    def manager():  # type: ignore[no-untyped-def]
+        if not sys.stderr.isatty():
+            yield lambda n: None
+            return
+        from rich.progress import Progress
+
+        with Progress(console=_console(sys.stderr), transient=True) as progress:
+            task = progress.add_task("planning hosts", total=total)
+            yield lambda n: progress.advance(task, n)
+
+    return manager()
+
+
+def render_fleet_text(results: list, summary: object, *, file: object | None = None) -> None:  # type: ignore[type-arg]
+    """Print one line per host and the fleet summary."""
+    from rich.table import Table
+
+    from crashplan.units import format_human
+
+    console = _console(file)
+    table = Table(show_edge=False, pad_edge=False, box=None)
+    for column in ("host", "RAM", "recommended", "need", "taken now", "taken then", "places"):
+        table.add_column(column)
+    for r in results:
+        if not r.ok:
+            table.add_row(r.source, "-", f"error: {r.error}", "-", "-", "-", "-")
+            continue
+        table.add_row(
+            r.source,
+            format_human(r.system_ram or 0),
+            r.cmdline or "-",
+            format_human(r.need or 0),
+            format_human(r.taken_now or 0),
+            format_human(r.taken_recommended or 0),
+            r.places or "unknown",
+        )
+    console.print(table)
+    s = summary
+    console.print(f"\n{s.hosts} hosts, {s.failed} failed")
+    if s.need_median is not None:
+        console.print(
+            f"estimated need: min {format_human(s.need_min)}, median {format_human(s.need_median)}, "
+            f"p90 {format_human(s.need_p90)}, max {format_human(s.need_max)}"
+        )
+    console.print(f"taken from production now {format_human(s.taken_now)}, with the recommendations {format_human(s.taken_recommended)}; returned {format_human(s.returned) if s.returned >= 0 else '-' + format_human(-s.returned)}")
+    if s.ranged:
+        covers = "covers every host" if s.ranged_covers else "does NOT cover every host"
+        console.print(f"one string for the fleet: {s.ranged} ({covers})")

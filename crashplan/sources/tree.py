@@ -180,6 +180,19 @@ class DirSource:
         if self._real == "/":
             # The live root: every path is on the host, links to anywhere included.
             return path
+        # Fast path: when no component below the root is a link, the path is inside the tree
+        # (one lstat per component, instead of realpath's one per component from /).
+        current = self._real
+        for part in parts:
+            current = os.path.join(current, part)
+            try:
+                mode = os.lstat(current).st_mode
+            except OSError:
+                return current if part == parts[-1] else os.path.join(self._real, *parts)
+            if stat.S_ISLNK(mode):
+                break
+        else:
+            return current
         real = os.path.realpath(path)
         if real != self._real and not real.startswith(self._real.rstrip("/") + "/"):
             raise SourceError(

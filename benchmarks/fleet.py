@@ -1,0 +1,68 @@
+"""Fleet benchmark: plan 10,000 snapshot trees made from the real captures, report hosts/s.
+
+The trees are hard links to the files of tests/data/hosts (root captures with a kernel
+release), laid out in a temporary directory; ``crashplan fleet DIR --format jsonl`` plans them
+all with the CPU count of worker processes.  Target: at least 2,000 hosts per second on the
+2-core machine.
+
+    python benchmarks/fleet.py [--hosts 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from _timing import crashplan_command, compile_installed
+
+ROOT = Path(__file__).resolve().parent.parent
+HOSTS = ROOT / "tests" / "data" / "hosts"
+TARGET = 2000.0
+
+
+def build(dest: Path, count: int) -> None:
+    """``count`` snapshot trees, hard-linked from the real captures in turn."""
+    samples = [p for p in sorted(HOSTS.iterdir()) if (p / "proc" / "iomem").is_file()]
+    files = {s: [f for f in s.rglob("*") if f.is_file() and {"proc", "sys", "etc"} & set(f.relative_to(s).parts[:1])] for s in samples}
+    for i in range(count):
+        sample = samples[i % len(samples)]
+        host = dest / f"host{i:05d}"
+        for f in files[sample]:
+            target = host / f.relative_to(sample)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.link(f, target)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hosts", type=int, default=10_000)
+    parser.add_argument("--json", action="store_true")
+    options = parser.parse_args()
+    compile_installed()
+    # Hard links need the same file system as tests/data: the trees go under benchmarks/.work/.
+    work = ROOT / "benchmarks" / ".work"
+    work.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=work) as tmp:
+        build(Path(tmp), options.hosts)
+        started = time.perf_counter()
+        p = subprocess.run([*crashplan_command(), "fleet", tmp, "--format", "jsonl"], capture_output=True, text=True, check=False)
+        elapsed = time.perf_counter() - started
+    lines = p.stdout.splitlines()
+    summary = json.loads(lines[-1])["summary"] if lines else {}
+    rate = options.hosts / elapsed
+    result = {"benchmark": "fleet", "hosts": options.hosts, "seconds": elapsed, "hosts_per_second": rate, "target": TARGET, "failed": summary.get("failed"), "cpus": os.cpu_count()}
+    if options.json:
+        print(json.dumps(result))
+    else:
+        print(f"fleet: {options.hosts} hosts in {elapsed:.1f} s = {rate:.0f} hosts/s on {os.cpu_count()} CPUs (target >= {TARGET:.0f}); failed {summary.get('failed')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
