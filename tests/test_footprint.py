@@ -145,3 +145,52 @@ def test_cli_footprint_missing_file(missing):
     """A --kernel or --initrd that does not exist is bad input (exit 3), named in one line."""
     p = _cli("footprint", "--source", str(QEMU), missing, "/nonexistent/file")
     assert p.returncode == 3 and p.stderr.strip() == "crashplan: error: /nonexistent/file: no such file"
+
+
+# Calibration by real crash dumps (tests/data/kdump-trials, tests/kernel/KDUMP.md) -----------------
+
+TRIALS = sorted((DATA / "kdump-trials").glob("*.json"))
+
+
+def _points():
+    from crashplan.footprint import TrialPoint
+
+    for path in TRIALS:
+        d = json.loads(path.read_text())
+        yield TrialPoint(path.name, d["ram"], d["kernel"]["init_size"], d["initrd"]["size"], d["initrd"]["tmpfs_bytes"], d["cma"], d["min_crashkernel"], 8 * MiB)
+
+
+def test_enough_bisected_trials():
+    """At least 12 setups were bisected with real crash dumps, with and without CMA."""
+    points = list(_points())
+    assert len(points) >= 12 and any(p.cma for p in points) and any(not p.cma for p in points)
+    assert len({p.ram for p in points}) >= 3 and len({p.initrd_size for p in points}) >= 3
+
+
+def test_profile_constants_are_what_the_trials_give():
+    """kernel_runtime_base and kexec_segments in the x86_64 profile equal calibrate() over the trials."""
+    from crashplan.footprint import calibrate
+
+    c = calibrate(_points())
+    profile = load_profile("base-x86_64")
+    assert profile.estimator["kernel_runtime_base"] == c.kernel_runtime_base
+    assert profile.estimator["kexec_segments"] == c.kexec_segments
+    assert f"{c.trials} bisected real crash dumps" in profile.source_of("estimator.kernel_runtime_base")
+
+
+@pytest.mark.parametrize("point", list(_points()), ids=[p.name for p in _points()])
+def test_estimate_brackets_every_trial(point):
+    """For every recorded trial the estimate is at least the measured minimum and at most min x 1.25 + 32 MiB.
+
+    The trials' capture environment is busybox + makedumpfile, as Debian's initramfs-tools
+    kdump is: the debian-amd64 profile's estimate is the one to compare.  With CMA the
+    estimate is the fixed part, which is what the standard reservation must hold.
+    """
+    profile = load_profile("debian-amd64")
+    fp = estimate_footprint(
+        _inputs(system_ram=point.ram, kernel_size=point.kernel_size, initrd_size=point.initrd_size, initrd_tmpfs=point.initrd_tmpfs),
+        profile.estimator,
+        profile.source_texts,
+    )
+    estimate = fp.fixed if point.cma else fp.total
+    assert point.min_crashkernel <= estimate <= point.min_crashkernel * 1.25 + 32 * MiB

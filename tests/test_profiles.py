@@ -261,7 +261,7 @@ def test_estimator_sizes_are_bytes() -> None:
     assert load_profile("fedora-aarch64").estimator["mlx5"] == 150 * MiB
     assert profile.estimator["makedumpfile_free_fraction"] == 0.6
     assert load_profile("fedora-x86_64").estimator["sme_sev_swiotlb"] == 64 * MiB
-    assert load_profile("debian-amd64").estimator["kernel_runtime_base"] == 20 * MiB
+    assert load_profile("debian-amd64").estimator["kernel_runtime_base"] == 18 * MiB
     assert (
         load_profile("debian-amd64")
         .source_texts["estimator.kernel_runtime_base"]
