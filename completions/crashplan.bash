@@ -26,4 +26,3 @@ _crashplan_completion_setup() {
 }
 
 _crashplan_completion_setup;
-

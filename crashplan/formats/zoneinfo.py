@@ -110,20 +110,6 @@ class ZoneInfo:
         return next((z for z in self.zones if z.node == node and z.name == name), None)
 
 
-# The lines of one zone that tell its size and position, as zoneinfo_show_print() indents them.
-_SIZE_LINES = (
-    ("free", "\n  pages free "),
-    ("min", "\n        min "),
-    ("low", "\n        low "),
-    ("high", "\n        high "),
-    ("spanned", "\n        spanned "),
-    ("present", "\n        present "),
-    ("managed", "\n        managed "),
-    ("cma", "\n        cma "),
-    ("start_pfn", "\n  start_pfn: "),
-)
-
-
 def parse_zoneinfo(text: str, *, path: str = "/proc/zoneinfo", counters: bool = True) -> ZoneInfo:
     """Parse the text of ``/proc/zoneinfo``.
 
@@ -215,66 +201,45 @@ def parse_zoneinfo(text: str, *, path: str = "/proc/zoneinfo", counters: bool = 
     return ZoneInfo(tuple(zones), MappingProxyType(frozen_nodes))
 
 
+# The lines a zone's size and position come from, as zoneinfo_show_print() indents them.
+# Matched after a newline: the regular-expression engine then looks only at line starts.
+_SIZE_LINE = re.compile(
+    r"\n(?:Node (\d+), zone +(\S+)|  pages free +(\d+)"
+    r"|        (min|low|high|spanned|present|managed|cma) +(\d+)"
+    r"|  start_pfn: +(\d+)| +protection: \(([-0-9, ]*)\))(?=\n)"
+)
+
+
+# A line that starts with neither "Node " nor a space (nor is empty): not zoneinfo's shape.
+_OTHER_LINE = re.compile(r"\n(?!Node |[ \n]|\Z)")
+
+
 def _parse_sizes(text: str) -> ZoneInfo | None:
-    """The zones' size lines only, found with ``str.find`` inside each zone's block.
+    """The zones' size lines only, in one pass of the regular-expression engine.
 
     Returns None (and the caller parses line by line) when a line does not start with
-    ``Node`` or a space, or a zone lacks a line every kernel prints or has a value that is
-    not a number: the fast reading never guesses.
+    ``Node`` or a space, or a zone lacks a line every kernel prints: the fast reading never
+    guesses.
     """
     body = "\n" + text
-    lines = text.count("\n")
-    if body.count("\nNode ") + body.count("\n ") + body.count("\n\n") != lines:
+    if _OTHER_LINE.search(body):
         return None
     zones: list[Zone] = []
-    starts = []
-    at = body.find("\nNode ")
-    while at >= 0:
-        starts.append(at)
-        at = body.find("\nNode ", at + 1)
-    starts.append(len(body))
-    for a, b in zip(starts, starts[1:]):
-        eol = body.find("\n", a + 1)
-        head = body[a + 6 : eol]
-        node_text, _, rest = head.partition(", ")
-        if rest == "per-node stats" and node_text.isdigit():
-            continue
-        kind, _, name = rest.partition(" ")
-        if kind != "zone" or not node_text.isdigit() or not name.strip():
-            return None
-        values: dict[str, int] = {}
-        # The size lines sit together between "pages free" and "protection"; only
-        # "start_pfn" comes at the end of the zone.
-        first = body.find("\n  pages free ", eol, b)
-        last = body.find(" protection: (", first, b) if first >= 0 else -1
-        window = (first, last if last >= 0 else b)
-        for key, needle in _SIZE_LINES:
-            if key == "start_pfn":
-                at = body.rfind(needle, eol, b)
-            else:
-                at = body.find(needle, window[0], window[1]) if first >= 0 else -1
-            if at < 0:
-                continue
-            end = body.find("\n", at + 1)
-            value = body[at + len(needle) : end].strip()
-            if not value.isdigit():
-                return None
-            values[key] = int(value)
-        if not {"free", "spanned", "present"} <= values.keys():
-            return None
-        protection: tuple[int, ...] = ()
-        at = body.find(" protection: (", eol, b)
-        if at >= 0:
-            end = body.find(")", at, b)
-            try:
-                protection = tuple(int(v) for v in body[at + 14 : end].split(",") if v.strip())
-            except ValueError:
-                return None
+    values: dict[str, int] = {}
+    node = -1
+    name = ""
+    protection: tuple[int, ...] = ()
+
+    def finish() -> bool:
+        if node < 0:
+            return True
+        if "free" not in values or "spanned" not in values or "present" not in values:
+            return False
         free = values.pop("free")
         zones.append(
             Zone(
-                node=int(node_text),
-                name=name.strip(),
+                node=node,
+                name=name,
                 free_pages=free,
                 spanned_pages=values["spanned"],
                 present_pages=values["present"],
@@ -288,6 +253,25 @@ def _parse_sizes(text: str) -> ZoneInfo | None:
                 stats=MappingProxyType(values),
             )
         )
+        return True
+
+    for n, zone, free, key, value, start_pfn, prot in _SIZE_LINE.findall(body):
+        if n:
+            if not finish():
+                return None
+            node, name, values, protection = int(n), zone, {}, ()
+        elif node < 0:
+            return None
+        elif free:
+            values["free"] = int(free)
+        elif key:
+            values.setdefault(key, int(value))
+        elif start_pfn:
+            values["start_pfn"] = int(start_pfn)
+        else:
+            protection = tuple(int(v) for v in prot.split(",") if v.strip())
+    if not finish():
+        return None
     return ZoneInfo(tuple(zones))
 
 
