@@ -1261,11 +1261,7 @@ def _builtin(name: str) -> Profile:
     compiled = _compiled()
     if compiled is not None and name in compiled[0]:
         return compiled[0][name]
-    session = _Session()
-    raw = session.builtin(name)
-    if raw is None:
-        raise ProfileProblems([_unknown_profile(name, session.names)])
-    return _resolve(raw, session)
+    return _builtin_from_yaml(name)
 
 
 # --------------------------------------------------------------------------------------------

@@ -79,23 +79,10 @@ class DirSource:
 
     def read_bytes(self, relpath: str, *, limit: int = DEFAULT_READ_LIMIT) -> bytes | None:
         """The bytes of a regular file, None when it is absent; at most ``limit`` bytes."""
-        path = self._resolve(relpath)
-        st = self._stat(relpath, path)
-        if st is None:
+        fd = self._open_file(relpath)
+        if fd is None:
             return None
-        self._require_file(relpath, st)
-        # The live root may hold symlinks (/proc/mounts -> self/mounts); a copy's were resolved
-        # by _resolve(), so a link found now was put there since.
-        flags = _OPEN_FLAGS if self._real == "/" else _OPEN_FLAGS | os.O_NOFOLLOW
         try:
-            fd = os.open(path, flags)
-        except OSError as e:
-            if e.errno in _ABSENT:
-                return None
-            raise self._error(relpath, e) from e
-        try:
-            # The file may have been swapped since the stat(): check what was opened.
-            self._require_file(relpath, os.fstat(fd))
             chunks: list[bytes] = []
             size = 0
             while size <= limit:
@@ -117,11 +104,18 @@ class DirSource:
 
         The caller closes it; reading it streams from disk (nothing is loaded whole).
         """
+        fd = self._open_file(relpath)
+        return None if fd is None else os.fdopen(fd, "rb")
+
+    def _open_file(self, relpath: str) -> int | None:
+        """A descriptor of the regular file ``relpath`` (checked after opening), None when absent."""
         path = self._resolve(relpath)
         st = self._stat(relpath, path)
         if st is None:
             return None
         self._require_file(relpath, st)
+        # The live root may hold symlinks (/proc/mounts -> self/mounts); a copy's were resolved
+        # by _resolve(), so a link found now was put there since.
         flags = _OPEN_FLAGS if self._real == "/" else _OPEN_FLAGS | os.O_NOFOLLOW
         try:
             fd = os.open(path, flags)
@@ -130,11 +124,15 @@ class DirSource:
                 return None
             raise self._error(relpath, e) from e
         try:
+            # The file may have been swapped since the stat(): check what was opened.
             self._require_file(relpath, os.fstat(fd))
+        except OSError as e:
+            os.close(fd)
+            raise self._error(relpath, e) from e
         except BaseException:
             os.close(fd)
             raise
-        return os.fdopen(fd, "rb")
+        return fd
 
     def read_text(self, relpath: str, *, limit: int = DEFAULT_READ_LIMIT) -> str | None:
         """The file decoded as UTF-8 (undecodable bytes kept as surrogates), None when absent."""
