@@ -398,6 +398,7 @@ def gather_facts(source: Source) -> HostFacts:
     online, possible = _cpus(r, f, info, source.is_live)
 
     decision = _decision(f, cmdline, system_ram, estimated, arch, version)
+    _check_consistency(f, system_ram, estimated, mem_total, total, decision, cma_total, visible)
     distro = _distro(r, f)
     kdump, kdump_files = _kdump(r, f, distro)
     boot = _boot_files(f, source, stored, release)
@@ -938,6 +939,73 @@ def _cpus(r: _Reader, f: _Facts, info: HostInfo | None, live: bool) -> tuple[int
             f"/sys/devices/system/cpu/online lists {online} CPUs but psutil counts {psutil_count}",
         )
     return online, possible
+
+
+# MemTotal excludes what memblock keeps (kernel image, page tables, firmware, the crash
+# kernel): across the real captures in tests/data/hosts it is 90-100% of system RAM once the
+# crash kernel is added back; below 85% something does not add up.
+_MEMTOTAL_MIN_SHARE = 0.85
+
+
+def _check_consistency(
+    f: _Facts,
+    system_ram: int | None,
+    estimated: bool,
+    mem_total: int | None,
+    reserved: int | None,
+    decision: Decision | None,
+    cma_total: int | None,
+    visible: bool,
+) -> None:
+    """Turn figures that contradict each other into findings instead of silent nonsense."""
+    if system_ram and mem_total and not estimated:
+        crash = reserved or 0
+        if mem_total + crash > system_ram:
+            f.note(
+                "warning",
+                "ram-total-mismatch",
+                f"MemTotal ({format_human(mem_total)}) plus the crash kernel ({format_human(crash)}) exceeds the "
+                f"system RAM of /proc/iomem ({format_human(system_ram)}): the files are not from the same boot",
+            )
+        elif mem_total + crash < _MEMTOTAL_MIN_SHARE * system_ram:
+            f.note(
+                "warning",
+                "ram-total-mismatch",
+                f"MemTotal ({format_human(mem_total)}) is less than {_MEMTOTAL_MIN_SHARE:.0%} of the system RAM of "
+                f"/proc/iomem ({format_human(system_ram)}), the crash kernel added back: memory is reserved that "
+                "crashplan does not see, or the files are not from the same boot",
+            )
+    if decision is None or reserved is None or not visible:
+        return
+    expected = decision.crash_size + decision.low_size if decision.ok else 0
+    if decision.ok and reserved == 0:
+        f.note(
+            "error",
+            "crashkernel-not-reserved",
+            f"the kernel accepts the current crashkernel= ({format_human(expected)}) but nothing is reserved: "
+            "placing it failed at boot (the kernel log says 'cannot allocate crashkernel' or 'memory is in use')",
+        )
+    elif decision.ok and abs(reserved - expected) >= 1 << 20:
+        f.note(
+            "warning",
+            "crashkernel-size-mismatch",
+            f"the current crashkernel= gives {format_human(expected)} but {format_human(reserved)} is reserved: "
+            "the command line changed since boot, or the reservation was shrunk (kexec_crash_size)",
+        )
+    elif not decision.ok and reserved > 0:
+        f.note(
+            "warning",
+            "unexpected-reservation",
+            f"{format_human(reserved)} is reserved although the current command line reserves nothing by "
+            f"crashplan's reading of this kernel's rules ({decision.error})",
+        )
+    if decision.reserves_cma and cma_total is not None and cma_total < decision.cma_size:
+        f.note(
+            "warning",
+            "cma-partial",
+            f"crashkernel=,cma asks for {format_human(decision.cma_size)} but CmaTotal is {format_human(cma_total)}: "
+            "the CMA reservation was partial or failed",
+        )
 
 
 def _decision(
