@@ -399,6 +399,13 @@ def gather_facts(source: Source) -> HostFacts:
 
     decision = _decision(f, cmdline, system_ram, estimated, arch, version)
     _check_consistency(f, system_ram, estimated, mem_total, total, decision, cma_total, visible)
+    if kexec_size is None and source.exists("sys/kernel") and not source.exists("sys/kernel/kexec_loaded"):
+        f.note(
+            "warning",
+            "kexec-unsupported",
+            "this kernel has no kexec support (/sys/kernel has no kexec_crash_size or kexec_loaded): "
+            "no crash kernel can be loaded until it runs a kernel built with CONFIG_KEXEC and CONFIG_CRASH_DUMP",
+        )
     distro = _distro(r, f)
     kdump, kdump_files = _kdump(r, f, distro)
     boot = _boot_files(f, source, stored, release)

@@ -239,6 +239,8 @@ def make_plan(
     footprint = estimate_footprint(inputs, estimator, sources)
     f = _features(facts)
     findings: list[Finding] = list(footprint.findings)
+    # What the host facts found that makes any parameter moot, or shows one failed at boot.
+    findings.extend(x for x in facts.findings if x.code in ("kexec-unsupported", "crashkernel-not-reserved"))
     chosen = strategy
     reason = ""
     if strategy == "auto":
