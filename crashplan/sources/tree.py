@@ -53,6 +53,7 @@ class DirSource:
     root: str
     base: str = field(compare=False)
     _real: str = field(repr=False, compare=False)
+    _names: dict[str, frozenset[str] | None] = field(repr=False, compare=False)
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         path = os.fspath(root)
@@ -62,6 +63,9 @@ class DirSource:
         object.__setattr__(self, "root", path)
         object.__setattr__(self, "base", base)
         object.__setattr__(self, "_real", os.path.realpath(base))
+        # A copy does not change while it is read: each directory is listed once, so that the
+        # many files a source may lack cost no system call (fleets read thousands of trees).
+        object.__setattr__(self, "_names", {})
 
     @property
     def name(self) -> str:
@@ -178,6 +182,8 @@ class DirSource:
         if self._real == "/":
             # The live root: every path is on the host, links to anywhere included.
             return path
+        if self._absent(parts):
+            return os.path.join(self._real, *parts)
         # Fast path: when no component below the root is a link, the path is inside the tree
         # (one lstat per component, instead of realpath's one per component from /).
         current = self._real
@@ -199,6 +205,24 @@ class DirSource:
                 code="unsafe-path",
             )
         return real
+
+    def _absent(self, parts: tuple[str, ...] | list[str]) -> bool:
+        """True when a directory listing shows that ``parts`` names nothing in the tree."""
+        current = self._real
+        for part in parts:
+            names = self._names.get(current, ())
+            if names == ():
+                try:
+                    names = frozenset(os.listdir(current))
+                except OSError:
+                    names = None
+                self._names[current] = names
+            if names is None:
+                return False
+            if part not in names:
+                return True
+            current = os.path.join(current, part)
+        return False
 
     def _stat(self, relpath: str, path: str) -> os.stat_result | None:
         try:
