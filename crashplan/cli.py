@@ -211,7 +211,7 @@ def recommend(
         else:
             import yaml
 
-            click.echo(yaml.safe_dump(out, sort_keys=False), nl=False)
+            click.echo(yaml.safe_dump(out, sort_keys=False, width=1 << 30), nl=False)
     elif fmt == "text":
         render_plan_text(ctx, plan)
     else:

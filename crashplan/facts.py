@@ -411,6 +411,14 @@ def gather_facts(source: Source) -> HostFacts:
     boot = _boot_files(f, source, stored, release)
 
     absent_core = [p for p in r.absent if p[1:] in _CORE_FILES]
+    if not any(text is not None for text in r.cache.values()) and not source.is_live and stored is None:
+        # An image's tree (no /proc) is fine; a directory with none of the files is a mistake.
+        raise SourceError(
+            "not a host tree: none of the /proc, /sys or /etc files crashplan reads is there",
+            path=source.name,
+            hint="pass a crashplan snapshot, an unpacked sosreport or an archive of one",
+            code="not-a-host",
+        )
     if absent_core:
         f.note("info", "absent-files", f"not in this source: {', '.join(absent_core)}")
     if stored is not None:

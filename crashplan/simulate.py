@@ -44,6 +44,8 @@ def layout_from_facts(facts: HostFacts, *, dmesg: Dmesg | None = None) -> Layout
 
     Raises :class:`CrashplanError` (exit 3) when the capture has no addresses (non-root).
     """
+    if "/proc/iomem" in facts.absent:
+        raise CrashplanError("placement needs /proc/iomem, and the source has none", code="placement-needs-iomem")
     if not facts.addresses_visible or not facts.ram:
         raise CrashplanError(
             "placement needs a root capture: this source shows no physical addresses "

@@ -278,3 +278,12 @@ def test_command_is_documented_in_readme(command: str) -> None:
     """Each command has a README section under "## Commands"."""
     text = README.read_text()
     assert f"### `crashplan {command}`" in text
+
+
+def test_error_not_a_host_tree(tmp_path):
+    """A directory with none of the core /proc files is not a host: exit 3 and one line."""
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "hostname").write_text("x\n")
+    p = subprocess.run([sys.executable, "-m", "crashplan", "facts", "--source", str(tmp_path)], capture_output=True, text=True, check=False)
+    assert p.returncode == 3
+    assert p.stderr.startswith(f"crashplan: error: {tmp_path}: not a host tree: none of the /proc, /sys or /etc files")
