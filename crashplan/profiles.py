@@ -1271,14 +1271,19 @@ COMPILED_NAME = "compiled.json"
 
 
 def _yaml_digest() -> str:
-    """A digest of every built-in YAML file: the compiled index is used only when it matches."""
-    import hashlib
+    """A checksum of every built-in YAML file: the compiled index is used only when it matches.
 
-    h = hashlib.sha256()
+    It guards against a stale index (an edited YAML file), not against an attacker: the
+    package's own files are trusted.
+    """
+    import zlib  # already loaded by importlib.resources; hashlib would cost 3 ms at start-up
+
+    crc = 0
     base = builtin_profile_dir()
     for name in _builtin_names():
-        h.update(name.encode() + b"\0" + (base / f"{name}.yaml").read_bytes() + b"\0")
-    return h.hexdigest()
+        data = (base / f"{name}.yaml").read_bytes()
+        crc = zlib.crc32(name.encode() + b"\0" + data + b"\0", crc)
+    return f"crc32:{crc:08x}"
 
 
 def _profile_to_plain(p: Profile) -> dict[str, Any]:
@@ -1347,7 +1352,7 @@ def compile_builtins() -> str:
         infos.append([info.name, info.description, info.family, info.arch, info.default_crashkernel, info.abstract])
         if not info.abstract:
             profiles[info.name] = _profile_to_plain(_builtin_from_yaml(info.name))
-    return json.dumps({"yaml_sha256": _yaml_digest(), "infos": infos, "profiles": profiles}, indent=1, sort_keys=True) + "\n"
+    return json.dumps({"yaml_checksum": _yaml_digest(), "infos": infos, "profiles": profiles}, indent=1, sort_keys=True) + "\n"
 
 
 def _builtin_from_yaml(name: str) -> Profile:
@@ -1368,7 +1373,7 @@ def _compiled() -> tuple[dict[str, Profile], tuple[ProfileInfo, ...]] | None:
         data = json.loads(entry.read_bytes())
     except (OSError, ValueError):
         return None
-    if not isinstance(data, dict) or data.get("yaml_sha256") != _yaml_digest():
+    if not isinstance(data, dict) or data.get("yaml_checksum") != _yaml_digest():
         return None
     profiles = {name: _profile_from_plain(d) for name, d in data["profiles"].items()}
     infos = tuple(ProfileInfo(*i) for i in data["infos"])
