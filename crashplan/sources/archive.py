@@ -389,17 +389,24 @@ class _StrictTarInfo(tarfile.TarInfo):
 class _CappedReader:
     """A read-only stream that counts decompressed bytes and stops the archive past the cap."""
 
-    __slots__ = ("_inner", "_path", "_total")
+    __slots__ = ("_empty", "_inner", "_path", "_total")
 
     def __init__(self, inner: _Readable, path: str) -> None:
         self._inner = inner
         self._path = path
         self._total = 0
+        self._empty = 0
 
     def read(self, size: int = -1) -> bytes:
         if size is None or size < 0:
             size = MAX_TOTAL_SIZE + 1 - self._total
         data = self._inner.read(min(size, MAX_TOTAL_SIZE + 1 - self._total))
+        # tarfile skips a member in stream mode by reading its claimed size block by block, and
+        # goes on reading after the end of the data: a header claiming 2**62 bytes (base-256)
+        # would loop for ever.  A second read at the end of the data is that loop.
+        self._empty = self._empty + 1 if not data and size > 0 else 0
+        if self._empty > 1:
+            raise _Truncated(self._path)
         self._total += len(data)
         if self._total > MAX_TOTAL_SIZE:
             raise _hostile(
