@@ -50,7 +50,7 @@ with atheris.instrument_imports(include=["crashplan"]):
 
 import contextlib
 
-import harness
+import fuzzlib as harness
 
 
 def main() -> None:

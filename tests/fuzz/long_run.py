@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import harness
+import fuzzlib as harness
 
 FUZZ = Path(__file__).resolve().parent / "fuzz.py"
 

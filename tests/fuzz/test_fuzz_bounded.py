@@ -28,7 +28,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import harness
+import fuzzlib as harness
 
 #: Inputs per target in the atheris run, and the wall-clock cap of each run (seconds).
 ATHERIS_RUNS = int(os.environ.get("CRASHPLAN_FUZZ_RUNS", "4000"))
@@ -72,7 +72,7 @@ def atheris_results(request: pytest.FixtureRequest, tmp_path_factory: pytest.Tem
             wanted = [
                 item.callspec.params["name"]
                 for item in request.session.items
-                if item.originalname == "test_atheris" and hasattr(item, "callspec")
+                if getattr(item, "originalname", None) == "test_atheris" and hasattr(item, "callspec")
             ]
             workdir = tmp_path_factory.mktemp("atheris")
             with ThreadPoolExecutor(2) as pool:

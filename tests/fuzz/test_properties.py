@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import harness
+import fuzzlib as harness
 
 _SETTINGS = settings(
     max_examples=60,
