@@ -188,7 +188,9 @@ def estimate_footprint(
     add, _ = const("crashplan_margin_fixed")
     recommended = round_up(total + total * pct // 100 + add, 8 * MiB)
     cma_fixed = round_up(fixed + fixed * pct // 100 + add, 8 * MiB)
-    cma_size = round_up(max(runtime * 2, runtime + 128 * MiB), 64 * MiB)
+    factor, _ = const("cma_runtime_factor")
+    extra, _ = const("cma_runtime_extra")
+    cma_size = round_up(max(runtime * factor, runtime + extra), 64 * MiB)
     return Footprint(tuple(items), fixed, runtime, total, recommended, cma_fixed, cma_size, tuple(findings))
 
 

@@ -309,6 +309,8 @@ _ESTIMATOR_LEAVES: dict[str, _Leaf] = {
         "percent", "crashplan's own margin on its estimate, in percent"
     ),
     "crashplan_margin_fixed": _Leaf("size", "crashplan's own fixed margin on its estimate"),
+    "cma_runtime_factor": _Leaf("factor", "the ,cma area as a multiple of the runtime part"),
+    "cma_runtime_extra": _Leaf("size", "the least the ,cma area exceeds the runtime part by"),
     "dirty_pagecache_factor": _Leaf("factor", "dirty page cache and in-flight I/O multiplier"),
     "fallback_reserve": _Leaf(
         "size", "reservation the distribution falls back to when its estimate fails"
