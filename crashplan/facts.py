@@ -35,6 +35,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import repeat
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -60,7 +61,7 @@ from crashplan.formats.sysfs import (
     parse_kexec_crash_size,
 )
 from crashplan.formats.zoneinfo import ZoneInfo, parse_zoneinfo
-from crashplan.model import Finding, MemRange, Severity
+from crashplan.model import Finding, MemRange, Severity, build_columns
 from crashplan.syntax import (
     ARCHES,
     Decision,
@@ -123,8 +124,8 @@ NON_ROOT_MESSAGE = "placement needs a root capture: run as root or use a root sn
 _CORE_FILES = ("proc/iomem", "proc/meminfo", "proc/cmdline", "proc/zoneinfo")
 
 _LOW_LIMIT = 4 * GiB  # CRASH_ADDR_LOW_MAX: the low area of crashkernel=,high lies below it
-# The top-level resources whose nested lines facts look into (the rest, mostly PCI windows on
-# large servers, is checked but not built).
+# The top-level resources whose nested lines facts look into (_layout() and _arch_from_iomem();
+# the rest, mostly PCI windows on large servers, is checked but not built).
 _IOMEM_SUBTREES = frozenset({"System RAM", "reserved", "Reserved"})
 
 # Resources only a PC (e820 firmware, legacy ROMs, the APIC) puts in /proc/iomem.
@@ -711,19 +712,28 @@ def _ram_subtree(top: tuple[Resource, ...]) -> list[Resource]:
     """Every resource nested (at any depth) inside a top-level System RAM, in file order."""
     out: list[Resource] = []
     for res in top:
-        if res.name == "System RAM" and res.children:
-            stack = list(reversed(res.children))
-            while stack:
-                kid = stack.pop()
+        if res.children and res.name == "System RAM":
+            for kid in res.children:
                 out.append(kid)
                 if kid.children:
-                    stack.extend(reversed(kid.children))
+                    out.extend(_descendants(kid))
+    return out
+
+
+def _descendants(res: Resource) -> list[Resource]:
+    """Every resource nested inside ``res``, in file order."""
+    out: list[Resource] = []
+    for kid in res.children:
+        out.append(kid)
+        if kid.children:
+            out.extend(_descendants(kid))
     return out
 
 
 def _sorted_ranges(resources: Iterable[Resource]) -> tuple[MemRange, ...]:
     """The resources' ranges in address order (MemRange itself is not ordered)."""
-    return tuple(MemRange(s, e) for s, e in sorted((res.start, res.end) for res in resources))
+    pairs = sorted([(res.start, res.end) for res in resources])
+    return tuple(map(tuple.__new__, repeat(MemRange), pairs))  # MemRange(start, end), built in C
 
 
 def _layout(
@@ -918,15 +928,20 @@ def _zones(
         f.prov["zones"] = "unknown: /proc/zoneinfo counts pages and the page size is unknown"
         return nodes, ()
     f.prov["zones"] = "start_pfn, spanned, present and managed in /proc/zoneinfo, times the page size"
+    raw = zoneinfo.zones
+    count = len(raw)
     zones = tuple(
-        ZoneSpan(
-            node=z.node,
-            zone=z.name,
-            span=z.span(page_size) if z.present_pages else None,
-            present=z.present_pages * page_size,
-            managed=None if z.managed_pages is None else z.managed_pages * page_size,
+        build_columns(
+            ZoneSpan,
+            count,
+            {
+                "node": [z.node for z in raw],
+                "zone": [z.name for z in raw],
+                "span": [z.span(page_size) if z.present_pages else None for z in raw],
+                "present": [z.present_pages * page_size for z in raw],
+                "managed": [None if z.managed_pages is None else z.managed_pages * page_size for z in raw],
+            },
         )
-        for z in zoneinfo.zones
     )
     return nodes, zones
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Literal, NamedTuple
 
 from crashplan.errors import ParseError
@@ -145,8 +146,11 @@ class Features(NamedTuple):
 _V = KernelVersion
 
 
+@lru_cache(maxsize=128)
 def features_for(arch: str = "x86_64", version: KernelVersion | str | None = None) -> Features:
     """The :class:`Features` of ``arch`` at kernel ``version`` (default: the newest mirrored).
+
+    Cached: a fleet asks for the same few (arch, version) pairs for every host.
 
     >>> features_for("x86_64", "6.16").has_cma, features_for("x86_64", "6.17").has_cma
     (False, True)

@@ -10,10 +10,12 @@ explicitly because the file does not state it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from crashplan.errors import SourceError
 from crashplan.formats._text import excerpt, is_decimal, table_lines
+from crashplan.model import build_columns
 
 __all__ = ["BuddyInfo", "BuddyZone", "parse_buddyinfo"]
 
@@ -80,6 +82,32 @@ def parse_buddyinfo(text: str, *, path: str = "/proc/buddyinfo") -> BuddyInfo:
     BuddyZone(node=0, zone='DMA', free=(1, 0, 3))
     """
     lines = table_lines(text, path=path, expected="'Node N, zone NAME ...' lines")
+    if _SHAPE.fullmatch(text):
+        # Every line in the kernel's shape: cut and convert column by column.
+        rows = [line.split() for line in lines]
+        if len(set(map(len, rows))) == 1:
+            return BuddyInfo(
+                tuple(
+                    build_columns(
+                        BuddyZone,
+                        len(rows),
+                        {
+                            "node": [int(row[1][:-1]) for row in rows],
+                            "zone": [row[3] for row in rows],
+                            "free": [tuple(map(int, row[4:])) for row in rows],
+                        },
+                    )
+                )
+            )
+    return _parse_lines(lines, path)
+
+
+# frag_show_print()'s lines: "Node %d, zone %8s " and then "%6lu " per order.
+_SHAPE = re.compile(r"(?:Node [0-9]++, zone ++[^\s]++(?: ++[0-9]++)++ *+\n)++")
+
+
+def _parse_lines(lines: list[str], path: str) -> BuddyInfo:
+    """The line-by-line reading, which names the line at fault."""
     zones: list[BuddyZone] = []
     orders: int | None = None
     for lineno, line in enumerate(lines, 1):
@@ -97,8 +125,9 @@ def parse_buddyinfo(text: str, *, path: str = "/proc/buddyinfo") -> BuddyInfo:
                 line=lineno,
             )
         counts = words[4:]
-        bad = next((c for c in counts if not is_decimal(c)), None)
-        if bad is not None:
+        joined = "".join(counts)  # one check for the whole line; the culprit only on failure
+        if not (joined.isascii() and joined.isdigit()):
+            bad = next(c for c in counts if not is_decimal(c))
             raise SourceError(
                 f"free-block count {excerpt(bad)} is not a decimal number", path=path, line=lineno
             )

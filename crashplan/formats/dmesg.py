@@ -18,7 +18,7 @@ from crashplan.model import MemRange
 __all__ = ["Dmesg", "crash_log_lines", "parse_dmesg"]
 
 _PAGE = 4096
-_STAMP = re.compile(r"^\[\s*\d+\.\d+\] ")
+_STAMP = re.compile(r"^\[\s*\d+\.\d+\] ", re.MULTILINE)
 _MEM = re.compile(r"\[mem (0x[0-9a-fA-F]+)-(0x[0-9a-fA-F]+)\]")
 _PRESENT = re.compile(r"^Memory: \d+K/(\d+)K available")
 
@@ -37,17 +37,15 @@ class Dmesg:
     present: int | None
 
 
-def _strip(line: str) -> str:
-    return _STAMP.sub("", line.rstrip("\r"))
-
-
 def parse_dmesg(text: str) -> Dmesg:
     """Read the kernel log (``dmesg`` output, with or without timestamps).
 
     >>> parse_dmesg("[    0.000000] RAMDISK: [mem 0xbfee4000-0xbffdffff]\\n").initrd
     MemRange(start=3220062208, end=3221094400)
     """
-    lines = tuple(_strip(line) for line in text.splitlines())
+    # splitlines() knows more line breaks than "\n" (a CR among them): the lines are cut first,
+    # then joined with "\n" so that one pass removes every line's timestamp.
+    lines = tuple(_STAMP.sub("", "\n".join(text.splitlines())).split("\n")) if text else ()
     initrd = None
     present = None
     for line in lines:

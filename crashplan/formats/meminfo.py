@@ -14,6 +14,7 @@ area is *not* in ``MemTotal`` (memblock-reserved, never given to the buddy alloc
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -122,6 +123,33 @@ def parse_meminfo(text: str, *, path: str = "/proc/meminfo") -> Meminfo:
     >>> m.mem_total, m.hugepages_total, m.cma_total
     (3976179712, 0, None)
     """
+    fields = _read_fast(text)
+    if fields is None:
+        fields = _read_lines(text, path)
+    typed = {attr: fields.get(name) for name, attr in _TYPED.items()}
+    return Meminfo(**typed, fields=MappingProxyType(fields))
+
+
+# meminfo_proc_show()'s lines ("%-15s %8lu kB" and the unitless HugePages_* counts), read in two
+# passes of the regular-expression engine; anything else goes line by line, which names the fault.
+_ROW = r"[ \t]*+([^:\s]++):[ \t]*+([0-9]++)(?:[ \t]++(kB))?+[ \t]*+\n"
+_ROWS = re.compile(f"(?:{_ROW})++")
+_ROW_FIELDS = re.compile(_ROW)
+
+
+def _read_fast(text: str) -> dict[str, int] | None:
+    """The counters of a file in the kernel's shape, or None to read it line by line."""
+    if not text.isascii() or _ROWS.fullmatch(text) is None:
+        return None
+    rows = _ROW_FIELDS.findall(text)
+    fields = {name: int(number) << 10 if unit else int(number) for name, number, unit in rows}
+    if len(fields) != len(rows) or any(not unit and name in _KB_FIELDS for name, _, unit in rows):
+        return None  # a counter twice, or a kB counter cut short: the line-by-line reading says which
+    return fields
+
+
+def _read_lines(text: str, path: str) -> dict[str, int]:
+    """Every line in turn; raises naming the first line that is not a counter."""
     lines = table_lines(text, path=path, expected="'Name: value kB' lines")
     fields: dict[str, int] = {}
     for lineno, line in enumerate(lines, 1):
@@ -159,5 +187,4 @@ def parse_meminfo(text: str, *, path: str = "/proc/meminfo") -> Meminfo:
         if name in fields:
             raise SourceError(f"{name} appears twice", path=path, line=lineno)
         fields[name] = value
-    typed = {attr: fields.get(name) for name, attr in _TYPED.items()}
-    return Meminfo(**typed, fields=MappingProxyType(fields))
+    return fields

@@ -18,13 +18,14 @@ area), ``zone_start_pfn``.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from itertools import repeat
 from types import MappingProxyType
 
 from crashplan.errors import SourceError
 from crashplan.formats._text import excerpt, is_decimal, table_lines
-from crashplan.model import MemRange
+from crashplan.model import MemRange, build_columns
 
 __all__ = ["Zone", "ZoneInfo", "parse_zoneinfo"]
 
@@ -125,10 +126,10 @@ def parse_zoneinfo(text: str, *, path: str = "/proc/zoneinfo", counters: bool = 
     >>> z.zones[0].name, z.zones[0].managed_pages, z.zones[0].zone_start_pfn
     ('DMA', 3840, 1)
 
-    With ``counters=False`` the zone counters and per-node stats are not kept (``stats``
-    holds only the size lines): a file whose every line has a known shape is then read in
-    one pass of the regular-expression engine, and anything else goes through the full,
-    line-by-line parser, which names the line at fault.
+    With ``counters=False`` the zone counters and per-node stats are not kept (``stats`` and
+    ``node_stats`` are empty): a file in the kernel's layout is then read by a few searches
+    of the regular-expression engine (:func:`_parse_sizes`), and anything else goes through
+    the line-by-line parser, which names the line at fault.
     """
     if not counters and text.endswith("\n") and text.isascii():
         fast = _parse_sizes(text)
@@ -173,7 +174,9 @@ def parse_zoneinfo(text: str, *, path: str = "/proc/zoneinfo", counters: bool = 
                 continue
             in_pagesets = False
         if builder is None:  # node stats block without a zone (proposed layout)
-            _counter(stripped, target, lineno, path)
+            counter = _counter(stripped, lineno, path)
+            if counter is not None:
+                target[counter[0]] = counter[1]
             continue
         if stripped == "per-node stats":
             target = node_stats.setdefault(builder.node, {})
@@ -183,96 +186,152 @@ def parse_zoneinfo(text: str, *, path: str = "/proc/zoneinfo", counters: bool = 
             continue
         if stripped.startswith("pages free"):
             target = builder.stats
+            if builder.free is not None:
+                raise SourceError(
+                    f"zone {builder.name} of node {builder.node} has a second 'pages free' line",
+                    path=path,
+                    line=lineno,
+                )
             builder.free = _number(
                 stripped[len("pages free") :].strip(), "pages free", lineno, path
             )
             continue
         if stripped.startswith("protection:"):
+            if builder.protection is not None:
+                raise SourceError(
+                    f"zone {builder.name} of node {builder.node} has a second 'protection' line",
+                    path=path,
+                    line=lineno,
+                )
             builder.protection = _protection(stripped, lineno, path)
             continue
         if ":" in stripped:
             key, _, value = stripped.partition(":")
-            builder.stats[key.strip()] = _number(value.strip(), key.strip(), lineno, path)
+            builder.store(key.strip(), _number(value.strip(), key.strip(), lineno, path), lineno, path)
             continue
-        _counter(stripped, target, lineno, path)
+        counter = _counter(stripped, lineno, path)
+        if counter is not None:
+            if target is builder.stats:
+                builder.store(*counter, lineno, path)
+            else:
+                target[counter[0]] = counter[1]
     if builder is not None:
         zones.append(builder.build(path))
+    if not counters:
+        return ZoneInfo(tuple(replace(z, stats=_NO_STATS) for z in zones))
     frozen_nodes = {n: MappingProxyType(s) for n, s in node_stats.items()}
     return ZoneInfo(tuple(zones), MappingProxyType(frozen_nodes))
 
 
-# The lines a zone's size and position come from, as zoneinfo_show_print() indents them.
-# Matched after a newline: the regular-expression engine then looks only at line starts.
-_SIZE_LINE = re.compile(
-    r"\n(?:Node (\d+), zone +(\S+)|  pages free +(\d+)"
-    r"|        (min|low|high|spanned|present|managed|cma) +(\d+)"
-    r"|  start_pfn: +(\d+)| +protection: \(([-0-9, ]*)\))(?=\n)"
+# The size lines a zone has at most once: a second one is an error of the line-by-line parser
+# (the kernel prints each once), so both readings can only agree on which line counts.
+_SIZE_NAMES = frozenset({"min", "low", "high", "spanned", "present", "managed", "cma", "start_pfn"})
+
+# The fast reading (counters=False) follows zoneinfo_show_print() where it matters.  The text
+# is cut at the zone headers with one re.split(); each zone's size lines come from one
+# seq_printf(), so they are one contiguous block ("pages free", the watermarks, spanned/
+# present/managed/cma, "protection: (...)") found with one search per zone, run by map() in C.
+# Up to 4.x the zone counters came between the sizes and "protection"; they are skipped, but
+# not one named like a size line.  Optional lines are those some kernel version lacks.
+_HEADER_SPLIT = re.compile(r"\nNode (\d+), zone +(\S+)(?=\n)")
+_BLOCK = re.compile(
+    r"\n  pages free ++(\d++)"
+    r"(?:\n        boost +\d+)?"
+    r"\n        min +(\d+)\n        low +(\d+)\n        high +(\d+)"
+    r"(?:\n        promo +\d+)?(?:\n        scanned +\d+)?"
+    r"\n        spanned +(\d+)\n        present +(\d+)"
+    r"(?:\n        managed +(\d+))?(?:\n        cma +(\d+))?"
+    r"(?:\n {4,6}(?!(?:min|low|high|spanned|present|managed|cma|start_pfn) )[a-z0-9_]+ +\d+)*"
+    r"\n        protection: \((-?\d+(?:, -?\d+)*)\)(?=\n|\Z)"
 )
+_START = "\n  start_pfn: "
+_START_PFN = re.compile(r"\n  start_pfn: +(\d+)(?=\n|\Z)")
+_FREE = "\n  pages free "
+_NO_STATS: Mapping[str, int] = MappingProxyType({})
 
-
-# A line that starts with neither "Node " nor a space (nor is empty): not zoneinfo's shape.
-_OTHER_LINE = re.compile(r"\n(?!Node |[ \n]|\Z)")
 
 
 def _parse_sizes(text: str) -> ZoneInfo | None:
-    """The zones' size lines only, in one pass of the regular-expression engine.
+    """Every zone's size lines, read from the kernel's exact layout, column by column.
 
-    Returns None (and the caller parses line by line) when a line does not start with
-    ``Node`` or a space, or a zone lacks a line every kernel prints: the fast reading never
-    guesses.
+    Returns None (and the caller parses line by line) when a header or a size block is not in
+    the kernel's form (a header it does not recognise would merge two zones), or a size line
+    is missing in its exact form but present in another: the fast reading never guesses.  Where the line-by-line reading
+    succeeds both give the same values (a test and a fuzz target check it; that reading
+    rejects a zone with a size line twice, so both read the same line).  The lines between the
+    size lines (counters, pagesets) are not looked at.
     """
+    if not text.startswith("Node "):
+        return None
     body = "\n" + text
-    if _OTHER_LINE.search(body):
+    pieces = _HEADER_SPLIT.split(body)
+    nodes, names, blocks = pieces[1::3], pieces[2::3], pieces[3::3]
+    zones_count = len(blocks)
+    # The line-by-line reading starts a zone at every line that starts with "Node ": when the
+    # split recognised each of them as a header, both readings cut the text into the same zones.
+    # One "pages free" line per zone besides: a header garbled into a counter-like line would
+    # otherwise merge two zones (the line-by-line reading rejects such a file).
+    if pieces[0] or body.count("\nNode ") != zones_count or body.count(_FREE) != zones_count:
         return None
-    zones: list[Zone] = []
-    values: dict[str, int] = {}
-    node = -1
-    name = ""
-    protection: tuple[int, ...] = ()
-
-    def finish() -> bool:
-        if node < 0:
-            return True
-        if "free" not in values or "spanned" not in values or "present" not in values:
-            return False
-        free = values.pop("free")
-        zones.append(
-            Zone(
-                node=node,
-                name=name,
-                free_pages=free,
-                spanned_pages=values["spanned"],
-                present_pages=values["present"],
-                managed_pages=values.get("managed"),
-                cma_pages=values.get("cma"),
-                min_wmark_pages=values.get("min"),
-                low_wmark_pages=values.get("low"),
-                high_wmark_pages=values.get("high"),
-                zone_start_pfn=values.get("start_pfn"),
-                protection=protection,
-                stats=MappingProxyType(values),
-            )
-        )
-        return True
-
-    for n, zone, free, key, value, start_pfn, prot in _SIZE_LINE.findall(body):
-        if n:
-            if not finish():
-                return None
-            node, name, values, protection = int(n), zone, {}, ()
-        elif node < 0:
+    found = list(map(_BLOCK.search, blocks))
+    if None in found:
+        return None
+    columns = list(zip(*map(re.Match.groups, found), strict=True))  # type: ignore[arg-type]
+    free, min_wm, low_wm, high_wm, spanned, present, managed, cma, protection = columns
+    # start_pfn is near the end of a zone: found from there, then checked where it was found.
+    starts = [m and m[1] for m in map(_START_PFN.match, blocks, map(str.rfind, blocks, repeat(_START)))]
+    if None in starts and any("start_pfn" in b for b, v in zip(blocks, starts, strict=True) if v is None):
+        return None  # an unpopulated zone has no start_pfn line, in any form
+    for key, column in (("managed", managed), ("cma", cma)):
+        if None in column and any(
+            _named(block, key) for block, value in zip(blocks, column, strict=True) if value is None
+        ):
             return None
-        elif free:
-            values["free"] = int(free)
-        elif key:
-            values.setdefault(key, int(value))
-        elif start_pfn:
-            values["start_pfn"] = int(start_pfn)
-        else:
-            protection = tuple(int(v) for v in prot.split(",") if v.strip())
-    if not finish():
-        return None
+    # Zones of a kind (every node's unpopulated DMA, ...) share their protection tuple.
+    protections = {p: tuple(map(int, p.split(", "))) for p in set(protection)}
+    zones = build_columns(
+        Zone,
+        zones_count,
+        {
+            "node": list(map(int, nodes)),
+            "name": names,
+            "free_pages": list(map(int, free)),
+            "spanned_pages": list(map(int, spanned)),
+            "present_pages": list(map(int, present)),
+            "managed_pages": _ints(managed),
+            "cma_pages": _ints(cma),
+            "min_wmark_pages": list(map(int, min_wm)),
+            "low_wmark_pages": list(map(int, low_wm)),
+            "high_wmark_pages": list(map(int, high_wm)),
+            "zone_start_pfn": _ints(starts),
+            "protection": list(map(protections.__getitem__, protection)),
+            "stats": [_NO_STATS] * zones_count,
+        },
+    )
     return ZoneInfo(tuple(zones))
+
+
+def _ints(texts: Sequence[str | None]) -> list[int | None]:
+    """The numbers of a column in which some zones may have no value."""
+    if None not in texts:
+        return list(map(int, texts))  # type: ignore[arg-type]
+    return [None if text is None else int(text) for text in texts]
+
+
+def _named(block: str, key: str) -> bool:
+    """True when a line of ``block`` could be read as ``key`` by the line-by-line parser.
+
+    That parser strips a line and reads ``key value`` or ``key: value``; any occurrence of
+    ``key`` between whitespace and whitespace or a colon counts (``nr_free_cma`` does not).
+    """
+    padded = block + "\n"
+    end = len(key)
+    at = padded.find(key)
+    while at >= 0:
+        if padded[at - 1].isspace() and (padded[at + end] == ":" or padded[at + end].isspace()):
+            return True
+        at = padded.find(key, at + 1)
+    return False
 
 
 class _ZoneBuilder:
@@ -285,8 +344,18 @@ class _ZoneBuilder:
         self.name = name
         self.header_line = header_line
         self.free: int | None = None
-        self.protection: tuple[int, ...] = ()
+        self.protection: tuple[int, ...] | None = None
         self.stats: dict[str, int] = {}
+
+    def store(self, key: str, value: int, lineno: int, path: str) -> None:
+        """Keep a ``key value`` line of the zone; a size line the zone already has is an error."""
+        if key in _SIZE_NAMES and key in self.stats:
+            raise SourceError(
+                f"zone {self.name} of node {self.node} has a second {key!r} line",
+                path=path,
+                line=lineno,
+            )
+        self.stats[key] = value
 
     def build(self, path: str) -> Zone:
         """The finished Zone; raises if a line every kernel prints is missing."""
@@ -315,7 +384,7 @@ class _ZoneBuilder:
             low_wmark_pages=stats.get("low"),
             high_wmark_pages=stats.get("high"),
             zone_start_pfn=stats.get("start_pfn"),
-            protection=self.protection,
+            protection=() if self.protection is None else self.protection,
             stats=MappingProxyType(stats),
         )
 
@@ -334,14 +403,14 @@ def _header(line: str, lineno: int, path: str) -> tuple[int, str]:
     raise SourceError(f"expected 'Node N, zone NAME', got {excerpt(line)}", path=path, line=lineno)
 
 
-def _counter(stripped: str, target: dict[str, int], lineno: int, path: str) -> None:
-    """Store a ``name value`` counter line; skip a bare number (a counter with an empty name)."""
+def _counter(stripped: str, lineno: int, path: str) -> tuple[str, int] | None:
+    """A ``name value`` counter line; None for a bare number (a counter with an empty name)."""
     name, _, value = stripped.rpartition(" ")
     name = name.strip()
     if not name:
         _number(value, "counter", lineno, path)
-        return
-    target[name] = _number(value, name, lineno, path)
+        return None
+    return name, _number(value, name, lineno, path)
 
 
 def _number(text: str, what: str, lineno: int, path: str) -> int:

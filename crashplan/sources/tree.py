@@ -54,6 +54,7 @@ class DirSource:
     base: str = field(compare=False)
     _real: str = field(repr=False, compare=False)
     _names: dict[str, frozenset[str] | None] = field(repr=False, compare=False)
+    _links: dict[str, bool] = field(repr=False, compare=False)
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         path = os.fspath(root)
@@ -66,6 +67,7 @@ class DirSource:
         # A copy does not change while it is read: each directory is listed once, so that the
         # many files a source may lack cost no system call (fleets read thousands of trees).
         object.__setattr__(self, "_names", {})
+        object.__setattr__(self, "_links", {})
 
     @property
     def name(self) -> str:
@@ -178,26 +180,30 @@ class DirSource:
     def _resolve(self, relpath: str) -> str:
         """The real path of ``relpath``, refusing one that leaves the tree."""
         parts = relpath_parts(relpath, where=self.name)
-        path = os.path.join(self.base, *parts)
         if self._real == "/":
             # The live root: every path is on the host, links to anywhere included.
-            return path
+            return os.path.join(self.base, *parts)
+        joined = self._real + "/" + "/".join(parts) if parts else self._real
         if self._absent(parts):
-            return os.path.join(self._real, *parts)
+            return joined
         # Fast path: when no component below the root is a link, the path is inside the tree
-        # (one lstat per component, instead of realpath's one per component from /).
+        # (one lstat per component, each directory's answer kept for the next path).
+        links = self._links
         current = self._real
         for part in parts:
-            current = os.path.join(current, part)
-            try:
-                mode = os.lstat(current).st_mode
-            except OSError:
-                return current if part == parts[-1] else os.path.join(self._real, *parts)
-            if stat.S_ISLNK(mode):
+            current = current + "/" + part
+            link = links.get(current)
+            if link is None:
+                try:
+                    mode = os.lstat(current).st_mode
+                except OSError:
+                    return joined
+                link = links[current] = stat.S_ISLNK(mode)
+            if link:
                 break
         else:
             return current
-        real = os.path.realpath(path)
+        real = os.path.realpath(joined)
         if real != self._real and not real.startswith(self._real.rstrip("/") + "/"):
             raise SourceError(
                 f"refusing {relpath!r}: a symlink leads out of the source root",
@@ -221,7 +227,7 @@ class DirSource:
                 return False
             if part not in names:
                 return True
-            current = os.path.join(current, part)
+            current = current + "/" + part
         return False
 
     def _stat(self, relpath: str, path: str) -> os.stat_result | None:

@@ -58,3 +58,106 @@ def test_iomem_selected_still_checks_every_line():
     broken = text.replace(" : PCI Bus 0000:00", " - PCI Bus 0000:00", 1)
     with pytest.raises(SourceError):
         parse_iomem(broken, subtrees=frozenset({"System RAM"}))
+
+
+def test_zoneinfo_fast_path_reads_real_captures_fast():
+    """Every real capture is in the kernel's layout: the fast reading takes it, nothing falls back."""
+    from crashplan.formats.zoneinfo import _parse_sizes
+
+    for path in ZONEINFO:
+        assert _parse_sizes(path.read_text()) is not None, path
+
+
+def test_zoneinfo_counters_false_keeps_no_counters():
+    """counters=False gives empty stats on both readings (fast, and line by line after a fallback)."""
+    text = (HOSTS / "qemu-x86_64-4g-no-crashkernel/proc/zoneinfo").read_text()
+    fast = parse_zoneinfo(text, counters=False)
+    slow = parse_zoneinfo(text.replace("Node 0, zone      DMA", "Node 0, zone  DMA ", 1), counters=False)
+    assert all(not z.stats for z in fast.zones) and all(not z.stats for z in slow.zones)
+    assert not fast.node_stats and not slow.node_stats
+    assert _sizes(fast) == _sizes(slow)
+
+
+@pytest.mark.parametrize(
+    ("target", "duplicate"),
+    [
+        ("        managed  3840\n", "        managed  3840\n        managed  3841\n"),
+        ("  pages free     3712\n", "  pages free     3712\n  pages free     3712\n"),
+        ("  start_pfn:           1\n", "  start_pfn:           1\n  start_pfn:           2\n"),
+        ("        protection: (0, 2948, 3898, 3898, 3898)\n",
+         "        protection: (0, 2948, 3898, 3898, 3898)\n        protection: (0, 1, 2, 3, 4)\n"),
+    ],
+    ids=["managed", "pages-free", "start_pfn", "protection"],
+)
+def test_zoneinfo_size_line_twice_is_an_error(target, duplicate):
+    """The kernel prints each size line once per zone; a second one is an error naming its line."""
+    text = (HOSTS / "qemu-x86_64-4g-no-crashkernel/proc/zoneinfo").read_text()
+    assert target in text
+    broken = text.replace(target, duplicate, 1)
+    with pytest.raises(SourceError, match="second") as info:
+        parse_zoneinfo(broken)
+    assert info.value.line == text[: text.index(target)].count("\n") + 2
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        ("        managed  3840\n", "      managed 3840\n"),  # another indentation: read by the full parser
+        ("        cma      0\n", "        cma:     0\n"),
+        ("Node 0, zone    DMA32\n", "Node 0, zone    DMA32 \n"),
+        ("Node 0, zone    DMA32\n", "Xode 0, zone    DMA32\n"),
+    ],
+    ids=["managed-indent", "cma-colon", "header-space", "header-garbled"],
+)
+def test_zoneinfo_fast_path_never_guesses(edit):
+    """An edited line the fast reading cannot vouch for sends the text to the full reading."""
+    from crashplan.formats.zoneinfo import _parse_sizes
+
+    text = (HOSTS / "qemu-x86_64-4g-no-crashkernel/proc/zoneinfo").read_text()
+    assert edit[0] in text
+    edited = text.replace(edit[0], edit[1], 1)
+    assert _parse_sizes(edited) is None
+    try:
+        full = parse_zoneinfo(edited)
+    except SourceError:
+        return
+    assert _sizes(parse_zoneinfo(edited, counters=False)) == _sizes(full)
+
+
+BUDDYINFO = sorted(HOSTS.glob("*/proc/buddyinfo"))
+
+
+@pytest.mark.parametrize("path", BUDDYINFO, ids=[p.parent.parent.name for p in BUDDYINFO])
+def test_buddyinfo_fast_equals_line_by_line(path):
+    """The column-wise reading gives what the line-by-line one gives, on every real capture."""
+    from crashplan.formats.buddyinfo import _parse_lines, parse_buddyinfo
+
+    text = path.read_text()
+    assert parse_buddyinfo(text) == _parse_lines(text.splitlines(), "x")
+
+
+def test_buddyinfo_fast_path_still_names_the_bad_line():
+    from crashplan.formats.buddyinfo import parse_buddyinfo
+
+    text = BUDDYINFO[0].read_text()
+    lines = text.splitlines(keepends=True)
+    lines[-1] = lines[-1].replace(" 0 ", " x ", 1) if " 0 " in lines[-1] else lines[-1].rstrip("\n") + " x\n"
+    with pytest.raises(SourceError) as info:
+        parse_buddyinfo("".join(lines))
+    assert info.value.line == len(lines)
+
+
+def test_build_columns_equals_the_constructor():
+    """build_columns() makes objects equal (and hashing equal) to the dataclass constructor's."""
+    from crashplan.formats.zoneinfo import Zone
+    from crashplan.model import build_columns
+
+    zones = parse_zoneinfo((HOSTS / "qemu-x86_64-4g-no-crashkernel/proc/zoneinfo").read_text()).zones
+    names = Zone.__slots__
+    built = build_columns(Zone, len(zones), {n: [getattr(z, n) for z in zones] for n in names})
+    assert built == list(zones)
+    assert [hash(z) for z in built] == [hash(z) for z in zones]
+    with pytest.raises(TypeError):
+        build_columns(Zone, 1, {"node": [0]})
+    with pytest.raises(ValueError):
+        build_columns(Zone, 2, {n: [getattr(zones[0], n)] for n in names})

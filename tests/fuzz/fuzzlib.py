@@ -141,31 +141,67 @@ def fuzz_cmdline(data: bytes) -> None:
 
 
 def fuzz_iomem(data: bytes) -> None:
-    """``parse_iomem`` with every subtree, and with ``subtrees=`` as ``gather_facts`` asks."""
+    """``parse_iomem`` with every subtree, and with ``subtrees=`` as ``gather_facts`` asks.
+
+    Differential: wherever the full reading succeeds, the selective one gives the same top
+    level, the selected subtrees built and the others childless.
+    """
+    from crashplan.errors import CrashplanError
     from crashplan.formats import iomem
 
     s = text(data)
-    for subtrees in (None, frozenset({"System RAM", "Crash kernel", "reserved"})):
-        m = iomem.parse_iomem(s, subtrees=subtrees)
-        iomem.system_ram(m)
-        iomem.crash_kernel(m)
-        iomem.kernel_image(m)
-        iomem.reserved(m)
+    selected = frozenset({"System RAM", "reserved", "Reserved"})
+    try:
+        full = iomem.parse_iomem(s)
+    except CrashplanError:
+        full = None
+    light = iomem.parse_iomem(s, subtrees=selected)
+    for m in (light,) if full is None else (light, full):
+        if m.addresses_visible:  # without addresses these helpers refuse, by design
+            iomem.system_ram(m)
+            iomem.crash_kernel(m)
+            iomem.kernel_image(m)
+            iomem.reserved(m)
         for _ in iomem.walk(m):
             pass
-    iomem.format_iomem(m)
+        iomem.format_iomem(m)
+    if full is not None:
+        assert light.addresses_visible == full.addresses_visible
+        assert len(light.resources) == len(full.resources)
+        for a, b in zip(full.resources, light.resources, strict=True):
+            assert (a.start, a.end, a.name, a.depth) == (b.start, b.end, b.name, b.depth)
+            assert b.children == (a.children if a.name in selected else ()), "subtrees= differs"
 
 
 def fuzz_meminfo(data: bytes) -> None:
-    from crashplan.formats.meminfo import parse_meminfo
+    """Differential: wherever the line-by-line reading succeeds, parse_meminfo agrees with it."""
+    from crashplan.errors import CrashplanError
+    from crashplan.formats.meminfo import _read_lines, parse_meminfo
 
-    parse_meminfo(text(data))
+    s = text(data)
+    try:
+        slow = _read_lines(s, "/proc/meminfo")
+    except CrashplanError:
+        slow = None
+    m = parse_meminfo(s)
+    if slow is not None:
+        assert dict(m.fields) == slow, "meminfo fast reading differs"
 
 
 def fuzz_buddyinfo(data: bytes) -> None:
-    from crashplan.formats.buddyinfo import parse_buddyinfo
+    """The helpers on every zone; differential against the line-by-line reading."""
+    from crashplan.errors import CrashplanError
+    from crashplan.formats._text import table_lines
+    from crashplan.formats.buddyinfo import _parse_lines, parse_buddyinfo
 
-    info = parse_buddyinfo(text(data))
+    s = text(data)
+    try:
+        slow = _parse_lines(table_lines(s, path="b", expected="x"), "b")
+    except CrashplanError:
+        slow = None
+    info = parse_buddyinfo(s)
+    if slow is not None:
+        assert info == slow, "buddyinfo fast reading differs"
     for zone in info.zones:
         zone.free_pages  # noqa: B018 - properties run code
         zone.free_bytes(4096)
@@ -174,11 +210,17 @@ def fuzz_buddyinfo(data: bytes) -> None:
 
 
 def fuzz_zoneinfo(data: bytes) -> None:
+    """Both readings; differential: wherever the line-by-line one succeeds, the fast one agrees."""
+    from crashplan.errors import CrashplanError
     from crashplan.formats.zoneinfo import parse_zoneinfo
 
     s = text(data)
-    for counters in (True, False):
-        info = parse_zoneinfo(s, counters=counters)
+    try:
+        full = parse_zoneinfo(s)
+    except CrashplanError:
+        full = None
+    light = parse_zoneinfo(s, counters=False)
+    for info in (light,) if full is None else (light, full):
         for zone in info.zones:
             zone.span(4096)
             zone.free_bytes(4096)
@@ -186,6 +228,16 @@ def fuzz_zoneinfo(data: bytes) -> None:
             zone.present_bytes(4096)
             zone.managed_bytes(4096)
             zone.cma_bytes(4096)
+    if full is not None:
+        assert [_zone_sizes(z) for z in light.zones] == [_zone_sizes(z) for z in full.zones], (
+            "counters=False differs from the line-by-line reading"
+        )
+
+
+def _zone_sizes(z: object) -> tuple[object, ...]:
+    names = ("node", "name", "free_pages", "spanned_pages", "present_pages", "managed_pages", "cma_pages",
+             "min_wmark_pages", "low_wmark_pages", "high_wmark_pages", "zone_start_pfn", "protection")
+    return tuple(getattr(z, n) for n in names)
 
 
 def fuzz_modules(data: bytes) -> None:
