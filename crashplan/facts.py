@@ -45,14 +45,6 @@ from crashplan.formats.cmdline import Cmdline, get_param, parse_cmdline
 from crashplan.formats.cpulist import parse_cpulist
 from crashplan.formats.dmesg import Dmesg, parse_dmesg
 from crashplan.formats.iomem import IomemMap, Resource, parse_iomem
-from crashplan.formats.kdumpconf import (
-    Family,
-    KdumpConfig,
-    merge_kdump_configs,
-    parse_kdump_conf,
-    parse_kdump_tools_default,
-    parse_sysconfig_kdump,
-)
 from crashplan.formats.meminfo import Meminfo, parse_meminfo
 from crashplan.formats.osrelease import OsRelease, parse_os_release
 from crashplan.formats.sysfs import (
@@ -73,6 +65,7 @@ from crashplan.syntax import (
 from crashplan.units import GiB, format_human
 
 if TYPE_CHECKING:
+    from crashplan.formats.kdumpconf import Family, KdumpConfig
     from crashplan.sources import HostInfo, SnapshotInfo, Source
 
 __all__ = [
@@ -1074,6 +1067,18 @@ def _distro(r: _Reader, f: _Facts) -> OsRelease | None:
 
 def _kdump(r: _Reader, f: _Facts, distro: OsRelease | None) -> tuple[KdumpConfig | None, tuple[str, ...]]:
     """The kdump configuration, merged from whichever of the three families' files exist."""
+    texts = [r.text(p) for p in ("etc/kdump.conf", "etc/sysconfig/kdump", "etc/default/kdump-tools")]
+    if all(text is None for text in texts):
+        f.prov["kdump"] = "unknown: none of /etc/kdump.conf, /etc/sysconfig/kdump, /etc/default/kdump-tools"
+        return None, ()
+    # The parsers only for a host that has a kdump configuration.
+    from crashplan.formats.kdumpconf import (
+        merge_kdump_configs,
+        parse_kdump_conf,
+        parse_kdump_tools_default,
+        parse_sysconfig_kdump,
+    )
+
     configs: list[KdumpConfig] = []
     files: list[str] = []
     text = r.text("etc/kdump.conf")

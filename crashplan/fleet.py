@@ -10,10 +10,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from crashplan.errors import CrashplanError
+from crashplan.facts import HostFacts
 from crashplan.units import GiB, TiB, format_size
+
+if TYPE_CHECKING:
+    from crashplan.hostplan import PlanContext
 
 __all__ = ["FleetSummary", "HostResult", "expand_sources", "run_fleet", "summarise"]
 
@@ -76,6 +81,20 @@ def expand_sources(paths: Iterable[str]) -> list[str]:
     return out
 
 
+# Fleets are mostly hosts of a few shapes (one image on one hardware model): each worker plans a
+# shape once and reuses the result for every host whose facts are the same.  The key is every
+# fact the plan reads; the free-block counts of /proc/buddyinfo change from host to host and
+# from second to second, and no plan reads them.
+_PLAN_CACHE_SIZE = 1024
+_PLANS: dict[object, HostResult] = {}
+_KEY_FIELDS = tuple(f for f in HostFacts.__dataclass_fields__ if f not in ("buddyinfo", "provenance", "source"))
+
+
+def _plan_key(ctx: PlanContext, strategy: str) -> tuple[object, ...]:
+    facts = ctx.facts
+    return (strategy, ctx.profile.name, ctx.dmesg, *(getattr(facts, name) for name in _KEY_FIELDS))
+
+
 def _one(source: str, strategy: str) -> HostResult:
     """Plan one host; an error becomes a failed result, not an exception."""
     from crashplan.hostplan import gather_for_plan
@@ -83,12 +102,16 @@ def _one(source: str, strategy: str) -> HostResult:
 
     try:
         ctx = gather_for_plan(source)
+        key = _plan_key(ctx, strategy)
+        known = _PLANS.get(key)
+        if known is not None:
+            return replace(known, source=source)
         plan = make_plan(ctx.facts, footprint_inputs(ctx.facts, ctx.profile), ctx.profile, strategy=strategy, dmesg=ctx.dmesg, compare=False)  # type: ignore[arg-type]
     except CrashplanError as e:
         return HostResult(source, False, e.one_line())
     current = next((o for o in plan.options if o.kind == "current"), None)
     rec = plan.recommendation
-    return HostResult(
+    result = HostResult(
         source,
         True,
         None,
@@ -104,6 +127,10 @@ def _one(source: str, strategy: str) -> HostResult:
         rec.borrowed,
         rec.places,
     )
+    if len(_PLANS) >= _PLAN_CACHE_SIZE:
+        _PLANS.clear()
+    _PLANS[key] = result
+    return result
 
 
 def _chunk(args: tuple[list[str], str]) -> list[HostResult]:

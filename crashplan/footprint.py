@@ -13,12 +13,12 @@ extras a dump target or platform brings (network, SME/SEV bounce buffers, 64K pa
 Every line carries its value, where the value came from (a measured file, a host fact or a
 profile constant) and the citation.  The profile constants that crashplan measured itself are
 derived from real crash dumps under QEMU (tests/data/kdump-trials/, tests/kernel/KDUMP.md) by
-:func:`calibrate`.
+:func:`crashplan.calibration.calibrate`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -26,12 +26,9 @@ from crashplan.model import Finding
 from crashplan.units import MiB
 
 __all__ = [
-    "Calibration",
     "Footprint",
     "FootprintInputs",
     "Item",
-    "TrialPoint",
-    "calibrate",
     "estimate_footprint",
     "footprint_to_json",
     "round_up",
@@ -205,55 +202,3 @@ def footprint_to_json(fp: Footprint) -> dict[str, object]:
         "items": [i.to_json() for i in fp.items],
         "findings": [f.to_json() for f in fp.findings],
     }
-
-
-# --------------------------------------------------------------------------------------------
-# Calibration from real crash dumps
-
-
-@dataclass(frozen=True, slots=True)
-class TrialPoint:
-    """One bisected setup of tests/data/kdump-trials: the smallest crashkernel=X that dumped."""
-
-    name: str
-    ram: int
-    kernel_size: int
-    initrd_size: int
-    initrd_tmpfs: int
-    cma: int | None
-    min_crashkernel: int
-    step: int
-
-
-@dataclass(frozen=True, slots=True)
-class Calibration:
-    """Constants derived from the trials, as upper envelopes (every trial is covered)."""
-
-    kernel_runtime_base: int
-    kexec_segments: int
-    trials: int
-
-
-def calibrate(points: Iterable[TrialPoint], page_size: int = PAGE) -> Calibration:
-    """Derive ``kernel_runtime_base`` and ``kexec_segments`` from bisected trials.
-
-    Without CMA, the smallest working X must hold everything:
-    ``X * (1 - 64/4096) >= kernel + initrd + tmpfs + bitmap + segments + base``; the base is
-    the largest value the trials require (so the estimate covers every trial).  With CMA the
-    standard part holds the fixed part only: ``X >= kernel + initrd + segments``.
-    """
-    points = list(points)
-    segments = 0
-    for p in points:
-        if p.cma:
-            segments = max(segments, p.min_crashkernel - p.kernel_size - p.initrd_size)
-    segments = max(segments, 0)
-    base = 0
-    for p in points:
-        if p.cma:
-            continue
-        usable = p.min_crashkernel * (page_size - STRUCT_PAGE) // page_size
-        bitmap = min(4 * MiB, p.ram // page_size * 2 // 8)
-        need = p.kernel_size + p.initrd_size + p.initrd_tmpfs + bitmap + segments
-        base = max(base, usable - need)
-    return Calibration(round_up(base, MiB), round_up(segments, 64 * 1024), len(points))

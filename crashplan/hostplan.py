@@ -89,7 +89,8 @@ def gather_for_plan(
         boot = BootFiles(kernel=_explicit(kernel, "kernel"), initrd=boot.initrd)
     if initrd is not None:
         boot = BootFiles(kernel=boot.kernel, initrd=_explicit(initrd, "initrd"))
-    facts = replace(facts, boot_files=boot)
+    if boot != facts.boot_files:
+        facts = replace(facts, boot_files=boot)
     arch = facts.arch or "x86_64"
     if profile is not None:
         chosen = load_profile(profile)

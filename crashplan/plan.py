@@ -22,16 +22,19 @@ Strategies:
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from crashplan.facts import HostFacts
 from crashplan.footprint import Footprint, FootprintInputs, estimate_footprint, round_up
 from crashplan.formats.dmesg import Dmesg
 from crashplan.model import Finding
 from crashplan.profiles import Profile
-from crashplan.simulate import Simulation, simulate
+from crashplan.simulate import Simulation, layout_from_facts, simulate
 from crashplan.syntax import Features, decide, diagnose, features_for
 from crashplan.units import GiB, MiB, TiB, format_size
+
+if TYPE_CHECKING:
+    from crashplan.placement import Layout
 
 __all__ = [
     "FORMATS",
@@ -144,10 +147,17 @@ def _features(facts: HostFacts) -> Features:
     return features_for(facts.arch or "x86_64", facts.kernel_version)
 
 
-def _placement(facts: HostFacts, cmdline: str, dmesg: Dmesg | None) -> Simulation | None:
+def _placement(facts: HostFacts, cmdline: str, dmesg: Dmesg | None, layout: Layout | None = None) -> Simulation | None:
     if not facts.addresses_visible or not facts.ram:
         return None
-    return simulate(facts, cmdline, features=_features(facts), dmesg=dmesg)
+    return simulate(facts, cmdline, features=_features(facts), dmesg=dmesg, layout=layout)
+
+
+def _host_layout(facts: HostFacts, dmesg: Dmesg | None) -> Layout | None:
+    """The host's memory as placement sees it, built once for every parameter a plan places."""
+    if not facts.addresses_visible or not facts.ram:
+        return None
+    return layout_from_facts(facts, dmesg=dmesg)
 
 
 def evaluate_option(
@@ -159,10 +169,12 @@ def evaluate_option(
     dmesg: Dmesg | None = None,
     *,
     simulation: Simulation | None = None,
+    layout: Layout | None = None,
 ) -> Option:
     """What ``cmdline`` reserves on the host, takes from production and covers.
 
-    ``simulation`` is the placement of ``cmdline`` when the caller already has it.
+    ``simulation`` is the placement of ``cmdline`` when the caller already has it, ``layout``
+    the host's layout (:func:`crashplan.simulate.layout_from_facts`).
     """
     ram = facts.system_ram or 0
     f = _features(facts)
@@ -171,7 +183,7 @@ def evaluate_option(
     d = decide(cmdline, ram, f)
     standard = (d.crash_size + d.low_size) if d.ok else 0
     borrowed = d.cma_size if d.reserves_cma else 0
-    sim = simulation if simulation is not None and simulation.cmdline == cmdline else _placement(facts, cmdline, dmesg)
+    sim = simulation if simulation is not None and simulation.cmdline == cmdline else _placement(facts, cmdline, dmesg, layout)
     places = None
     if sim is not None:
         verdicts = [v.verdict for v in sim.assessment.verdicts if v.name != "crashkernel-cma"]
@@ -273,12 +285,13 @@ def make_plan(
         tokens = (f"crashkernel={format_size(footprint.recommended_size)}",)
         reason = reason or "the smallest crashkernel=X that covers the estimated need with the margin"
     cmdline = " ".join(tokens)
-    sim = _placement(facts, cmdline, dmesg)
+    layout = _host_layout(facts, dmesg)
+    sim = _placement(facts, cmdline, dmesg, layout)
     if chosen == "standard" and sim is not None and f.has_high:
         verdicts = {v.name: v.verdict for v in sim.assessment.verdicts}
         if verdicts.get("crashkernel") != "fits":
             high = (f"crashkernel={format_size(footprint.recommended_size)},high",)
-            high_sim = _placement(facts, high[0], dmesg)
+            high_sim = _placement(facts, high[0], dmesg, layout)
             if high_sim is not None and all(v.verdict == "fits" for v in high_sim.assessment.verdicts):
                 tokens, cmdline, sim = high, high[0], high_sim
                 reason += "; the low 4 GiB cannot always hold it, so it goes high with the default low area"
@@ -288,10 +301,11 @@ def make_plan(
         for v in sim.assessment.verdicts:
             if v.verdict != "fits":
                 findings.append(Finding("error" if v.verdict == "never" else "warning", f"area-{v.verdict}", f"{v.name} of {format_size(v.size)}: {v.verdict} on this host"))
-    findings.extend(w for w in diagnose(cmdline, f, facts.system_ram) if w.severity != "info")
+    warnings = sim.warnings if sim is not None and sim.cmdline == cmdline else diagnose(cmdline, f, facts.system_ram)
+    findings.extend(w for w in warnings if w.severity != "info")
     recommendation = evaluate_option(f"crashplan {chosen}", chosen, cmdline, facts, footprint, dmesg, simulation=sim)
     if compare:
-        options = _comparison(facts, footprint, profile, others, chosen, recommendation, dmesg)
+        options = _comparison(facts, footprint, profile, others, chosen, recommendation, dmesg, layout)
     else:
         options = (_current_option(facts, footprint), recommendation)
     return Plan(chosen, reason, cmdline, tokens, recommendation, options, footprint, sim, tuple(findings))
@@ -305,6 +319,7 @@ def _comparison(
     chosen: str,
     recommendation: Option,
     dmesg: Dmesg | None,
+    layout: Layout | None,
 ) -> tuple[Option, ...]:
     rows = []
     current = _current_crashkernel(facts)
@@ -316,20 +331,20 @@ def _comparison(
                    "fits", taken >= footprint.total, "nothing", "-")
         )
     else:
-        rows.append(evaluate_option("current", "current", current, facts, footprint, dmesg))
+        rows.append(evaluate_option("current", "current", current, facts, footprint, dmesg, layout=layout))
     if profile.default_crashkernel:
-        rows.append(evaluate_option(f"{profile.name} default", "distro", f"crashkernel={profile.default_crashkernel}", facts, footprint, dmesg))
+        rows.append(evaluate_option(f"{profile.name} default", "distro", f"crashkernel={profile.default_crashkernel}", facts, footprint, dmesg, layout=layout))
     for other in others:
         if other.default_crashkernel and other.name != profile.name:
-            rows.append(evaluate_option(f"{other.name} default", "other-distro", f"crashkernel={other.default_crashkernel}", facts, footprint, dmesg))
+            rows.append(evaluate_option(f"{other.name} default", "other-distro", f"crashkernel={other.default_crashkernel}", facts, footprint, dmesg, layout=layout))
     for kind in ("standard", "cma"):
         if kind == chosen:
             rows.append(recommendation)
         elif kind == "standard":
-            rows.append(evaluate_option("crashplan standard", "standard", f"crashkernel={format_size(footprint.recommended_size)}", facts, footprint, dmesg))
+            rows.append(evaluate_option("crashplan standard", "standard", f"crashkernel={format_size(footprint.recommended_size)}", facts, footprint, dmesg, layout=layout))
         elif _features(facts).has_cma:
             cma = f"crashkernel={format_size(footprint.cma_size)},cma crashkernel={format_size(footprint.cma_fixed_size)}"
-            rows.append(evaluate_option("crashplan cma", "cma", cma, facts, footprint, dmesg))
+            rows.append(evaluate_option("crashplan cma", "cma", cma, facts, footprint, dmesg, layout=layout))
     if chosen == "ranged":
         rows.append(recommendation)
     return tuple(rows)

@@ -6,10 +6,13 @@ Plain-text renderers here are used on the fast paths (``explain``); they never i
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
-from crashplan.explain import Explanation
-from crashplan.syntax import Decision
 from crashplan.units import format_size
+
+if TYPE_CHECKING:
+    from crashplan.explain import Explanation
+    from crashplan.syntax import Decision
 
 __all__ = ["dumps_json", "render_explanation_text"]
 

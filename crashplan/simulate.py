@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from crashplan.errors import CrashplanError, ParseError
-from crashplan.explain import decision_syntax_error
 from crashplan.facts import HostFacts
 from crashplan.formats.cmdline import split_cmdline
 from crashplan.formats.dmesg import Dmesg
@@ -83,16 +82,26 @@ def simulate(
     *,
     features: Features | None = None,
     dmesg: Dmesg | None = None,
+    layout: Layout | None = None,
 ) -> Simulation:
-    """Place the ``crashkernel=`` tokens of ``cmdline`` on the host ``facts`` describe."""
-    layout = layout_from_facts(facts, dmesg=dmesg)
+    """Place the ``crashkernel=`` tokens of ``cmdline`` on the host ``facts`` describe.
+
+    ``layout`` is ``layout_from_facts(facts, dmesg=dmesg)`` when the caller already has it
+    (a plan places several parameters on one host).
+    """
+    if layout is None:
+        layout = layout_from_facts(facts, dmesg=dmesg)
     f = features or features_for(layout.arch, facts.kernel_version)
     if facts.system_ram is None:
         raise CrashplanError("placement needs the system RAM size, and the source does not tell it", code="ram-unknown")
     decision = decide(cmdline, facts.system_ram, f)
     scans = scan_crashkernel(cmdline, f)
     warnings = diagnose(cmdline, f, facts.system_ram, scans=scans, decision=decision)
-    error = decision_syntax_error(cmdline, decision, scans)
+    error = None
+    if not decision.ok:  # explain (and its types) only when there is an error to explain
+        from crashplan.explain import decision_syntax_error
+
+        error = decision_syntax_error(cmdline, decision, scans)
     return Simulation(cmdline, facts, f, decision, layout, assess(decision, layout), warnings, error)
 
 

@@ -153,7 +153,7 @@ TRIALS = sorted((DATA / "kdump-trials").glob("*.json"))
 
 
 def _points():
-    from crashplan.footprint import TrialPoint
+    from crashplan.calibration import TrialPoint
 
     for path in TRIALS:
         d = json.loads(path.read_text())
@@ -169,7 +169,7 @@ def test_enough_bisected_trials():
 
 def test_profile_constants_are_what_the_trials_give():
     """kernel_runtime_base and kexec_segments in the x86_64 profile equal calibrate() over the trials."""
-    from crashplan.footprint import calibrate
+    from crashplan.calibration import calibrate
 
     c = calibrate(_points())
     profile = load_profile("base-x86_64")

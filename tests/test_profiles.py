@@ -18,8 +18,8 @@ import yaml
 
 from crashplan.errors import ProfileError
 from crashplan.formats.osrelease import parse_os_release
+from crashplan.profile_yaml import _ESTIMATOR_LEAVES
 from crashplan.profiles import (
-    _ESTIMATOR_LEAVES,
     Match,
     Profile,
     ProfileProblems,
@@ -723,7 +723,7 @@ def test_compiled_index_matches_the_yaml_files() -> None:
 
 def test_compiled_profiles_equal_yaml_profiles() -> None:
     """A profile read from the compiled index equals the one resolved from YAML, sources included."""
-    from crashplan.profiles import _builtin_from_yaml
+    from crashplan.profile_yaml import _builtin_from_yaml
 
     for info in list_profiles():
         a, b = load_profile(info.name), _builtin_from_yaml(info.name)

@@ -27,6 +27,7 @@ kernel finds it with ``strstr()`` on the *raw* string (kernel/crash_reserve.c:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from crashplan.errors import SourceError
@@ -35,6 +36,8 @@ __all__ = ["Cmdline", "get_param", "has_param", "parse_cmdline", "split_cmdline"
 
 # lib/ctype.c: _S is set for 9-13, 32 and 160.
 _KERNEL_SPACE = frozenset(b"\t\n\v\f\r \xa0")
+# Runs of kernel whitespace: without a double quote, next_arg() cuts exactly at these.
+_KERNEL_SPACES = re.compile(rb"[\t\n\v\f\r \xa0]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +99,10 @@ def split_cmdline(text: str) -> tuple[str, ...]:
     ('dyndbg=file x.c +p', '="q"', 'unterminated')
     """
     data = _encode(text.split("\0", 1)[0])
+    if b'"' not in data:
+        # No quote: each argument is a run of non-space bytes, and next_arg()'s param and
+        # value join back into that run (its '=' split changes nothing without quotes).
+        return tuple(_decode(arg) for arg in _KERNEL_SPACES.split(data) if arg)
     out: list[str] = []
     n = len(data)
     pos = 0

@@ -392,8 +392,9 @@ class _ZoneBuilder:
 def _header(line: str, lineno: int, path: str) -> tuple[int, str]:
     """Parse ``Node N, zone NAME`` (or ``Node N, per-node stats``) into ``(N, NAME)``."""
     node_text, comma, rest = line[len("Node ") :].partition(",")
+    node_text = node_text.strip()  # int() strips less than str.strip() does ("\x1c" and kin)
     rest = rest.strip()
-    if comma and is_decimal(node_text.strip()):
+    if comma and is_decimal(node_text):
         if rest == "per-node stats":
             return int(node_text), rest
         kind, _, name = rest.partition(" ")

@@ -24,12 +24,12 @@ from typing import TYPE_CHECKING, BinaryIO, Protocol, runtime_checkable
 
 from crashplan.errors import SourceError
 from crashplan.sources._common import DEFAULT_READ_LIMIT, archive_kind
-from crashplan.sources.live import LiveSource
-from crashplan.sources.snapshot import HostInfo, SnapshotInfo, Uname, Unreadable
 from crashplan.sources.tree import DirSource
 
 if TYPE_CHECKING:
     from crashplan.sources.archive import ArchiveSource
+    from crashplan.sources.live import LiveSource
+    from crashplan.sources.snapshot import HostInfo, SnapshotInfo, Uname, Unreadable
 
 __all__ = [
     "DEFAULT_READ_LIMIT",
@@ -108,6 +108,8 @@ def open_source(path: str | os.PathLike[str] | None) -> Source:
     archive an :class:`ArchiveSource`; anything else is a ``SourceError`` with a hint.
     """
     if path is None:
+        from crashplan.sources.live import LiveSource
+
         return LiveSource()
     name = os.fspath(path)
     try:
@@ -119,7 +121,10 @@ def open_source(path: str | os.PathLike[str] | None) -> Source:
     except OSError as e:
         raise SourceError(f"cannot open: {e.strerror or e}", path=name, code="unreadable") from e
     if stat.S_ISDIR(st.st_mode):
-        if os.path.realpath(name) == "/":
+        root = os.stat("/")
+        if (st.st_dev, st.st_ino) == (root.st_dev, root.st_ino):  # "/" by any name
+            from crashplan.sources.live import LiveSource
+
             return LiveSource()
         return DirSource(name)
     if stat.S_ISREG(st.st_mode) and archive_kind(os.path.basename(name)) is not None:
@@ -131,13 +136,26 @@ def open_source(path: str | os.PathLike[str] | None) -> Source:
     )
 
 
-def __getattr__(name: str) -> object:
-    # archive.py imports tarfile (~3 ms): load it when an archive is opened, not on every import.
-    if name == "ArchiveSource":
-        from crashplan.sources.archive import ArchiveSource
+# Loaded when first used, not on every import: archive.py imports tarfile (~3 ms), and a
+# snapshot directory needs neither the live host's reader nor (without crashplan-snapshot.json)
+# the snapshot metadata types.
+_LAZY = {
+    "ArchiveSource": "crashplan.sources.archive",
+    "LiveSource": "crashplan.sources.live",
+    "HostInfo": "crashplan.sources.snapshot",
+    "SnapshotInfo": "crashplan.sources.snapshot",
+    "Uname": "crashplan.sources.snapshot",
+    "Unreadable": "crashplan.sources.snapshot",
+}
 
-        return ArchiveSource
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
 
 
 def open_local_file(path: str | os.PathLike[str]) -> BinaryIO:

@@ -69,6 +69,9 @@ def relpath_parts(relpath: str, *, where: str) -> tuple[str, ...]:
     >>> relpath_parts("", where="/")
     ()
     """
+    parts = _SAFE_PARTS.get(relpath)
+    if parts is not None:
+        return parts
     if "\0" in relpath:
         raise SourceError(f"refusing path {relpath!r}: NUL byte", path=where, code="unsafe-path")
     if relpath.startswith("/"):
@@ -80,7 +83,12 @@ def relpath_parts(relpath: str, *, where: str) -> tuple[str, ...]:
             path=where,
             code="unsafe-path",
         )
+    if len(_SAFE_PARTS) < 4096:  # the same few dozen relpaths are asked of every host
+        _SAFE_PARTS[relpath] = parts
     return parts
+
+
+_SAFE_PARTS: dict[str, tuple[str, ...]] = {}
 
 
 def wanted(parts: tuple[str, ...]) -> bool:

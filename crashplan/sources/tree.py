@@ -18,7 +18,7 @@ files are read up to ``limit + 1`` bytes and refused past ``limit``.
 
 from __future__ import annotations
 
-from typing import BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import errno
 import fnmatch
@@ -28,7 +28,9 @@ from dataclasses import dataclass, field
 
 from crashplan.errors import SourceError
 from crashplan.sources._common import DEFAULT_READ_LIMIT, SNAPSHOT_NAME, relpath_parts, too_large
-from crashplan.sources.snapshot import SnapshotInfo, parse_snapshot_info
+
+if TYPE_CHECKING:
+    from crashplan.sources.snapshot import SnapshotInfo
 
 __all__ = ["SOSREPORT_PATTERNS", "DirSource"]
 
@@ -40,6 +42,9 @@ _OPEN_FLAGS = os.O_RDONLY | os.O_CLOEXEC | os.O_NOCTTY | os.O_NONBLOCK
 # "absent" means the path does not name anything: a missing file, or a file where a directory
 # was expected on the way (proc/iomem/x).
 _ABSENT = (errno.ENOENT, errno.ENOTDIR)
+# _locate(): a listing shows that nothing has the name; _listing(): a directory not listed yet.
+_GONE: Any = object()
+_UNLISTED: Any = object()
 
 
 @dataclass(frozen=True, slots=True, init=False)
@@ -53,8 +58,7 @@ class DirSource:
     root: str
     base: str = field(compare=False)
     _real: str = field(repr=False, compare=False)
-    _names: dict[str, frozenset[str] | None] = field(repr=False, compare=False)
-    _links: dict[str, bool] = field(repr=False, compare=False)
+    _entries: dict[str, dict[str, os.DirEntry[str]] | None] = field(repr=False, compare=False)
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         path = os.fspath(root)
@@ -64,10 +68,11 @@ class DirSource:
         object.__setattr__(self, "root", path)
         object.__setattr__(self, "base", base)
         object.__setattr__(self, "_real", os.path.realpath(base))
-        # A copy does not change while it is read: each directory is listed once, so that the
-        # many files a source may lack cost no system call (fleets read thousands of trees).
-        object.__setattr__(self, "_names", {})
-        object.__setattr__(self, "_links", {})
+        # A copy does not change while it is read: each directory is listed once (scandir(),
+        # whose entries tell links, directories and regular files apart without a stat), so
+        # that a missing file costs no system call and a present one no lstat per component
+        # (fleets read thousands of trees).
+        object.__setattr__(self, "_entries", {})
 
     @property
     def name(self) -> str:
@@ -115,11 +120,16 @@ class DirSource:
 
     def _open_file(self, relpath: str) -> int | None:
         """A descriptor of the regular file ``relpath`` (checked after opening), None when absent."""
-        path = self._resolve(relpath)
-        st = self._stat(relpath, path)
-        if st is None:
+        path, entry = self._locate(relpath)
+        if entry is _GONE:
             return None
-        self._require_file(relpath, st)
+        if entry is None or not entry.is_file(follow_symlinks=False):
+            # Not known from a listing to be a regular file: a FIFO would block and a device
+            # might act, so look before opening.
+            st = self._stat(relpath, path)
+            if st is None:
+                return None
+            self._require_file(relpath, st)
         # The live root may hold symlinks (/proc/mounts -> self/mounts); a copy's were resolved
         # by _resolve(), so a link found now was put there since.
         flags = _OPEN_FLAGS if self._real == "/" else _OPEN_FLAGS | os.O_NOFOLLOW
@@ -130,7 +140,7 @@ class DirSource:
                 return None
             raise self._error(relpath, e) from e
         try:
-            # The file may have been swapped since the stat(): check what was opened.
+            # The file may have been swapped since it was listed: check what was opened.
             self._require_file(relpath, os.fstat(fd))
         except OSError as e:
             os.close(fd)
@@ -175,34 +185,54 @@ class DirSource:
         data = self.read_bytes(SNAPSHOT_NAME, limit=1 << 20)
         if data is None:
             return None
+        from crashplan.sources.snapshot import parse_snapshot_info  # only trees that have one
+
         return parse_snapshot_info(data, path=self.display(SNAPSHOT_NAME))
 
     def _resolve(self, relpath: str) -> str:
         """The real path of ``relpath``, refusing one that leaves the tree."""
+        return self._locate(relpath)[0]
+
+    def _locate(self, relpath: str) -> tuple[str, os.DirEntry[str] | None]:
+        """The real path of ``relpath`` and, when the listings show it, its directory entry.
+
+        The entry is ``_GONE`` when a listing shows that nothing has that name, and None when
+        the listings cannot tell (the live root, an unlistable directory, a symlink on the way).
+        Refuses a path that a symlink leads out of the tree.
+        """
         parts = relpath_parts(relpath, where=self.name)
         if self._real == "/":
             # The live root: every path is on the host, links to anywhere included.
-            return os.path.join(self.base, *parts)
+            return os.path.join(self.base, *parts), None
         joined = self._real + "/" + "/".join(parts) if parts else self._real
-        if self._absent(parts):
-            return joined
-        # Fast path: when no component below the root is a link, the path is inside the tree
-        # (one lstat per component, each directory's answer kept for the next path).
-        links = self._links
         current = self._real
+        entry: os.DirEntry[str] | None = None
         for part in parts:
+            entries = self._listing(current)
+            if entries is None:
+                return self._follow(relpath, joined), None
+            entry = entries.get(part)
+            if entry is None:
+                return joined, _GONE
+            if entry.is_symlink():
+                return self._follow(relpath, joined), None
             current = current + "/" + part
-            link = links.get(current)
-            if link is None:
-                try:
-                    mode = os.lstat(current).st_mode
-                except OSError:
-                    return joined
-                link = links[current] = stat.S_ISLNK(mode)
-            if link:
-                break
-        else:
-            return current
+        return current, entry
+
+    def _listing(self, directory: str) -> dict[str, os.DirEntry[str]] | None:
+        """The entries of ``directory`` by name, listed once per source; None when unlistable."""
+        entries = self._entries.get(directory, _UNLISTED)
+        if entries is _UNLISTED:
+            try:
+                with os.scandir(directory) as it:
+                    entries = {e.name: e for e in it}
+            except OSError:
+                entries = None
+            self._entries[directory] = entries
+        return entries  # type: ignore[return-value]
+
+    def _follow(self, relpath: str, joined: str) -> str:
+        """The real path of ``joined`` through its symlinks, refused when it leaves the tree."""
         real = os.path.realpath(joined)
         if real != self._real and not real.startswith(self._real.rstrip("/") + "/"):
             raise SourceError(
@@ -211,24 +241,6 @@ class DirSource:
                 code="unsafe-path",
             )
         return real
-
-    def _absent(self, parts: tuple[str, ...] | list[str]) -> bool:
-        """True when a directory listing shows that ``parts`` names nothing in the tree."""
-        current = self._real
-        for part in parts:
-            names = self._names.get(current, ())
-            if names == ():
-                try:
-                    names = frozenset(os.listdir(current))
-                except OSError:
-                    names = None
-                self._names[current] = names
-            if names is None:
-                return False
-            if part not in names:
-                return True
-            current = current + "/" + part
-        return False
 
     def _stat(self, relpath: str, path: str) -> os.stat_result | None:
         try:

@@ -161,3 +161,37 @@ def test_build_columns_equals_the_constructor():
         build_columns(Zone, 1, {"node": [0]})
     with pytest.raises(ValueError):
         build_columns(Zone, 2, {n: [getattr(zones[0], n)] for n in names})
+
+
+MEMINFO = sorted(HOSTS.glob("*/proc/meminfo"))
+
+
+@pytest.mark.parametrize("path", MEMINFO, ids=[p.parent.parent.name for p in MEMINFO])
+def test_meminfo_fast_equals_line_by_line(path):
+    """Every real capture is read in two regular-expression passes, to what the line-by-line reading gives."""
+    from crashplan.formats.meminfo import _read_fast, _read_lines
+
+    text = path.read_text()
+    fast = _read_fast(text)
+    assert fast is not None
+    assert fast == _read_lines(text, "x")
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (("MemTotal:", "MemTotal:       1 kB\nMemTotal:"), "appears twice"),
+        ((" kB\nMemFree:", "\nMemFree:"), "has no 'kB' unit"),
+        (("MemFree:", "Mem Free:"), "expected 'Name: value"),
+    ],
+    ids=["twice", "cut-short", "space-in-name"],
+)
+def test_meminfo_fast_path_falls_back_to_the_named_line(edit, message):
+    from crashplan.formats.meminfo import parse_meminfo
+
+    text = (HOSTS / "qemu-x86_64-4g-no-crashkernel/proc/meminfo").read_text()
+    broken = text.replace(*edit, 1)
+    assert broken != text
+    with pytest.raises(SourceError, match=message) as info:
+        parse_meminfo(broken)
+    assert info.value.line is not None
