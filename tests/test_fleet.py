@@ -72,3 +72,42 @@ def test_expand_sources(tmp_path):
     (tmp_path / "h2" / "proc").mkdir(parents=True)
     assert expand_sources([str(tmp_path)]) == [str(tmp_path / "h1"), str(tmp_path / "h2")]
     assert expand_sources([str(tmp_path / "h1")]) == [str(tmp_path / "h1")]
+
+
+def test_a_host_shape_is_planned_once_and_reused_exactly(tmp_path, monkeypatch):
+    """Copies of one host share a plan (with their own names); other facts get their own plan.
+
+    The reused result equals a fresh plan of the copy, the free-block counts of buddyinfo do
+    not split a shape, and a different MemTotal does.
+    """
+    import re
+
+    from crashplan import fleet
+
+    sample = HOSTS / "qemu-x86_64-4g-no-crashkernel"
+    copies = []
+    for i in range(3):
+        dest = tmp_path / f"copy{i}"
+        shutil.copytree(sample, dest)
+        copies.append(dest)
+    buddy = copies[1] / "proc" / "buddyinfo"
+    buddy.write_text(re.sub(r"\b(\d+)\b", lambda m: str(int(m[1]) + 1) if len(m[1]) > 1 else m[1], buddy.read_text()))
+    meminfo = copies[2] / "proc" / "meminfo"
+    meminfo.write_text(re.sub(r"(?m)^(MemTotal:\s+)(\d+)", lambda m: f"{m[1]}{int(m[2]) - 4096}", meminfo.read_text(), count=1))
+
+    planned = []
+    real_make_plan = __import__("crashplan.plan", fromlist=["make_plan"]).make_plan
+
+    def counting(*args, **kwargs):
+        planned.append(1)
+        return real_make_plan(*args, **kwargs)
+
+    monkeypatch.setattr("crashplan.plan.make_plan", counting)
+    monkeypatch.setattr(fleet, "_PLANS", {})
+    results = [fleet._one(str(c), "auto") for c in copies]
+    assert len(planned) == 2  # copy1 reused copy0's plan; copy2's MemTotal differs
+    assert [r.source for r in results] == [str(c) for c in copies]
+    monkeypatch.setattr(fleet, "_PLANS", {})
+    fresh = fleet._one(str(copies[1]), "auto")
+    assert fresh == results[1]
+    assert results[2].system_ram == results[0].system_ram  # iomem, not MemTotal, counts RAM

@@ -103,6 +103,11 @@ def split_cmdline(text: str) -> tuple[str, ...]:
         # No quote: each argument is a run of non-space bytes, and next_arg()'s param and
         # value join back into that run (its '=' split changes nothing without quotes).
         return tuple(_decode(arg) for arg in _KERNEL_SPACES.split(data) if arg)
+    return _split_next_arg(data)
+
+
+def _split_next_arg(data: bytes) -> tuple[str, ...]:
+    """``parse_args()``'s loop of ``skip_spaces()`` and ``next_arg()`` over ``data``."""
     out: list[str] = []
     n = len(data)
     pos = 0

@@ -125,11 +125,15 @@ def fuzz_grammar(data: bytes) -> None:
 
 
 def fuzz_cmdline(data: bytes) -> None:
-    """``split_cmdline`` and ``parse_cmdline`` of ``/proc/cmdline`` text."""
+    """``split_cmdline`` and ``parse_cmdline`` of ``/proc/cmdline`` text; differential on the split."""
     from crashplan.formats.cmdline import get_param, has_param, parse_cmdline, split_cmdline
+
+    from crashplan.formats.cmdline import _encode, _split_next_arg
 
     s = text(data)
     args = split_cmdline(s)
+    # Differential: the one-pass split of a quote-free line equals next_arg() itself.
+    assert args == _split_next_arg(_encode(s.split("\0", 1)[0])), "split_cmdline differs from next_arg()"
     get_param(args, "crashkernel")
     has_param(args, "nokaslr")
     c = parse_cmdline(s)
