@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _timing import crashplan_command, compile_installed
+from _timing import compile_installed, crashplan_command
 
 ROOT = Path(__file__).resolve().parent.parent
 HOSTS = ROOT / "tests" / "data" / "hosts"
@@ -47,7 +47,7 @@ def build(dest: Path, count: int, distinct: bool = False) -> None:
             target.parent.mkdir(parents=True, exist_ok=True)
             if distinct and target.name == "meminfo":
                 text = f.read_text()
-                target.write_text(re.sub(r"(?m)^(\s*MemTotal:\s+)(\d+)", lambda m: f"{m[1]}{int(m[2]) - i}", text, count=1))
+                target.write_text(re.sub(r"(?m)^(\s*MemTotal:\s+)(\d+)", lambda m, i=i: f"{m[1]}{int(m[2]) - i}", text, count=1))
             else:
                 os.link(f, target)
 

@@ -69,21 +69,21 @@ if TYPE_CHECKING:
     from crashplan.sources import HostInfo, SnapshotInfo, Source
 
 __all__ = [
-    "KERNEL_LOG_FILES",
-    "analyse_boot_file",
-    "analyse_boot_files",
-    "read_kernel_log",
     "FACT_FILES",
+    "KERNEL_LOG_FILES",
     "NON_ROOT_MESSAGE",
     "BootFile",
     "BootFiles",
     "HostFacts",
     "ZoneSpan",
+    "analyse_boot_file",
+    "analyse_boot_files",
     "boot_files_to_json",
     "crash_region_names",
     "default_snapshot_name",
     "facts_to_json",
     "gather_facts",
+    "read_kernel_log",
     "snapshot_extra_files",
 ]
 

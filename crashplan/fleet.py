@@ -8,6 +8,7 @@ memory the recommendations return to production compared with the current reserv
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
@@ -218,7 +219,7 @@ def _covering_ranged(results: list[HostResult]) -> str | None:
     step = 128 << 20
     parts = []
     bounds = [0, *_BOUNDS, None]
-    for lo, hi in zip(bounds, bounds[1:]):
+    for lo, hi in itertools.pairwise(bounds):
         inside = [size for ram, size in sized if -(-ram // step) * step >= lo and (hi is None or -(-ram // step) * step < hi)]
         if inside:
             parts.append((lo, hi, max(inside)))

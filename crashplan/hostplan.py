@@ -10,7 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from crashplan.errors import CrashplanError
-from crashplan.facts import BootFile, BootFiles, HostFacts, analyse_boot_file, analyse_boot_files, gather_facts, read_kernel_log
+from crashplan.facts import (
+    BootFile,
+    BootFiles,
+    HostFacts,
+    analyse_boot_file,
+    analyse_boot_files,
+    gather_facts,
+    read_kernel_log,
+)
 from crashplan.formats.dmesg import Dmesg
 from crashplan.profiles import Profile, detect_profile, load_profile
 

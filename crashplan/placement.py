@@ -467,7 +467,7 @@ def place(
     decision: Decision,
     layout: Layout,
     *,
-    kernel_image: MemRange | None | Literal["captured"] = "captured",
+    kernel_image: MemRange | Literal["captured"] | None = "captured",
     _base: _Free | None = None,
 ) -> Placement:
     """Simulate the boot: what ``arch_reserve_crashkernel()`` reserves, and the log it writes.

@@ -21,6 +21,7 @@ Strategies:
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
@@ -39,16 +40,16 @@ if TYPE_CHECKING:
 __all__ = [
     "FORMATS",
     "STRATEGIES",
-    "boot_cmdline",
-    "plan_to_json",
-    "render_artefact",
-    "footprint_inputs",
     "Option",
     "Plan",
+    "boot_cmdline",
     "check_cmdline",
     "evaluate_option",
+    "footprint_inputs",
     "make_plan",
+    "plan_to_json",
     "ranged_string",
+    "render_artefact",
 ]
 
 Strategy = Literal["auto", "standard", "cma", "ranged"]
@@ -212,7 +213,7 @@ def ranged_string(footprint_at: callable, sizes: tuple[int, ...] = (1 * GiB, 64 
     """
     parts = []
     bounds = [*sizes, None]
-    for lo, hi in zip(bounds, bounds[1:]):
+    for lo, hi in itertools.pairwise(bounds):
         assert lo is not None
         top = hi if hi is not None else 64 * TiB
         size = footprint_at(top)

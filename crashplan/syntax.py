@@ -958,7 +958,7 @@ def diagnose(
     f = features or features_for()
     s = _kernel_cmdline(text)
     findings: list[Finding] = []
-    count = s.count(NAME) if MAX_SCANNED_TOKENS < len(s) // len(NAME) else len(_find_tokens(s))
+    count = s.count(NAME) if len(s) // len(NAME) > MAX_SCANNED_TOKENS else len(_find_tokens(s))
     if count > MAX_SCANNED_TOKENS:
         findings.append(
             Finding("warning", "too-many-tokens", f"{count} crashkernel= tokens: only the first {MAX_SCANNED_TOKENS} and the last of each kind are analysed", None)

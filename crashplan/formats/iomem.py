@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from itertools import repeat
+from itertools import pairwise, repeat
 from operator import itemgetter, lt, sub
 from typing import cast
 
@@ -300,7 +300,7 @@ def _build_selected(
     tops = [i for i, d in enumerate(depths) if d == 0]
     tops.append(len(depths))
     out: list[Resource] = []
-    for i, j in zip(tops, tops[1:]):
+    for i, j in pairwise(tops):
         if names[i] in subtrees and j - i > 1:
             out.extend(_build_tree(depths[i:j], starts[i:j], ends[i:j], names[i:j], visible, path))
         else:

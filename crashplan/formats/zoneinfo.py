@@ -250,16 +250,15 @@ _FREE = "\n  pages free "
 _NO_STATS: Mapping[str, int] = MappingProxyType({})
 
 
-
 def _parse_sizes(text: str) -> ZoneInfo | None:
     """Every zone's size lines, read from the kernel's exact layout, column by column.
 
     Returns None (and the caller parses line by line) when a header or a size block is not in
     the kernel's form (a header it does not recognise would merge two zones), or a size line
-    is missing in its exact form but present in another: the fast reading never guesses.  Where the line-by-line reading
-    succeeds both give the same values (a test and a fuzz target check it; that reading
-    rejects a zone with a size line twice, so both read the same line).  The lines between the
-    size lines (counters, pagesets) are not looked at.
+    is missing in its exact form but present in another: the fast reading never guesses.
+    Where the line-by-line reading succeeds both give the same values (a test and a fuzz
+    target check it; that reading rejects a zone with a size line twice, so both read the
+    same line).  The lines between the size lines (counters, pagesets) are not looked at.
     """
     if not text.startswith("Node "):
         return None
@@ -278,7 +277,9 @@ def _parse_sizes(text: str) -> ZoneInfo | None:
         return None
     columns = list(zip(*map(re.Match.groups, found), strict=True))  # type: ignore[arg-type]
     free, min_wm, low_wm, high_wm, spanned, present, managed, cma, protection = columns
-    # start_pfn is near the end of a zone: found from there, then checked where it was found.
+    # start_pfn is near the end of a zone: found from there, then checked where it was found
+    # (rfind()'s -1 for a zone without one makes match() look at the block's first line, which
+    # is "pages free" or "per-node stats", so it finds nothing there either).
     starts = [m and m[1] for m in map(_START_PFN.match, blocks, map(str.rfind, blocks, repeat(_START)))]
     if None in starts and any("start_pfn" in b for b, v in zip(blocks, starts, strict=True) if v is None):
         return None  # an unpopulated zone has no start_pfn line, in any form

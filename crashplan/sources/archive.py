@@ -27,10 +27,7 @@ boundary, or a header with a bad checksum, for the end of the archive; here both
 
 from __future__ import annotations
 
-from typing import BinaryIO
-
 import io
-
 import lzma
 import os
 import stat
@@ -38,7 +35,7 @@ import tarfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import IO, Literal, Protocol, Self
+from typing import IO, BinaryIO, Literal, Protocol, Self
 
 from crashplan.errors import SourceError
 from crashplan.sources._common import (

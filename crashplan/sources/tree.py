@@ -18,13 +18,12 @@ files are read up to ``limit + 1`` bytes and refused past ``limit``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, BinaryIO
-
 import errno
 import fnmatch
 import os
 import stat
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from crashplan.errors import SourceError
 from crashplan.sources._common import DEFAULT_READ_LIMIT, SNAPSHOT_NAME, relpath_parts, too_large
