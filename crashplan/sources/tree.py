@@ -58,6 +58,7 @@ class DirSource:
     base: str = field(compare=False)
     _real: str = field(repr=False, compare=False)
     _entries: dict[str, dict[str, os.DirEntry[str]] | None] = field(repr=False, compare=False)
+    _dirs: dict[tuple[str, ...], tuple[Any, dict[str, os.DirEntry[str]] | None]] = field(repr=False, compare=False)
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         path = os.fspath(root)
@@ -72,6 +73,7 @@ class DirSource:
         # that a missing file costs no system call and a present one no lstat per component
         # (fleets read thousands of trees).
         object.__setattr__(self, "_entries", {})
+        object.__setattr__(self, "_dirs", {})
 
     @property
     def name(self) -> str:
@@ -204,19 +206,40 @@ class DirSource:
             # The live root: every path is on the host, links to anywhere included.
             return os.path.join(self.base, *parts), None
         joined = self._real + "/" + "/".join(parts) if parts else self._real
+        if not parts:
+            return joined, None
+        # The directory part, resolved once per source: most files share a few directories.
+        where = self._dirs.get(parts[:-1])
+        if where is None:
+            where = self._dirs[parts[:-1]] = self._walk(parts[:-1])
+        directory, entries = where
+        if entries is None:
+            return (joined, _GONE) if directory is _GONE else (self._follow(relpath, joined), None)
+        entry = entries.get(parts[-1])
+        if entry is None:
+            return joined, _GONE
+        if entry.is_symlink():
+            return self._follow(relpath, joined), None
+        return directory + "/" + parts[-1], entry
+
+    def _walk(self, parts: tuple[str, ...]) -> tuple[Any, dict[str, os.DirEntry[str]] | None]:
+        """The real path of the directory ``parts`` and its listing.
+
+        ``(_GONE, None)`` when a listing shows that it is not there, ``(path, None)`` when the
+        listings cannot tell (an unlistable directory, a symlink on the way).
+        """
         current = self._real
-        entry: os.DirEntry[str] | None = None
         for part in parts:
             entries = self._listing(current)
             if entries is None:
-                return self._follow(relpath, joined), None
+                return current, None
             entry = entries.get(part)
             if entry is None:
-                return joined, _GONE
+                return _GONE, None
             if entry.is_symlink():
-                return self._follow(relpath, joined), None
+                return current, None
             current = current + "/" + part
-        return current, entry
+        return current, self._listing(current)
 
     def _listing(self, directory: str) -> dict[str, os.DirEntry[str]] | None:
         """The entries of ``directory`` by name, listed once per source; None when unlistable."""
