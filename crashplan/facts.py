@@ -706,10 +706,7 @@ def _ram_subtree(top: tuple[Resource, ...]) -> list[Resource]:
     out: list[Resource] = []
     for res in top:
         if res.children and res.name == "System RAM":
-            for kid in res.children:
-                out.append(kid)
-                if kid.children:
-                    out.extend(_descendants(kid))
+            out.extend(_descendants(res))
     return out
 
 
