@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING
 
 from crashplan.errors import CrashplanError
@@ -88,7 +88,7 @@ def expand_sources(paths: Iterable[str]) -> list[str]:
 # from second to second, and no plan reads them.
 _PLAN_CACHE_SIZE = 1024
 _PLANS: dict[object, HostResult] = {}
-_KEY_FIELDS = tuple(f for f in HostFacts.__dataclass_fields__ if f not in ("buddyinfo", "provenance", "source"))
+_KEY_FIELDS = tuple(f.name for f in fields(HostFacts) if f.name not in ("buddyinfo", "provenance", "source"))
 
 
 def _plan_key(ctx: PlanContext, strategy: str) -> tuple[object, ...]:

@@ -95,8 +95,9 @@ def test_a_host_shape_is_planned_once_and_reused_exactly(tmp_path, monkeypatch):
     meminfo = copies[2] / "proc" / "meminfo"
     meminfo.write_text(re.sub(r"(?m)^(MemTotal:\s+)(\d+)", lambda m: f"{m[1]}{int(m[2]) - 4096}", meminfo.read_text(), count=1))
 
+    from crashplan.plan import make_plan as real_make_plan
+
     planned = []
-    real_make_plan = __import__("crashplan.plan", fromlist=["make_plan"]).make_plan
 
     def counting(*args, **kwargs):
         planned.append(1)
