@@ -70,9 +70,13 @@ def test_zoneinfo_fast_path_reads_real_captures_fast():
 
 def test_zoneinfo_counters_false_keeps_no_counters():
     """counters=False gives empty stats on both readings (fast, and line by line after a fallback)."""
+    from crashplan.formats.zoneinfo import _parse_sizes
+
     text = (HOSTS / "qemu-x86_64-4g-no-crashkernel/proc/zoneinfo").read_text()
+    edited = text.replace("Node 0, zone      DMA", "Node 0, zone  DMA ", 1)
+    assert _parse_sizes(text) is not None and _parse_sizes(edited) is None
     fast = parse_zoneinfo(text, counters=False)
-    slow = parse_zoneinfo(text.replace("Node 0, zone      DMA", "Node 0, zone  DMA ", 1), counters=False)
+    slow = parse_zoneinfo(edited, counters=False)
     assert all(not z.stats for z in fast.zones) and all(not z.stats for z in slow.zones)
     assert not fast.node_stats and not slow.node_stats
     assert _sizes(fast) == _sizes(slow)
