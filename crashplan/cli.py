@@ -94,7 +94,26 @@ def _ram(ctx: click.Context, param: click.Parameter, value: str | None) -> int |
     return parse_size(value, what="--ram")
 
 
-@click.group(context_settings=CONTEXT_SETTINGS, epilog=EXIT_CODES_HELP)
+class _Cli(click.Group):
+    """The command group; a reader that goes away (``crashplan ... | head``) is not an error.
+
+    Caught here because click turns a broken pipe that reaches ``main()`` into exit 1.
+    """
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            # What is still buffered for stdout goes nowhere, so exiting does not fail on it.
+            import os
+
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+            raise click.exceptions.Exit(ExitCode.OK) from None
+
+
+@click.group(cls=_Cli, context_settings=CONTEXT_SETTINGS, epilog=EXIT_CODES_HELP)
 @click.version_option(package_name="crashplan", prog_name="crashplan")
 def cli() -> None:
     """Size, place and explain the kdump crashkernel= reservation.
@@ -562,8 +581,4 @@ def main(argv: list[str] | None = None) -> None:
     except CrashplanError as e:
         _report(e)
         status = e.exit_code
-    except BrokenPipeError:
-        # The reader went away (`crashplan ... | head`): not an error of ours.
-        sys.stderr.close()
-        status = ExitCode.OK
     sys.exit(int(status or 0))

@@ -91,9 +91,15 @@ def _console(file: object | None = None, width: int | None = None) -> object:
 
     from rich.console import Console
 
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            # rich would exit 1, crashplan's "bug" code; the CLI treats a reader that went away
+            # (`crashplan ... | head`) as success.
+            raise BrokenPipeError
+
     stream = file or sys.stdout
     is_tty = hasattr(stream, "isatty") and stream.isatty()
-    return Console(
+    return _Console(
         file=stream,
         width=width or (None if is_tty else 150),
         no_color=bool(os.environ.get("NO_COLOR")) or not is_tty,

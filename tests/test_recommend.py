@@ -144,3 +144,24 @@ def test_check_wasteful():
     """More than twice the need is reported as wasteful."""
     p = _cli("check", "--source", str(QEMU), "--cmdline", "crashkernel=2500M", "--format", "json")
     assert "wasteful" in [f["code"] for f in json.loads(p.stdout)["findings"]]
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_a_reader_that_goes_away_is_not_an_error(fmt):
+    """`crashplan recommend | head -1`: the pipe closes before crashplan writes; exit 0, no traceback.
+
+    The text output goes through rich, whose own broken-pipe handling exits 1 (crashplan's
+    "bug" code); the JSON output through click.
+    """
+    host = Path(__file__).parent / "data" / "hosts" / "qemu-x86_64-4g-no-crashkernel"
+    p = subprocess.Popen(
+        [sys.executable, "-m", "crashplan", "recommend", "--source", str(host), "--format", fmt],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert p.stdout is not None and p.stderr is not None
+    p.stdout.close()  # before the child has started: its first write meets a closed pipe
+    with p.stderr:
+        err = p.stderr.read()
+    assert p.wait(timeout=60) == 0
+    assert err == b""
