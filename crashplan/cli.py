@@ -9,7 +9,7 @@ inside the functions that need them, so that TAB completion stays fast.
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -97,20 +97,36 @@ def _ram(ctx: click.Context, param: click.Parameter, value: str | None) -> int |
 class _Cli(click.Group):
     """The command group; a reader that goes away (``crashplan ... | head``) is not an error.
 
-    Caught here because click turns a broken pipe that reaches ``main()`` into exit 1.
+    Caught here because click turns a broken pipe that reaches ``main()`` into exit 1.  Both
+    places that write: ``make_context()`` prints ``crashplan --help`` and ``--version``,
+    ``invoke()`` runs a command (whose own ``--help`` included).
     """
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except BrokenPipeError:
+            _reader_gone()
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except BrokenPipeError:
-            # What is still buffered for stdout goes nowhere, so exiting does not fail on it.
-            import os
+            _reader_gone()
 
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            os.close(devnull)
-            raise click.exceptions.Exit(ExitCode.OK) from None
+
+def _reader_gone() -> NoReturn:
+    """Exit 0 after a broken pipe on stdout.
+
+    Stdout is pointed at /dev/null first: what is still buffered goes nowhere, so the exit does
+    not fail on it.
+    """
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    raise click.exceptions.Exit(ExitCode.OK) from None
 
 
 @click.group(cls=_Cli, context_settings=CONTEXT_SETTINGS, epilog=EXIT_CODES_HELP)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -146,16 +145,29 @@ def test_check_wasteful():
     assert "wasteful" in [f["code"] for f in json.loads(p.stdout)["findings"]]
 
 
-@pytest.mark.parametrize("fmt", ["text", "json"])
-def test_a_reader_that_goes_away_is_not_an_error(fmt):
+_HOST = Path(__file__).parent / "data" / "hosts" / "qemu-x86_64-4g-no-crashkernel"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["recommend", "--source", str(_HOST), "--format", "text"],
+        ["recommend", "--source", str(_HOST), "--format", "json"],
+        ["--help"],
+        ["--version"],
+        ["recommend", "--help"],
+    ],
+    ids=["text", "json", "help", "version", "command-help"],
+)
+def test_a_reader_that_goes_away_is_not_an_error(args):
     """`crashplan recommend | head -1`: the pipe closes before crashplan writes; exit 0, no traceback.
 
     The text output goes through rich, whose own broken-pipe handling exits 1 (crashplan's
-    "bug" code); the JSON output through click.
+    "bug" code); the JSON output through click; `crashplan --help` and `--version` are printed
+    by click before any command runs.
     """
-    host = Path(__file__).parent / "data" / "hosts" / "qemu-x86_64-4g-no-crashkernel"
     p = subprocess.Popen(
-        [sys.executable, "-m", "crashplan", "recommend", "--source", str(host), "--format", fmt],
+        [sys.executable, "-m", "crashplan", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
