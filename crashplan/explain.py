@@ -109,11 +109,11 @@ def _read_token_error(scans: tuple[TokenScan, ...], features: Features) -> Parse
     for scan in scans:
         last[scan.lookup] = scan
     for lookup in ("plain", "high", "low"):
-        scan = last.get(lookup)
-        if scan is not None and scan.error is not None:
+        found = last.get(lookup)
+        if found is not None and found.error is not None:
             if lookup != "plain" and not features.has_high:
                 continue
-            return scan.error
+            return found.error
     return None
 
 

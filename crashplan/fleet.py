@@ -8,7 +8,6 @@ memory the recommendations return to production compared with the current reserv
 
 from __future__ import annotations
 
-import itertools
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, fields, replace
@@ -218,8 +217,8 @@ def _covering_ranged(results: list[HostResult]) -> str | None:
         return None
     step = 128 << 20
     parts = []
-    bounds = [0, *_BOUNDS, None]
-    for lo, hi in itertools.pairwise(bounds):
+    highs: tuple[int | None, ...] = (*_BOUNDS, None)
+    for lo, hi in zip((0, *_BOUNDS), highs, strict=True):
         inside = [size for ram, size in sized if -(-ram // step) * step >= lo and (hi is None or -(-ram // step) * step < hi)]
         if inside:
             parts.append((lo, hi, max(inside)))

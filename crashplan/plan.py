@@ -35,6 +35,8 @@ from crashplan.syntax import Features, decide, diagnose, features_for
 from crashplan.units import GiB, MiB, TiB, format_size
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from crashplan.placement import Layout
 
 __all__ = [
@@ -205,7 +207,9 @@ def evaluate_option(
     return Option(label, kind, cmdline, standard + borrowed, standard, borrowed, share, places, covers, loses, requirement)
 
 
-def ranged_string(footprint_at: callable, sizes: tuple[int, ...] = (1 * GiB, 64 * GiB, 1 * TiB)) -> str:  # type: ignore[valid-type]
+def ranged_string(
+    footprint_at: Callable[[int], int], sizes: tuple[int, ...] = (1 * GiB, 64 * GiB, 1 * TiB)
+) -> str:
     """One ``start-[end]:size`` list from the sizes the footprint asks for at each boundary.
 
     ``footprint_at(ram)`` is the recommended size at a RAM size; each range takes the size
@@ -272,6 +276,7 @@ def make_plan(
         from crashplan.errors import UsageError
 
         raise UsageError(f"--strategy cma needs Linux >= 6.17 on x86_64 or >= 6.19 on ppc64le; the host runs {f.arch} {f.version}")
+    tokens: tuple[str, ...]
     if chosen == "cma":
         tokens = (f"crashkernel={format_size(footprint.cma_size)},cma", f"crashkernel={format_size(footprint.cma_fixed_size)}")
         reason = reason or "the fixed part as a standard reservation, the runtime part borrowed from CMA"

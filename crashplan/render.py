@@ -6,12 +6,19 @@ Plain-text renderers here are used on the fast paths (``explain``); they never i
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from crashplan.units import format_size
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from contextlib import AbstractContextManager
+    from typing import IO
+
+    from rich.console import Console
+
     from crashplan.explain import Explanation
+    from crashplan.fleet import FleetSummary, HostResult
     from crashplan.syntax import Decision
 
 __all__ = ["dumps_json", "render_explanation_text"]
@@ -84,7 +91,7 @@ def _clip(text: str, width: int = 200) -> str:
     return shown if len(text) <= width else shown[: width - 1] + "\u2026"
 
 
-def _console(file: object | None = None, width: int | None = None) -> object:
+def _console(file: IO[str] | None = None, width: int | None = None) -> Console:
     """A rich console that writes no colour when stdout is not a terminal or NO_COLOR is set."""
     import os
     import sys
@@ -130,11 +137,11 @@ def _memory_segments(sim: object) -> list[tuple[int, int, str, str]]:
         out.append((image.start, image.end, "occupant", f"kernel image ({where})"))
     for o in sim.layout.occupants:
         out.append((o.range.start, o.range.end, "occupant", o.name))
-    for r in sim.facts.crash_regions:
-        out.append((r.start, r.end, "occupant", "existing Crash kernel (free again at the next boot)"))
-    for r in sim.assessment.placement.reservations:
-        kind = "cma" if r.name == "crashkernel-cma" else "crash"
-        out.append((r.start, r.end, kind, f"{r.name} (simulated)"))
+    for region in sim.facts.crash_regions:
+        out.append((region.start, region.end, "occupant", "existing Crash kernel (free again at the next boot)"))
+    for res in sim.assessment.placement.reservations:
+        kind = "cma" if res.name == "crashkernel-cma" else "crash"
+        out.append((res.start, res.end, kind, f"{res.name} (simulated)"))
     return sorted(out, key=lambda s: (s[0], s[2] == "free"))
 
 
@@ -153,7 +160,7 @@ def _bar(segments: list[tuple[int, int, str, str]], start: int, end: int, width:
     return cells
 
 
-def render_simulation_text(sim: object, *, file: object | None = None) -> None:
+def render_simulation_text(sim: object, *, file: IO[str] | None = None) -> None:
     """Print the simulated boot: decision, kernel log, verdicts and the physical memory map."""
     from rich.table import Table
     from rich.text import Text
@@ -209,7 +216,7 @@ def render_simulation_text(sim: object, *, file: object | None = None) -> None:
             console.print(f"  {w.severity} {w.code}: {w.message}")
 
 
-def render_footprint_text(ctx: object, fp: object, *, file: object | None = None) -> None:
+def render_footprint_text(ctx: object, fp: object, *, file: IO[str] | None = None) -> None:
     """Print the itemised footprint with the source of every line."""
     from rich.table import Table
     from rich.text import Text
@@ -244,7 +251,7 @@ def render_footprint_text(ctx: object, fp: object, *, file: object | None = None
         console.print(f"  {finding.severity} {finding.code}: {finding.message}")
 
 
-def render_plan_text(ctx: object, plan: object, *, file: object | None = None) -> None:
+def render_plan_text(ctx: object, plan: object, *, file: IO[str] | None = None) -> None:
     """Print the recommendation, why, and the comparison of what each option costs production."""
     from rich.table import Table
     from rich.text import Text
@@ -284,7 +291,7 @@ def render_plan_text(ctx: object, plan: object, *, file: object | None = None) -
         console.print(f"  {finding.severity} {finding.code}: {finding.message}")
 
 
-def fleet_progress(total: int) -> object:
+def fleet_progress(total: int) -> AbstractContextManager[Callable[[int], None]]:
     """A context manager giving ``advance(n)``: a rich progress bar on stderr when it is a terminal."""
     import contextlib
     import sys
@@ -303,7 +310,9 @@ def fleet_progress(total: int) -> object:
     return manager()
 
 
-def render_fleet_text(results: list, summary: object, *, file: object | None = None) -> None:  # type: ignore[type-arg]
+def render_fleet_text(
+    results: list[HostResult], summary: FleetSummary, *, file: IO[str] | None = None
+) -> None:
     """Print one line per host and the fleet summary."""
     from rich.table import Table
 
@@ -329,10 +338,12 @@ def render_fleet_text(results: list, summary: object, *, file: object | None = N
     console.print(table)
     s = summary
     console.print(f"\n{s.hosts} hosts, {s.failed} failed")
-    if s.need_median is not None:
+    needs = (s.need_min, s.need_median, s.need_p90, s.need_max)
+    if None not in needs:
+        low, median, p90, high = cast("tuple[int, int, int, int]", needs)
         console.print(
-            f"estimated need: min {format_human(s.need_min)}, median {format_human(s.need_median)}, "
-            f"p90 {format_human(s.need_p90)}, max {format_human(s.need_max)}"
+            f"estimated need: min {format_human(low)}, median {format_human(median)}, "
+            f"p90 {format_human(p90)}, max {format_human(high)}"
         )
     console.print(f"taken from production now {format_human(s.taken_now)}, with the recommendations {format_human(s.taken_recommended)}; returned {format_human(s.returned) if s.returned >= 0 else '-' + format_human(-s.returned)}")
     if s.ranged:

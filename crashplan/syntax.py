@@ -1045,9 +1045,13 @@ def _cma_findings(scans: tuple[TokenScan, ...], plain: TokenScan | None, high: T
 def _ram_findings(scans: tuple[TokenScan, ...], plain: TokenScan | None, f: Features, system_ram: int, d: Decision) -> list[Finding]:
     out = []
     ram = format_size(system_ram) if system_ram % MiB == 0 else f"{system_ram} bytes"
-    if plain is not None and plain.token is not None and plain.token.form == "ranges":
-        if "crashkernel size resulted in zero bytes" in d.messages:
-            out.append(Finding("warning", "no-range-match", f"no range of this list matches {ram} of RAM (rounded up to 128M): nothing is reserved", (plain.start, plain.end)))
+    if (
+        plain is not None
+        and plain.token is not None
+        and plain.token.form == "ranges"
+        and "crashkernel size resulted in zero bytes" in d.messages
+    ):
+        out.append(Finding("warning", "no-range-match", f"no range of this list matches {ram} of RAM (rounded up to 128M): nothing is reserved", (plain.start, plain.end)))
     if d.crash_size and d.crash_size >= system_ram:
         span = (plain.start, plain.end) if plain is not None else None
         out.append(Finding("warning", "size-ge-ram", f"the size {format_size(d.crash_size)} is not smaller than system RAM ({ram}): nothing is reserved", span))

@@ -57,7 +57,7 @@ def test_explain_json_contract():
     r = run("explain", "crashkernel=1G-4G:192M,4G-64G:256M,64G-:512M", "--ram", "16G", "--format", "json")
     assert r.exit_code == 0
     out = json.loads(r.stdout)
-    assert ENVELOPE_KEYS <= out.keys() and out["command"] == "explain"
+    assert out.keys() >= ENVELOPE_KEYS and out["command"] == "explain"
     assert out["crashplan_result_version"] == 1 and out["system_ram"] == 16 << 30
     assert set(out["resolved"]) == RESOLVED_KEYS
     assert out["resolved"] == {"ok": True, "crash_size": 256 << 20, "crash_base": 0, "low_size": 0, "cma_size": 0, "high": False, "error": None}

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from crashplan.facts import analyse_boot_file
-from crashplan.footprint import FootprintInputs, estimate_footprint, footprint_to_json
+from crashplan.footprint import FootprintInputs, estimate_footprint
 from crashplan.profiles import load_profile
 from crashplan.units import MiB
 

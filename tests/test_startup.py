@@ -8,7 +8,7 @@ import sys
 
 HEAVY = ("rich", "yaml", "psutil")
 
-PROBE = """
+PROBE = f"""
 import sys, json
 from crashplan.cli import main
 try:
@@ -16,8 +16,8 @@ try:
 except SystemExit:
     pass
 sys.stdout.flush()
-print(json.dumps([m for m in %r if m in sys.modules]), file=sys.stderr)
-""" % (HEAVY,)
+print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]), file=sys.stderr)
+"""
 
 
 def _loaded(*args: str) -> list[str]:

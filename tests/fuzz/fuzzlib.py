@@ -126,9 +126,14 @@ def fuzz_grammar(data: bytes) -> None:
 
 def fuzz_cmdline(data: bytes) -> None:
     """``split_cmdline`` and ``parse_cmdline`` of ``/proc/cmdline`` text; differential on the split."""
-    from crashplan.formats.cmdline import get_param, has_param, parse_cmdline, split_cmdline
-
-    from crashplan.formats.cmdline import _encode, _split_next_arg
+    from crashplan.formats.cmdline import (
+        _encode,
+        _split_next_arg,
+        get_param,
+        has_param,
+        parse_cmdline,
+        split_cmdline,
+    )
 
     s = text(data)
     args = split_cmdline(s)

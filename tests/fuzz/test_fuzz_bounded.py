@@ -18,9 +18,9 @@ from __future__ import annotations
 import os
 import random
 import subprocess
-import time
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 

@@ -15,8 +15,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-import harness  # noqa: E402
-import scenarios  # noqa: E402
+import harness
+import scenarios
 
 REQUIRED = os.environ.get("CRASHPLAN_KERNEL_TESTS") == "1"
 

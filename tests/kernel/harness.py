@@ -55,18 +55,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = [
+    "FILES",
+    "Boot",
     "HarnessError",
     "Kernel",
-    "Boot",
-    "FILES",
+    "boot",
+    "build_initramfs",
     "default_cache",
     "ensure_tools",
     "fetch_kernel",
-    "build_initramfs",
-    "boot",
-    "write_tree",
-    "parse_size",
     "main",
+    "parse_size",
+    "write_tree",
 ]
 
 #: Bump when the boot JSON layout or the parsing changes (invalidates cached boots).
@@ -683,7 +683,7 @@ def _parse_serial(text: str) -> dict[str, str]:
         if m and m.group(1) == "END" and current is not None and current == m.group(2):
             # a file without a trailing newline leaves its last line in front of the marker
             tail = line[: m.start()]
-            body = "\n".join(buf + [tail]) if tail else ("\n".join(buf) + "\n" if buf else "")
+            body = "\n".join([*buf, tail]) if tail else ("\n".join(buf) + "\n" if buf else "")
             if body.strip() != MISSING.format(current):
                 sections[current] = body
             current = None

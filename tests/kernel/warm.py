@@ -13,8 +13,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-import harness  # noqa: E402
-from scenarios import boots  # noqa: E402
+import harness
+from scenarios import boots
 
 
 def main() -> int:
