@@ -128,6 +128,73 @@ def test_zoneinfo_fast_path_never_guesses(edit):
     assert _sizes(parse_zoneinfo(edited, counters=False)) == _sizes(full)
 
 
+
+def _qemu_zoneinfo() -> str:
+    return (HOSTS / "qemu-x86_64-4g-no-crashkernel/proc/zoneinfo").read_text()
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        ("  start_pfn:           1\n", "   start_pfn:          1\n"),
+        ("  start_pfn:           1\n", "  start_pfn            1\n"),
+        ("  start_pfn:           1\n", "  start_pfn:           1\n      start_pfn 7\n"),
+    ],
+    ids=["indent", "no-colon", "counter-form"],
+)
+def test_zoneinfo_start_pfn_in_another_form_is_read_line_by_line(edit):
+    """Any start_pfn not in the kernel's exact form sends the text to the full reading."""
+    from crashplan.formats.zoneinfo import _parse_sizes
+
+    text = _qemu_zoneinfo()
+    edited = text.replace(*edit, 1)
+    assert _parse_sizes(text) is not None and _parse_sizes(edited) is None
+    try:
+        full = parse_zoneinfo(edited)
+    except SourceError:
+        return
+    assert _sizes(parse_zoneinfo(edited, counters=False)) == _sizes(full)
+
+
+def test_zoneinfo_start_pfn_belongs_to_the_zone_it_is_in():
+    """A start_pfn moved from a populated zone into an unpopulated one is that zone's, as line by line.
+
+    The kernel prints start_pfn only for populated zones, but the fast reading does not count on
+    it: it places each start_pfn by its position, never by the zones' order.
+    """
+    from crashplan.formats.zoneinfo import _parse_sizes
+
+    text = _qemu_zoneinfo()
+    moved = text.replace("  start_pfn:           1048576\n", "", 1).replace(
+        "        protection: (0, 0, 0, 0, 0)\nNode 0, zone   Device",
+        "        protection: (0, 0, 0, 0, 0)\n  start_pfn:           1048576\nNode 0, zone   Device",
+        1,
+    )
+    assert moved.count("start_pfn") == text.count("start_pfn") and moved != text
+    fast = _parse_sizes(moved)
+    assert fast is not None
+    assert _sizes(fast) == _sizes(parse_zoneinfo(moved))
+    starts = {z.name: z.zone_start_pfn for z in fast.zones}
+    assert starts["Normal"] is None and starts["Movable"] == 1048576
+
+
+def test_zoneinfo_size_block_moved_to_the_next_zone_is_an_error():
+    """A zone without its size lines and the next with two: both readings reject it, none guesses."""
+    from crashplan.formats.zoneinfo import _parse_sizes
+
+    text = _qemu_zoneinfo()
+    dma = text.index("Node 0, zone      DMA\n")
+    dma32 = text.index("Node 0, zone    DMA32\n")
+    block_start = text.index("  pages free", dma)
+    block_end = text.index("\n", text.index("        protection:", block_start)) + 1
+    block = text[block_start:block_end]
+    edited = text[:block_start] + text[block_end:dma32] + text[dma32:].replace("\n", "\n" + block, 1)
+    assert edited.count("  pages free ") == text.count("  pages free ")
+    assert _parse_sizes(edited) is None
+    with pytest.raises(SourceError, match=r"second|no 'pages free'"):
+        parse_zoneinfo(edited, counters=False)
+
+
 BUDDYINFO = sorted(HOSTS.glob("*/proc/buddyinfo"))
 
 
