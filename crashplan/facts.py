@@ -1064,8 +1064,10 @@ def _distro(r: _Reader, f: _Facts) -> OsRelease | None:
 
 def _kdump(r: _Reader, f: _Facts, distro: OsRelease | None) -> tuple[KdumpConfig | None, tuple[str, ...]]:
     """The kdump configuration, merged from whichever of the three families' files exist."""
-    texts = [r.text(p) for p in ("etc/kdump.conf", "etc/sysconfig/kdump", "etc/default/kdump-tools")]
-    if all(text is None for text in texts):
+    conf = r.text("etc/kdump.conf")
+    sysconfig = r.text("etc/sysconfig/kdump")
+    tools = r.text("etc/default/kdump-tools")
+    if conf is None and sysconfig is None and tools is None:
         f.prov["kdump"] = "unknown: none of /etc/kdump.conf, /etc/sysconfig/kdump, /etc/default/kdump-tools"
         return None, ()
     # The parsers only for a host that has a kdump configuration.
@@ -1078,26 +1080,20 @@ def _kdump(r: _Reader, f: _Facts, distro: OsRelease | None) -> tuple[KdumpConfig
 
     configs: list[KdumpConfig] = []
     files: list[str] = []
-    text = r.text("etc/kdump.conf")
-    if text is not None:
-        configs.append(parse_kdump_conf(text, path=r.path("etc/kdump.conf")))
+    if conf is not None:
+        configs.append(parse_kdump_conf(conf, path=r.path("etc/kdump.conf")))
         files.append("/etc/kdump.conf")
-    text = r.text("etc/sysconfig/kdump")
-    if text is not None:
+    if sysconfig is not None:
         family: Family | None = None
         if distro is not None and (distro.is_like("suse") or "suse" in (distro.id or "") or distro.id == "sles"):
             family = "suse"
         elif configs:
             family = "fedora"
-        configs.append(parse_sysconfig_kdump(text, path=r.path("etc/sysconfig/kdump"), family=family))
+        configs.append(parse_sysconfig_kdump(sysconfig, path=r.path("etc/sysconfig/kdump"), family=family))
         files.append("/etc/sysconfig/kdump")
-    text = r.text("etc/default/kdump-tools")
-    if text is not None:
-        configs.append(parse_kdump_tools_default(text, path=r.path("etc/default/kdump-tools")))
+    if tools is not None:
+        configs.append(parse_kdump_tools_default(tools, path=r.path("etc/default/kdump-tools")))
         files.append("/etc/default/kdump-tools")
-    if not configs:
-        f.prov["kdump"] = "unknown: none of /etc/kdump.conf, /etc/sysconfig/kdump, /etc/default/kdump-tools"
-        return None, ()
     f.prov["kdump"] = " merged with ".join(files)
     return merge_kdump_configs(configs[0], *configs[1:]), tuple(files)
 
