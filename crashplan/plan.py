@@ -151,8 +151,11 @@ def _features(facts: HostFacts) -> Features:
 
 
 def _placement(facts: HostFacts, cmdline: str, dmesg: Dmesg | None, layout: Layout | None = None) -> Simulation | None:
-    if not facts.addresses_visible or not facts.ram:
-        return None
+    """The placement of ``cmdline``, None when the host shows no addresses to place it in."""
+    if layout is None:
+        layout = _host_layout(facts, dmesg)
+        if layout is None:
+            return None
     return simulate(facts, cmdline, features=_features(facts), dmesg=dmesg, layout=layout)
 
 
