@@ -13,6 +13,7 @@ but its output and the temporary sibling it renames, whatever the output name.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
 import lzma
@@ -25,6 +26,7 @@ import tarfile
 import textwrap
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -346,34 +348,38 @@ def test_fifty_thousand_entries_under_proc(tree: Path) -> None:
 # --- files that change while they are read --------------------------------------------------
 
 
-def _grow(path: Path, stop: threading.Event, line: bytes) -> None:
-    with open(path, "ab") as f:
-        while not stop.is_set():
-            f.write(line * 4096)
-            f.flush()
-
-
-def test_file_growing_while_read(tree: Path) -> None:
-    """proc/iomem growing without end while facts reads it: a value or a clear error, never a hang."""
+@contextlib.contextmanager
+def _meanwhile(change: Callable[[threading.Event], None]) -> Iterator[None]:
+    """Run ``change(stop)`` in a thread for the duration of the block; it loops until ``stop``."""
     stop = threading.Event()
-    writer = threading.Thread(
-        target=_grow, args=(tree / "proc" / "iomem", stop, b"100000000-1ffffffff : System RAM\n"), daemon=True
-    )
+    writer = threading.Thread(target=change, args=(stop,), daemon=True)
     writer.start()
     try:
-        handled(tree)
+        yield
     finally:
         stop.set()
         writer.join()
 
 
+def test_file_growing_while_read(tree: Path) -> None:
+    """proc/iomem growing without end while facts reads it: a value or a clear error, never a hang."""
+
+    def grow(stop: threading.Event) -> None:
+        with open(tree / "proc" / "iomem", "ab") as f:
+            while not stop.is_set():
+                f.write(b"100000000-1ffffffff : System RAM\n" * 4096)
+                f.flush()
+
+    with _meanwhile(grow):
+        handled(tree)
+
+
 def test_file_rewritten_while_read(tree: Path) -> None:
     """proc/zoneinfo truncated and rewritten in a loop while facts reads it: a value or a clear error."""
-    stop = threading.Event()
     path = tree / "proc" / "zoneinfo"
     original = path.read_bytes()
 
-    def churn() -> None:
+    def churn(stop: threading.Event) -> None:
         i = 0
         while not stop.is_set():
             with open(path, "r+b") as f:
@@ -381,39 +387,28 @@ def test_file_rewritten_while_read(tree: Path) -> None:
                 f.write(original)
             i += 1
 
-    writer = threading.Thread(target=churn, daemon=True)
-    writer.start()
-    try:
+    with _meanwhile(churn):
         for _ in range(3):
             handled(tree)
-    finally:
-        stop.set()
-        writer.join()
 
 
 def test_file_replaced_by_fifo_while_read(tree: Path) -> None:
     """proc/meminfo swapped between a file and a FIFO in a loop: never a hang (O_NONBLOCK, fstat check)."""
-    stop = threading.Event()
     path = tree / "proc" / "meminfo"
     data = path.read_bytes()
     spare = tree / "meminfo.file"
     fifo = tree / "meminfo.fifo"
 
-    def swap() -> None:
+    def swap(stop: threading.Event) -> None:
         while not stop.is_set():
             spare.write_bytes(data)
             os.replace(spare, path)
             os.mkfifo(fifo)
             os.replace(fifo, path)
 
-    writer = threading.Thread(target=swap, daemon=True)
-    writer.start()
-    try:
+    with _meanwhile(swap):
         for _ in range(3):
             handled(tree)
-    finally:
-        stop.set()
-        writer.join()
 
 
 # --- crashplan snapshot writes only where it was told -----------------------------------------
