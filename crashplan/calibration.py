@@ -18,7 +18,6 @@ from crashplan.units import MiB
 __all__ = ["Calibration", "TrialPoint", "calibrate"]
 
 
-
 @dataclass(frozen=True, slots=True)
 class TrialPoint:
     """One bisected setup of tests/data/kdump-trials: the smallest crashkernel=X that dumped."""
