@@ -826,29 +826,13 @@ def _linearize(
         if parent is None:
             hint = "" if _is_path(ref) else _suggest_profile(ref, session.names)
             what = "file" if _is_path(ref) else "profile"
-            problems.append(
-                ProfileError(
-                    f"extends: unknown {what} {ref!r}{hint}",
-                    file=raw.file,
-                    line=where.line,
-                    column=where.column,
-                    code="profile-extends-unknown",
-                )
-            )
+            problems.append(_extends_error(raw, where, f"extends: unknown {what} {ref!r}{hint}", "profile-extends-unknown"))
             return None
         if any(parent.key == s.key for s in (*stack, raw)):
             path = (*stack, raw)
             start = [s.key for s in path].index(parent.key)
             cycle = [*(s.label for s in path[start:]), parent.label]
-            problems.append(
-                ProfileError(
-                    f"extends cycle: {' -> '.join(cycle)}",
-                    file=raw.file,
-                    line=where.line,
-                    column=where.column,
-                    code="profile-extends-cycle",
-                )
-            )
+            problems.append(_extends_error(raw, where, f"extends cycle: {' -> '.join(cycle)}", "profile-extends-cycle"))
             return None
         chain = _linearize(parent, session, (*stack, raw), problems)
         if chain is None:
@@ -857,18 +841,21 @@ def _linearize(
         direct.append(parent)
     merged = _c3_merge([*chains, direct])
     if merged is None:
-        first = raw.extends[0][1]
         problems.append(
-            ProfileError(
+            _extends_error(
+                raw,
+                raw.extends[0][1],
                 "extends: the parents cannot be ordered consistently (C3); list the more specific parent first",
-                file=raw.file,
-                line=first.line,
-                column=first.column,
-                code="profile-extends-order",
+                "profile-extends-order",
             )
         )
         return None
     return [raw, *merged]
+
+
+def _extends_error(raw: _Raw, where: _Entry, message: str, code: str) -> ProfileError:
+    """A problem of ``raw``'s ``extends:`` entry at ``where`` (its line and column)."""
+    return ProfileError(message, file=raw.file, line=where.line, column=where.column, code=code)
 
 
 def _c3_merge(seqs: list[list[_Raw]]) -> list[_Raw] | None:
