@@ -10,15 +10,15 @@ Kept apart from :mod:`crashplan.footprint` so that estimating, on every host, do
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
+from crashplan._frozen import frozen
 from crashplan.footprint import PAGE, STRUCT_PAGE, round_up
 from crashplan.units import MiB
 
 __all__ = ["Calibration", "TrialPoint", "calibrate"]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class TrialPoint:
     """One bisected setup of tests/data/kdump-trials: the smallest crashkernel=X that dumped."""
 
@@ -32,7 +32,7 @@ class TrialPoint:
     step: int
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Calibration:
     """Constants derived from the trials, as upper envelopes (every trial is covered)."""
 

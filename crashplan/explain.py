@@ -7,8 +7,7 @@ sizes: every range boundary of the string, and 1G, 2G, 4G, 8G, 16G, 64G and 1T.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from crashplan._frozen import frozen
 from crashplan.errors import ParseError
 from crashplan.model import Finding
 from crashplan.syntax import (
@@ -39,7 +38,7 @@ TABLE_RAM_SIZES = (1 * GiB, 2 * GiB, 4 * GiB, 8 * GiB, 16 * GiB, 64 * GiB, 1 * T
 _RAM_DEPENDENT_ERRORS = ("crashkernel: invalid size",)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Explanation:
     """The kernel's reading of one command line, at one RAM size or across a table of them.
 

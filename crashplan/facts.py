@@ -33,12 +33,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import UTC, datetime
 from itertools import repeat
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from crashplan._frozen import frozen
 from crashplan.errors import ParseError, SourceError
 from crashplan.formats.buddyinfo import BuddyInfo, parse_buddyinfo
 from crashplan.formats.cmdline import Cmdline, get_param, parse_cmdline
@@ -155,7 +156,7 @@ _CMDLINE_ARCH = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ZoneSpan:
     """A memory zone of one NUMA node from ``/proc/zoneinfo``, in bytes.
 
@@ -171,7 +172,7 @@ class ZoneSpan:
     managed: int | None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class BootFile:
     """A file of the kdump kernel or initrd: its path on the host and its size in bytes.
 
@@ -191,7 +192,7 @@ class BootFile:
     problem: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class BootFiles:
     """The kernel and initrd the kdump service loads (``None`` when not found)."""
 
@@ -199,7 +200,7 @@ class BootFiles:
     initrd: BootFile | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class HostFacts:
     """What crashplan knows about one host; bytes as ``int``, ranges half-open, absent = None.
 

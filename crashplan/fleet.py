@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, fields, replace
+from dataclasses import fields, replace
 from typing import TYPE_CHECKING
 
+from crashplan._frozen import frozen
 from crashplan.errors import CrashplanError
 from crashplan.facts import HostFacts
 from crashplan.units import GiB, TiB, format_size
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 __all__ = ["FleetSummary", "HostResult", "expand_sources", "run_fleet", "summarise"]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class HostResult:
     """One host of the fleet: its recommendation and what it takes now and would take."""
 
@@ -47,7 +48,7 @@ class HostResult:
         return {k: getattr(self, k) for k in self.__slots__}  # type: ignore[attr-defined]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class FleetSummary:
     """The fleet at a glance."""
 

@@ -7,8 +7,9 @@ one written for another architecture than the source's is refused.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
+from crashplan._frozen import frozen
 from crashplan.errors import CrashplanError
 from crashplan.facts import (
     BootFile,
@@ -25,7 +26,7 @@ from crashplan.profiles import Profile, detect_profile, load_profile
 __all__ = ["PlanContext", "boot_file_json", "gather_for_plan"]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class PlanContext:
     """What the planning commands start from."""
 

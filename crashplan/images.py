@@ -36,9 +36,10 @@ import lzma
 import struct
 import zlib
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from typing import BinaryIO
 
+from crashplan._frozen import frozen
 from crashplan.errors import SourceError
 from crashplan.model import MemRange
 
@@ -92,7 +93,7 @@ _XLF_CAN_BE_LOADED_ABOVE_4G = 1 << 1
 _ARM64_PAGE_SIZES = {0: None, 1: 4096, 2: 16384, 3: 65536}
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class KernelImage:
     """What a kernel file declares about itself, in bytes.
 

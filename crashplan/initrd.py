@@ -44,9 +44,10 @@ import struct
 import time
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import IO, BinaryIO, cast
 
+from crashplan._frozen import frozen
 from crashplan.errors import SourceError
 from crashplan.images import detect_compression
 from crashplan.model import Finding
@@ -89,7 +90,7 @@ def round_up(n: int, page_size: int) -> int:
     return (n + page_size - 1) & ~(page_size - 1)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Limits:
     """How much work :func:`analyse_initrd` may do before it gives up with a finding.
 
@@ -103,7 +104,7 @@ class Limits:
     chunk_size: int = _MiB
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Segment:
     """One segment of an initrd: an uncompressed cpio archive or one compressed stream.
 
@@ -120,7 +121,7 @@ class Segment:
     entries: int
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class InitrdFacts:
     """What an initrd costs: ``size`` as loaded, and the unpacked tree as tmpfs holds it, in bytes.
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import field, fields
 from typing import Any, Literal, NamedTuple, TypeVar
+
+from crashplan._frozen import frozen
 
 __all__ = ["Finding", "MemRange", "Severity", "build_columns"]
 
@@ -38,7 +40,7 @@ class MemRange(NamedTuple):
         return isinstance(address, int) and self.start <= address < self.end
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Finding:
     """Something crashplan wants the user to know, with a stable ``code`` for scripts.
 

@@ -28,9 +28,10 @@ success are exact claims; addresses are predictions.
 from __future__ import annotations
 
 from bisect import bisect_right, insort
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Literal
 
+from crashplan._frozen import frozen
 from crashplan.model import MemRange
 from crashplan.syntax import Decision
 from crashplan.units import GiB, MiB, TiB
@@ -67,7 +68,7 @@ NODE_DATA_MODEL = 0x2B0C0
 NODE_DATA_ALIGN = 64
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ArchRules:
     """The per-arch constants of the reservation (shared/reference/kernel-crashkernel.md 2.5).
 
@@ -111,7 +112,7 @@ def arch_rules(arch: str) -> ArchRules:
     raise ValueError(f"unknown architecture {arch!r}")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Occupant:
     """Memory memblock holds reserved before the crash kernel is placed.
 
@@ -124,7 +125,7 @@ class Occupant:
     exact: bool
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class WindowLimits:
     """The windows of ``reserve_crashkernel_generic()``: ``[0, low_max)`` and ``[low_max, high_max)``."""
 
@@ -132,7 +133,7 @@ class WindowLimits:
     high_max: int
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Layout:
     """Physical memory as memblock sees it when ``arch_reserve_crashkernel()`` runs.
 
@@ -157,7 +158,7 @@ class Layout:
         return self.ram[-1].end if self.ram else 0
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Reservation:
     """One reserved area, half-open; ``kernel/crash_reserve.c`` names them crashk_res,
     crashk_low_res and crashk_cma_ranges[]."""
@@ -176,7 +177,7 @@ class Reservation:
         return {"name": self.name, "start": self.start, "end": self.end, "size": self.size}
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Placement:
     """The outcome of one boot: the areas reserved and the kernel's log lines for it.
 
@@ -629,7 +630,7 @@ def _place_s390(decision: Decision, layout: Layout, free: _Free, out: list[Reser
 # Uncertainty: KASLR and the largest sizes that always fit
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class AreaVerdict:
     """Whether one requested area is reserved wherever the kernel image lands."""
 
@@ -642,7 +643,7 @@ class AreaVerdict:
         return {"name": self.name, "size": self.size, "verdict": self.verdict}
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Assessment:
     """A placement with its uncertainty stated.
 

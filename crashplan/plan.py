@@ -22,9 +22,10 @@ Strategies:
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Literal
 
+from crashplan._frozen import frozen
 from crashplan.facts import HostFacts
 from crashplan.footprint import Footprint, FootprintInputs, estimate_footprint, round_up
 from crashplan.formats.dmesg import Dmesg
@@ -61,7 +62,7 @@ USER_PAGES = 8  # makedumpfile -d bit: exclude user process data pages
 CMA_LOSES = "user and movable pages in CMA"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Option:
     """One row of the comparison of what each choice takes from production.
 
@@ -100,7 +101,7 @@ class Option:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Plan:
     """The recommendation, the comparison, and what was checked."""
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from crashplan._frozen import frozen
 from crashplan.errors import ParseError, ProfileError
 from crashplan.profiles import (
     _ARCH_ALIASES,
@@ -50,7 +51,7 @@ __all__: list[str] = []  # internal to crashplan.profiles, which imports what it
 # Schema
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class _Leaf:
     """A sourced value: ``{value: ..., source: "..."}``."""
 
@@ -217,7 +218,7 @@ def _leaf_of(key: str) -> _Leaf | None:
 # Reading one file into entries
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class _Entry:
     value: Any
     source: str | None

@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from functools import cache
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pathlib and importlib.resources cost 13 ms at start-up: imported where used
     from importlib.resources.abc import Traversable
 
+from crashplan._frozen import frozen
 from crashplan.errors import ProfileError
 from crashplan.syntax import ARCHES
 from crashplan.units import format_human, format_size
@@ -76,7 +77,7 @@ Value = int | float | str | bool
 # Results
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SourcedValue:
     """One value of a profile and the ``source:`` that justifies it.
 
@@ -91,7 +92,7 @@ class SourcedValue:
     column: int | None = field(default=None, compare=False, repr=False)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Match:
     """How :func:`detect_profile` recognises a host from ``/etc/os-release``.
 
@@ -107,7 +108,7 @@ class Match:
     kernel_release_contains: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class HistoryEntry:
     """An older default ``crashkernel=`` string and the change that replaced it."""
 
@@ -116,7 +117,7 @@ class HistoryEntry:
     source: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Profile:
     """A resolved profile: every ``extends:`` merged, every value checked.
 
@@ -158,7 +159,7 @@ class Profile:
         return self.sources[key].source
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ProfileInfo:
     """One line of :func:`list_profiles`."""
 

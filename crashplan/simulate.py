@@ -8,8 +8,7 @@ exist at the next boot.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from crashplan._frozen import frozen
 from crashplan.errors import CrashplanError, ParseError
 from crashplan.facts import HostFacts
 from crashplan.formats.cmdline import split_cmdline
@@ -24,7 +23,7 @@ __all__ = ["Simulation", "layout_from_facts", "simulate", "simulation_to_json"]
 _KASLR_ARCHES = ("x86_64", "arm64", "riscv64", "loongarch64")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Simulation:
     """One simulated boot of ``cmdline`` on a host, with its uncertainty."""
 

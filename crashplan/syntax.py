@@ -25,10 +25,11 @@ almost surely a mistake.
 from __future__ import annotations
 
 from bisect import bisect_left
-from dataclasses import dataclass, field
+from dataclasses import field
 from functools import lru_cache
 from typing import Literal, NamedTuple
 
+from crashplan._frozen import frozen
 from crashplan.errors import ParseError
 from crashplan.model import Finding
 from crashplan.units import GiB, MiB, Number, format_size, memparse
@@ -196,7 +197,7 @@ _EINVAL = -22
 _ENOENT = -2
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Decision:
     """What ``parse_crashkernel()`` leaves behind for one command line and one RAM size.
 
@@ -575,7 +576,7 @@ def _decision(
 # The structured grammar: tokens with spans, parse and format
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RangeEntry:
     """One ``start-[end]:size`` entry; ``end`` is None for an open range (``start-:size``)."""
 
@@ -585,7 +586,7 @@ class RangeEntry:
     span: tuple[int, int] = field(default=(0, 0), compare=False, repr=False)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CrashkernelToken:
     """One ``crashkernel=`` token as a value.
 
@@ -607,14 +608,14 @@ class CrashkernelToken:
         return "plain" if self.form in ("simple", "ranges") else self.form  # type: ignore[return-value]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CrashkernelSpec:
     """Every ``crashkernel=`` token of a command line, in order."""
 
     tokens: tuple[CrashkernelToken, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class TokenScan:
     """One token found in a command line: its value, or the syntax error that stops it.
 

@@ -9,8 +9,8 @@ is an ``int`` number of bytes.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
+from crashplan._frozen import frozen
 from crashplan.errors import ParseError
 
 __all__ = [
@@ -38,7 +38,7 @@ _UNITS = (("E", 60), ("P", 50), ("T", 40), ("G", 30), ("M", 20), ("K", 10))
 _RUNS = {8: re.compile("[0-7]*"), 10: re.compile("[0-9]*"), 16: re.compile("[0-9a-fA-F]*")}
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Number:
     """One number read by ``memparse()``: its value and how it was written.
 

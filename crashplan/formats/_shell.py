@@ -16,8 +16,7 @@ anything else (a command, an unterminated quote) as an error naming the line:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from crashplan._frozen import frozen
 from crashplan.errors import SourceError
 
 __all__ = ["Assignment", "parse_assignments"]
@@ -30,7 +29,7 @@ _META = frozenset(";&|<>()`")
 _DQ_ESCAPABLE = frozenset('$`"\\\n')
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Assignment:
     """One ``KEY=value`` assignment: the value after quote removal and its 1-based line."""
 

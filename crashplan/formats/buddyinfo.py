@@ -11,8 +11,8 @@ explicitly because the file does not state it.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
+from crashplan._frozen import frozen
 from crashplan.errors import SourceError
 from crashplan.formats._text import excerpt, is_decimal, table_lines
 from crashplan.model import build_columns
@@ -20,7 +20,7 @@ from crashplan.model import build_columns
 __all__ = ["BuddyInfo", "BuddyZone", "parse_buddyinfo"]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class BuddyZone:
     """One line of ``/proc/buddyinfo``: ``free[order]`` free blocks of ``2**order`` pages."""
 
@@ -59,7 +59,7 @@ class BuddyZone:
         return 0 if order is None else page_size << order
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class BuddyInfo:
     """All zones of ``/proc/buddyinfo``, in file order."""
 

@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 from itertools import pairwise, repeat
 from operator import itemgetter, lt, sub
 from typing import cast
 
+from crashplan._frozen import frozen
 from crashplan.errors import SourceError
 from crashplan.model import MemRange
 
@@ -57,7 +58,7 @@ _LINE_FULL = re.compile(r"( *)([0-9a-fA-F]+)-([0-9a-fA-F]+) : (.*)")
 _DEPTH_OF_INDENT = {" " * (2 * depth): depth for depth in range(64)}
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Resource:
     """One line of ``/proc/iomem``: a physical address range ``[start, end)`` and its name.
 
@@ -84,7 +85,7 @@ class Resource:
         return MemRange(self.start, self.end)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class IomemMap:
     """The parsed ``/proc/iomem``: the top-level resources, in file order.
 

@@ -27,10 +27,11 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from types import MappingProxyType
 from typing import Literal
 
+from crashplan._frozen import frozen
 from crashplan.errors import SourceError
 from crashplan.formats._shell import Assignment, parse_assignments
 from crashplan.formats._text import excerpt, is_decimal
@@ -73,7 +74,7 @@ _SUSE_ONLY = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class KdumpConfig:
     """What crashplan needs from a kdump configuration, common to the three families.
 

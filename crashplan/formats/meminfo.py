@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from types import MappingProxyType
 from typing import Any
 
+from crashplan._frozen import frozen
 from crashplan.errors import SourceError
 from crashplan.formats._text import excerpt, is_decimal, table_lines
 
@@ -71,7 +72,7 @@ def _counter(name: str) -> Any:
     return property(lambda self: self.fields.get(name), doc=f"``{name}`` from /proc/meminfo, or None.")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Meminfo:
     """The counters of ``/proc/meminfo``: bytes, except the ``hugepages_*`` page counts.
 

@@ -17,15 +17,14 @@ printed for tainted or loading/unloading modules.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from crashplan._frozen import frozen
 from crashplan.errors import SourceError
 from crashplan.formats._text import excerpt, is_decimal, table_lines
 
 __all__ = ["Module", "parse_modules"]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Module:
     """One line of ``/proc/modules``.
 

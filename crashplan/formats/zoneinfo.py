@@ -20,10 +20,11 @@ from __future__ import annotations
 import re
 from bisect import bisect
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from itertools import repeat
 from types import MappingProxyType
 
+from crashplan._frozen import frozen
 from crashplan.errors import SourceError
 from crashplan.formats._text import excerpt, is_decimal, table_lines
 from crashplan.model import MemRange, build_columns
@@ -36,7 +37,7 @@ _PAGESET_KEYS = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Zone:
     """One zone of ``/proc/zoneinfo``; every number is in pages, ``None`` when not printed.
 
@@ -98,7 +99,7 @@ class Zone:
         return None if self.cma_pages is None else self.cma_pages * page_size
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ZoneInfo:
     """All zones of ``/proc/zoneinfo`` in file order, and each node's ``per-node stats``."""
 

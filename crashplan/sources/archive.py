@@ -34,9 +34,10 @@ import stat
 import tarfile
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import IO, BinaryIO, Literal, Protocol, Self
 
+from crashplan._frozen import frozen
 from crashplan.errors import SourceError
 from crashplan.sources._common import (
     DEFAULT_READ_LIMIT,
@@ -70,7 +71,7 @@ _SPECIAL_FILES = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class _Entry:
     """One kept member: a file with its bytes, a directory, or a symlink to a tree path."""
 
@@ -79,7 +80,7 @@ class _Entry:
     target: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True, init=False)
+@frozen(init=False)
 class ArchiveSource:
     """A host tree inside a tar archive, loaded once at construction.
 

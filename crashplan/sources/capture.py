@@ -25,12 +25,12 @@ import shutil
 import tarfile
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from crashplan._frozen import frozen
 from crashplan.errors import SourceError
 from crashplan.sources._common import SNAPSHOT_NAME, archive_kind, relpath_parts
 from crashplan.sources.live import LiveSource
@@ -95,7 +95,7 @@ _UNSUPPORTED_SUFFIXES = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CaptureReport:
     """What a capture wrote: ``files_written`` are relpaths inside ``dest``, metadata included."""
 

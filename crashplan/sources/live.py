@@ -10,15 +10,15 @@ without CAP_SYS_ADMIN), which is why :class:`HostInfo` records ``root``.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
+from crashplan._frozen import frozen
 from crashplan.sources.snapshot import HostInfo, SnapshotInfo, Uname
 from crashplan.sources.tree import DirSource
 
 __all__ = ["LiveSource"]
 
 
-@dataclass(frozen=True, slots=True, init=False)
+@frozen(init=False)
 class LiveSource(DirSource):
     """The live host: ``/proc``, ``/sys``, ``/etc`` and ``/boot`` of the machine crashplan runs on."""
 

@@ -22,10 +22,11 @@ Absent isn't zero: a fact the capture could not get is ``null`` and parses to ``
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any
 
+from crashplan._frozen import frozen
 from crashplan.errors import SourceError
 
 __all__ = [
@@ -43,7 +44,7 @@ SNAPSHOT_FORMAT = "crashplan-snapshot"
 SNAPSHOT_FORMAT_VERSION = 1
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Uname:
     """``uname(2)`` of the host, as ``os.uname()`` returns it."""
 
@@ -64,7 +65,7 @@ class Uname:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class HostInfo:
     """Host facts that are not in a file: from the live host, or as stored in a snapshot.
 
@@ -91,7 +92,7 @@ class HostInfo:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Unreadable:
     """A host file that exists but could not be captured, and why."""
 
@@ -99,7 +100,7 @@ class Unreadable:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SnapshotInfo:
     """The parsed ``crashplan-snapshot.json`` of a snapshot directory or archive."""
 

@@ -22,9 +22,10 @@ import errno
 import fnmatch
 import os
 import stat
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from crashplan._frozen import frozen
 from crashplan.errors import SourceError
 from crashplan.sources._common import DEFAULT_READ_LIMIT, SNAPSHOT_NAME, relpath_parts, too_large
 
@@ -46,7 +47,7 @@ _GONE: Any = object()
 _UNLISTED: Any = object()
 
 
-@dataclass(frozen=True, slots=True, init=False)
+@frozen(init=False)
 class DirSource:
     """A host tree rooted at ``root``: a snapshot directory, an unpacked sosreport, a fixture.
 
