@@ -1,7 +1,10 @@
 """Startup benchmark: ``crashplan explain ... --format json`` against ``python -c "import click"``.
 
 Both run with the same interpreter, interleaved; the median ratio is the figure (target: at
-most 1.3, i.e. no rich, yaml or psutil on this path).
+most 1.3, i.e. no rich, yaml or psutil on this path).  Run it from a virtual environment with
+crashplan installed, as users run crashplan (``benchmarks/run`` makes one): an interpreter's own
+site-packages may import modules at every start (a ``.pth`` file here imported certifi), which
+adds the same time to both runs and pulls the ratio down.
 
     python benchmarks/startup.py [--runs 30]
 """
@@ -29,6 +32,12 @@ def main() -> int:
     parser.add_argument("--command", choices=sorted(COMMANDS), default="explain")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     options = parser.parse_args()
+    if sys.prefix == sys.base_prefix:
+        print(
+            "startup: warning: not in a virtual environment; the interpreter's site-packages (.pth "
+            "files) run in both processes and the ratio reads low (benchmarks/run makes a venv)",
+            file=sys.stderr,
+        )
     compile_installed()
     args, target = COMMANDS[options.command]
     result = compare(crashplan_command() + args, [sys.executable, "-c", "import click"], options.runs)
