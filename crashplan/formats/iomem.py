@@ -98,10 +98,11 @@ class IomemMap:
     path: str = field(default="/proc/iomem", compare=False, repr=False)
 
 
-# Building the tree creates one Resource per line.  The generated __init__ of a frozen slots
-# dataclass goes through object.__setattr__ per field (about 1.7 us per Resource on CPython 3.11);
-# writing the slots through their member descriptors builds an equal object in about a third of
-# that.  Only _build_tree() uses this shortcut, and a test checks that it equals Resource(...).
+# Building the tree creates one Resource per line.  Writing the slots through their member
+# descriptors, without the call of __init__ and its argument binding, builds an equal object
+# about 20% faster than Resource(...) (0.46 against 0.55 us, measured; against @dataclass's own
+# __init__, which goes through object.__setattr__, it was a third of the time).  Only the tree
+# builders use this shortcut, and a test checks that it equals Resource(...).
 _new = object.__new__
 _set_start = Resource.__dict__["start"].__set__
 _set_end = Resource.__dict__["end"].__set__
