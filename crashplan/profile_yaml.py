@@ -14,7 +14,7 @@ them together as one :class:`~crashplan.profiles.ProfileProblems`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -253,6 +253,11 @@ class _Collector:
         self.items.append(
             ProfileError(message, file=self.file, line=line, column=column, code=code)
         )
+
+    def unknown_key(self, node: Any, key: str, known: Iterable[str], where: str = "") -> None:
+        """Report ``key`` (at ``node``) as not one of ``known``, in ``where`` when given."""
+        place = f" in {where}" if where else ""
+        self.add(node, f"unknown key {key!r}{place}{_suggest(key, known)}", "profile-unknown-key")
 
 
 def _where(node: Any) -> tuple[int | None, int | None]:
@@ -525,11 +530,7 @@ def _read_leaf(
     found = {k: (kn, vn) for k, kn, vn in items}
     for k, key_node, _ in items:
         if k not in ("value", "source", "note"):
-            out.add(
-                key_node,
-                f"unknown key {k!r} in {key}{_suggest(k, ('value', 'source', 'note'))}",
-                "profile-unknown-key",
-            )
+            out.unknown_key(key_node, k, ("value", "source", "note"), key)
     if "value" not in found:
         out.add(node, f"{key}: missing 'value'", "profile-missing-key")
         return
@@ -586,11 +587,7 @@ def _read_history(node: Any, out: _Collector, entries: dict[str, _Entry]) -> Non
         got: dict[str, str] = {}
         for k, key_node, value_node in items:
             if k not in ("value", "until", "source"):
-                out.add(
-                    key_node,
-                    f"unknown key {k!r} in history{_suggest(k, ('value', 'until', 'source'))}",
-                    "profile-unknown-key",
-                )
+                out.unknown_key(key_node, k, ("value", "until", "source"), "history")
                 ok = False
                 continue
             text = _plain_text(value_node, f"history {k}", out)
@@ -628,11 +625,7 @@ def _read_match(node: Any, out: _Collector, entries: dict[str, _Entry]) -> None:
     items = _mapping_items(node, "match", out)
     for k, key_node, value_node in items or ():
         if k not in _MATCH_KEYS:
-            out.add(
-                key_node,
-                f"unknown key {k!r} in match{_suggest(k, _MATCH_KEYS)}",
-                "profile-unknown-key",
-            )
+            out.unknown_key(key_node, k, _MATCH_KEYS, "match")
             continue
         value: Any = (
             _text_list(value_node, f"match.{k}", out)
@@ -671,11 +664,7 @@ def _read_file(
             leaves = _SECTIONS[k]
             for sk, skey_node, svalue_node in _mapping_items(value_node, k, out) or ():
                 if sk not in leaves:
-                    out.add(
-                        skey_node,
-                        f"unknown key {sk!r} in {k}{_suggest(sk, leaves)}",
-                        "profile-unknown-key",
-                    )
+                    out.unknown_key(skey_node, sk, leaves, k)
                 else:
                     _read_leaf(f"{k}.{sk}", leaves[sk], svalue_node, out, entries)
         elif k == "match":
@@ -719,7 +708,7 @@ def _read_file(
                     "profile-arch",
                 )
         else:
-            out.add(key_node, f"unknown key {k!r}{_suggest(k, _TOP_KEYS)}", "profile-unknown-key")
+            out.unknown_key(key_node, k, _TOP_KEYS)
     if "name" in entries:
         raw.label = entries["name"].value
         if builtin and entries["name"].value != stem:
