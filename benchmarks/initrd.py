@@ -34,7 +34,7 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from crashplan.initrd import analyse_initrd
+from crashplan.host.formats.initrd import analyse_initrd
 
 TARGET_RATIO = 1.5
 TARGET_PEAK_MIB = 64
@@ -45,7 +45,7 @@ MiB = 1 << 20
 # because ru_maxrss would also count the parent's pages the child had between fork and exec.
 _CHILD = """
 import re, sys
-from crashplan.initrd import analyse_initrd
+from crashplan.host.formats.initrd import analyse_initrd
 def status(key):
     return int(re.search(key + r":\\s+(\\d+)", open("/proc/self/status").read()).group(1))
 before = status("VmRSS")

@@ -13,7 +13,7 @@ buddyinfo, cmdline and the sysfs files.  Then it times, interleaved, over many r
   and the ``stat``/``exists`` probes it makes for the kdump kernel and initrd and /sys/kernel.
 
 It prints the medians in ms per host and the median ratio (targets: < 5 ms, ratio < 10), and
-for comparison with earlier runs the ratio to reading only :data:`crashplan.facts.FACT_FILES`.
+for comparison with earlier runs the ratio to reading only :data:`crashplan.host.facts.FACT_FILES`.
 For scale it also times two floors, as ratios to the I/O: the cheapest pass Python can make
 over the parsed text, ``str.splitlines()`` of the five /proc files gather_facts parses
 (iomem, zoneinfo, meminfo, buddyinfo, cmdline), already in memory, which no parser of those
@@ -41,10 +41,10 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import crashplan.facts
-from crashplan.facts import FACT_FILES, gather_facts
-from crashplan.sources import open_source
-from crashplan.sources._common import SNAPSHOT_NAME
+import crashplan.host.facts
+from crashplan.host.facts import FACT_FILES, gather_facts
+from crashplan.host.sources import open_source
+from crashplan.host.sources._common import SNAPSHOT_NAME
 
 TARGET_MS = 5.0
 TARGET_RATIO = 10.0
@@ -236,7 +236,7 @@ def tables_replayed(tree: str) -> Iterator[None]:
     I/O, the small files, the facts it derives): a floor that no parser of them can change.
     """
     results: dict[str, object] = {}
-    originals = {name: getattr(crashplan.facts, name) for name in TABLES}
+    originals = {name: getattr(crashplan.host.facts, name) for name in TABLES}
 
     def recording(name: str) -> Callable[..., object]:
         def parse(*args: object, **kwargs: object) -> object:
@@ -247,14 +247,14 @@ def tables_replayed(tree: str) -> Iterator[None]:
 
     try:
         for name in TABLES:
-            setattr(crashplan.facts, name, recording(name))
+            setattr(crashplan.host.facts, name, recording(name))
         gather_facts(open_source(tree))
         for name in TABLES:
-            setattr(crashplan.facts, name, lambda *args, _name=name, **kwargs: results[_name])
+            setattr(crashplan.host.facts, name, lambda *args, _name=name, **kwargs: results[_name])
         yield
     finally:
         for name, function in originals.items():
-            setattr(crashplan.facts, name, function)
+            setattr(crashplan.host.facts, name, function)
 
 
 def split_lines(texts: list[str]) -> None:

@@ -61,9 +61,9 @@ def write_host(dest: Path, lines_wanted: int = 10_000, nodes: int = 64) -> int:
 
 
 def main() -> int:
-    from crashplan.facts import gather_facts
-    from crashplan.simulate import simulate
-    from crashplan.sources import open_source
+    from crashplan.host.facts import gather_facts
+    from crashplan.host.sources import open_source
+    from crashplan.planning.simulate import simulate
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=30)

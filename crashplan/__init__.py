@@ -1,6 +1,6 @@
 """crashplan: size, place and explain the kdump ``crashkernel=`` reservation.
 
-The library API lives in the submodules (``crashplan.syntax`` for the grammar and the
+The library API lives in the submodules (``crashplan.kernel.syntax`` for the grammar and the
 kernel's decision); this package imports nothing heavy so that ``crashplan --help`` and shell
 completion stay fast.
 """

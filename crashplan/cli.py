@@ -53,7 +53,7 @@ def format_option(*choices: str) -> Any:
 
 
 def _arch_choices() -> list[str]:
-    from crashplan.syntax import ARCHES
+    from crashplan.kernel.syntax import ARCHES
 
     return [*ARCHES, "aarch64"]
 
@@ -164,10 +164,10 @@ def explain(
       crashplan explain crashkernel=256M crashkernel=1G,cma --kernel-version 6.16
       crashplan explain --batch cmdlines.txt --ram 16G > decisions.jsonl
     """
-    from crashplan.explain import explain as run_explain
-    from crashplan.explain import explanation_to_json, join_specs
-    from crashplan.render import dumps_json, render_explanation_text
-    from crashplan.syntax import features_for
+    from crashplan.kernel.explain import explain as run_explain
+    from crashplan.kernel.explain import explanation_to_json, join_specs
+    from crashplan.kernel.syntax import features_for
+    from crashplan.render.rich import dumps_json, render_explanation_text
 
     features = features_for(arch, kernel_version)
     if batch is not None:
@@ -226,10 +226,15 @@ def recommend(
       crashplan recommend --strategy standard --format grubby
       sudo crashplan recommend --format grub --write /etc/default/grub.d/99-crashplan.cfg
     """
-    from crashplan.hostplan import gather_for_plan
-    from crashplan.plan import footprint_inputs, make_plan, plan_to_json, render_artefact
+    from crashplan.planning.context import gather_for_plan
+    from crashplan.planning.recommend import (
+        footprint_inputs,
+        make_plan,
+        plan_to_json,
+        render_artefact,
+    )
     from crashplan.profiles import list_profiles, load_profile
-    from crashplan.render import dumps_json, render_plan_text
+    from crashplan.render.rich import dumps_json, render_plan_text
 
     if write_path is not None and fmt != "grub":
         raise click.UsageError("--write writes the grub drop-in: use it with --format grub")
@@ -287,12 +292,12 @@ def check(
       sudo crashplan check
       crashplan check --source host.tar.zst --cmdline 'crashkernel=1G,cma crashkernel=256M' --strict
     """
-    from crashplan.explain import join_specs
-    from crashplan.footprint import estimate_footprint
-    from crashplan.hostplan import gather_for_plan
-    from crashplan.model import Finding
-    from crashplan.plan import check_cmdline, footprint_inputs
-    from crashplan.render import dumps_json
+    from crashplan.kernel.explain import join_specs
+    from crashplan.planning.context import gather_for_plan
+    from crashplan.planning.footprint import estimate_footprint
+    from crashplan.planning.recommend import check_cmdline, footprint_inputs
+    from crashplan.render.rich import dumps_json
+    from crashplan.values import Finding
 
     ctx = gather_for_plan(source, kernel=kernel, initrd=initrd, profile=profile_name)
     fp = estimate_footprint(footprint_inputs(ctx.facts, ctx.profile), ctx.profile.estimator, ctx.profile.source_texts)
@@ -334,8 +339,8 @@ def fleet(paths: tuple[str, ...], strategy: str, jobs: int | None, fmt: str) -> 
       crashplan fleet snapshots/
       crashplan fleet a.tar.zst b.tar.zst --format jsonl > plans.jsonl
     """
-    from crashplan.fleet import expand_sources, run_fleet, summarise
-    from crashplan.render import dumps_json, fleet_progress, render_fleet_text
+    from crashplan.planning.fleet import expand_sources, run_fleet, summarise
+    from crashplan.render.rich import dumps_json, fleet_progress, render_fleet_text
 
     sources = expand_sources(paths)
     results = []
@@ -358,8 +363,8 @@ def _write_dropin(path: str, content: str, force: bool, family: str) -> None:
     """Write the grub drop-in and say how to activate it (stderr: stdout stays empty)."""
     import os
 
-    from crashplan.bootconfig import is_crashplan_dropin
-    from crashplan.sources.bootwrite import write_dropin
+    from crashplan.host.sources.bootwrite import write_dropin
+    from crashplan.render.bootloader import is_crashplan_dropin
 
     ours = None
     if os.path.isfile(path):
@@ -393,10 +398,10 @@ def facts(source: str | None, fmt: str) -> int:
       crashplan facts
       crashplan facts --source host.tar.zst --format json
     """
-    from crashplan.facts import facts_to_json, gather_facts
-    from crashplan.render import dumps_json
-    from crashplan.render_facts import render_facts_text
-    from crashplan.sources import open_source
+    from crashplan.host.facts import facts_to_json, gather_facts
+    from crashplan.host.sources import open_source
+    from crashplan.render.facts import render_facts_text
+    from crashplan.render.rich import dumps_json
 
     host = gather_facts(open_source(source))
     if fmt == "json":
@@ -428,9 +433,9 @@ def snapshot(output: str | None, force: bool, source: str | None) -> int:
       sudo crashplan snapshot
       sudo crashplan snapshot -o host.tar.zst && crashplan facts --source host.tar.zst
     """
-    from crashplan.facts import default_snapshot_name, snapshot_extra_files
-    from crashplan.sources import open_source
-    from crashplan.sources.capture import capture_snapshot
+    from crashplan.host.facts import default_snapshot_name, snapshot_extra_files
+    from crashplan.host.sources import open_source
+    from crashplan.host.sources.capture import capture_snapshot
 
     host = open_source(source)
     dest = output or default_snapshot_name(host)
@@ -461,10 +466,10 @@ def footprint(source: str | None, kernel: str | None, initrd: str | None, profil
       sudo crashplan footprint
       crashplan footprint --kernel /boot/vmlinuz-6.17.0 --initrd /boot/initrd.img-6.17.0 --format json
     """
-    from crashplan.footprint import estimate_footprint, footprint_to_json
-    from crashplan.hostplan import gather_for_plan
-    from crashplan.plan import footprint_inputs
-    from crashplan.render import dumps_json, render_footprint_text
+    from crashplan.planning.context import gather_for_plan
+    from crashplan.planning.footprint import estimate_footprint, footprint_to_json
+    from crashplan.planning.recommend import footprint_inputs
+    from crashplan.render.rich import dumps_json, render_footprint_text
 
     ctx = gather_for_plan(source, kernel=kernel, initrd=initrd, profile=profile_name)
     fp = estimate_footprint(footprint_inputs(ctx.facts, ctx.profile), ctx.profile.estimator, ctx.profile.source_texts)
@@ -495,7 +500,7 @@ def profiles(action: str, name: str | None, fmt: str) -> int:
       crashplan profiles show ./my-profile.yaml --format json
     """
     from crashplan.profiles import list_profiles, load_profile, profile_to_json, render_profile_text
-    from crashplan.render import dumps_json
+    from crashplan.render.rich import dumps_json
 
     if action == "list":
         if name is not None:
@@ -538,24 +543,24 @@ def simulate(spec: tuple[str, ...], source: str | None, kernel_version: str | No
       sudo crashplan simulate crashkernel=512M,high
       crashplan simulate 'crashkernel=1G,cma crashkernel=256M' --source host.tar.zst --format json
     """
-    from crashplan.explain import join_specs
-    from crashplan.facts import gather_facts, read_kernel_log
-    from crashplan.simulate import simulate as run_simulate
-    from crashplan.simulate import simulation_to_json
-    from crashplan.sources import open_source
-    from crashplan.syntax import features_for
+    from crashplan.host.facts import gather_facts, read_kernel_log
+    from crashplan.host.sources import open_source
+    from crashplan.kernel.explain import join_specs
+    from crashplan.kernel.syntax import features_for
+    from crashplan.planning.simulate import simulate as run_simulate
+    from crashplan.planning.simulate import simulation_to_json
 
     host = open_source(source)
     facts = gather_facts(host)
     features = features_for(facts.arch, kernel_version or facts.kernel_version) if facts.arch else None
     sim = run_simulate(facts, join_specs(spec), features=features, dmesg=read_kernel_log(host))
     if fmt == "json":
-        from crashplan.render import dumps_json
+        from crashplan.render.rich import dumps_json
 
         click.echo(dumps_json(simulation_to_json(sim)))
         _State.json_errors = False  # the envelope above carries the error
     else:
-        from crashplan.render import render_simulation_text
+        from crashplan.render.rich import render_simulation_text
 
         render_simulation_text(sim)
     if sim.error is not None:
@@ -569,7 +574,7 @@ def _report(error: CrashplanError) -> None:
     if isinstance(error, ParseError):
         click.echo(error.caret(), err=True)
     if _State.json_errors:
-        from crashplan.render import dumps_json
+        from crashplan.render.rich import dumps_json
 
         envelope = {
             "crashplan_result_version": 1,

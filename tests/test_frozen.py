@@ -18,9 +18,9 @@ import pytest
 
 import crashplan
 from crashplan import _frozen
-from crashplan.facts import gather_facts
-from crashplan.fleet import run_fleet
-from crashplan.sources import open_source
+from crashplan.host.facts import gather_facts
+from crashplan.host.sources import open_source
+from crashplan.planning.fleet import run_fleet
 
 HOSTS = sorted(p for p in (Path(__file__).parent / "data" / "hosts").iterdir() if p.is_dir())
 

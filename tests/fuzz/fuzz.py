@@ -27,25 +27,25 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 with atheris.instrument_imports(include=["crashplan"]):
     import crashplan.errors
-    import crashplan.explain
-    import crashplan.facts
-    import crashplan.formats.buddyinfo
-    import crashplan.formats.cmdline
-    import crashplan.formats.cpulist
-    import crashplan.formats.dmesg
-    import crashplan.formats.iomem
-    import crashplan.formats.kdumpconf
-    import crashplan.formats.meminfo
-    import crashplan.formats.modules
-    import crashplan.formats.osrelease
-    import crashplan.formats.sysfs
-    import crashplan.formats.zoneinfo
-    import crashplan.images
-    import crashplan.initrd
+    import crashplan.host.facts
+    import crashplan.host.formats.buddyinfo
+    import crashplan.host.formats.cmdline
+    import crashplan.host.formats.cpulist
+    import crashplan.host.formats.dmesg
+    import crashplan.host.formats.images
+    import crashplan.host.formats.initrd
+    import crashplan.host.formats.iomem
+    import crashplan.host.formats.kdumpconf
+    import crashplan.host.formats.meminfo
+    import crashplan.host.formats.modules
+    import crashplan.host.formats.osrelease
+    import crashplan.host.formats.sysfs
+    import crashplan.host.formats.zoneinfo
+    import crashplan.host.sources
+    import crashplan.host.sources.archive
+    import crashplan.kernel.explain
+    import crashplan.kernel.syntax
     import crashplan.profiles
-    import crashplan.sources
-    import crashplan.sources.archive
-    import crashplan.syntax
     import crashplan.units  # noqa: F401
 
 import contextlib

@@ -68,7 +68,7 @@ _RAMS = (0, 1, 512 << 20, 1948 << 20, 2 << 30, 4 << 30, 16 << 30, 1 << 40, (1 <<
 
 def _features() -> list[object]:
     if not _FEATURES:
-        from crashplan.syntax import features_for
+        from crashplan.kernel.syntax import features_for
 
         for arch, version in (
             ("x86_64", None),
@@ -92,8 +92,8 @@ def fuzz_grammar(data: bytes) -> None:
     so that one corpus file exercises one deterministic combination.
     """
     from crashplan.errors import ParseError
-    from crashplan.explain import explain, explanation_to_json
-    from crashplan.syntax import (
+    from crashplan.kernel.explain import explain, explanation_to_json
+    from crashplan.kernel.syntax import (
         decide,
         diagnose,
         format_crashkernel,
@@ -126,7 +126,7 @@ def fuzz_grammar(data: bytes) -> None:
 
 def fuzz_cmdline(data: bytes) -> None:
     """``split_cmdline`` and ``parse_cmdline`` of ``/proc/cmdline`` text; differential on the split."""
-    from crashplan.formats.cmdline import (
+    from crashplan.host.formats.cmdline import (
         _encode,
         _split_next_arg,
         get_param,
@@ -156,7 +156,7 @@ def fuzz_iomem(data: bytes) -> None:
     level, the selected subtrees built and the others childless.
     """
     from crashplan.errors import CrashplanError
-    from crashplan.formats import iomem
+    from crashplan.host.formats import iomem
 
     s = text(data)
     selected = frozenset({"System RAM", "reserved", "Reserved"})
@@ -185,7 +185,7 @@ def fuzz_iomem(data: bytes) -> None:
 def fuzz_meminfo(data: bytes) -> None:
     """Differential: wherever the line-by-line reading succeeds, parse_meminfo agrees with it."""
     from crashplan.errors import CrashplanError
-    from crashplan.formats.meminfo import _read_lines, parse_meminfo
+    from crashplan.host.formats.meminfo import _read_lines, parse_meminfo
 
     s = text(data)
     try:
@@ -200,8 +200,8 @@ def fuzz_meminfo(data: bytes) -> None:
 def fuzz_buddyinfo(data: bytes) -> None:
     """The helpers on every zone; differential against the line-by-line reading."""
     from crashplan.errors import CrashplanError
-    from crashplan.formats._text import table_lines
-    from crashplan.formats.buddyinfo import _parse_lines, parse_buddyinfo
+    from crashplan.host.formats._text import table_lines
+    from crashplan.host.formats.buddyinfo import _parse_lines, parse_buddyinfo
 
     s = text(data)
     try:
@@ -221,7 +221,7 @@ def fuzz_buddyinfo(data: bytes) -> None:
 def fuzz_zoneinfo(data: bytes) -> None:
     """Both readings; differential: wherever the line-by-line one succeeds, the fast one agrees."""
     from crashplan.errors import CrashplanError
-    from crashplan.formats.zoneinfo import parse_zoneinfo
+    from crashplan.host.formats.zoneinfo import parse_zoneinfo
 
     s = text(data)
     try:
@@ -250,13 +250,13 @@ def _zone_sizes(z: object) -> tuple[object, ...]:
 
 
 def fuzz_modules(data: bytes) -> None:
-    from crashplan.formats.modules import parse_modules
+    from crashplan.host.formats.modules import parse_modules
 
     parse_modules(text(data))
 
 
 def fuzz_cpulist(data: bytes) -> None:
-    from crashplan.formats.cpulist import format_cpulist, parse_cpulist
+    from crashplan.host.formats.cpulist import format_cpulist, parse_cpulist
 
     cpus = parse_cpulist(text(data))
     if len(cpus) < 100_000:
@@ -266,7 +266,7 @@ def fuzz_cpulist(data: bytes) -> None:
 def fuzz_sysfs(data: bytes) -> None:
     """The three ``/sys/kernel`` parsers, each on the same text (each may refuse it)."""
     from crashplan.errors import CrashplanError
-    from crashplan.formats import sysfs
+    from crashplan.host.formats import sysfs
 
     s = text(data)
     for parse in (sysfs.parse_kexec_crash_size, sysfs.parse_kexec_crash_loaded, sysfs.parse_cma_ranges):
@@ -275,7 +275,7 @@ def fuzz_sysfs(data: bytes) -> None:
 
 
 def fuzz_osrelease(data: bytes) -> None:
-    from crashplan.formats.osrelease import parse_os_release
+    from crashplan.host.formats.osrelease import parse_os_release
 
     r = parse_os_release(text(data))
     r.is_like("rhel")
@@ -284,7 +284,7 @@ def fuzz_osrelease(data: bytes) -> None:
 def fuzz_kdumpconf(data: bytes) -> None:
     """``/etc/kdump.conf``, ``/etc/sysconfig/kdump`` and ``/etc/default/kdump-tools``, merged."""
     from crashplan.errors import CrashplanError
-    from crashplan.formats import kdumpconf
+    from crashplan.host.formats import kdumpconf
 
     s = text(data)
     configs = []
@@ -300,7 +300,7 @@ def fuzz_kdumpconf(data: bytes) -> None:
 
 
 def fuzz_dmesg(data: bytes) -> None:
-    from crashplan.formats.dmesg import crash_log_lines, parse_dmesg
+    from crashplan.host.formats.dmesg import crash_log_lines, parse_dmesg
 
     crash_log_lines(parse_dmesg(text(data)))
 
@@ -342,13 +342,13 @@ def fuzz_profile(data: bytes) -> None:
 
 
 def fuzz_image(data: bytes) -> None:
-    from crashplan.images import read_kernel_image
+    from crashplan.host.formats.images import read_kernel_image
 
     read_kernel_image(io.BytesIO(data), name="vmlinuz")
 
 
 def fuzz_initrd(data: bytes) -> None:
-    from crashplan.initrd import Limits, analyse_initrd
+    from crashplan.host.formats.initrd import Limits, analyse_initrd
 
     facts = analyse_initrd(
         io.BytesIO(data), name="initrd.img", limits=Limits(max_unpacked_bytes=64 << 20, max_seconds=1.0)
@@ -478,8 +478,8 @@ def _write_tree(root: Path, entries: list[Record]) -> None:
 
 
 def _gather(source_path: Path) -> None:
-    from crashplan.facts import facts_to_json, gather_facts
-    from crashplan.sources import open_source
+    from crashplan.host.facts import facts_to_json, gather_facts
+    from crashplan.host.sources import open_source
 
     source = open_source(source_path)
     facts_to_json(gather_facts(source))
@@ -643,12 +643,6 @@ def _warm_up() -> None:
     import yaml  # noqa: F401
     import zstandard  # noqa: F401
 
-    import crashplan.explain
-    import crashplan.facts
-    import crashplan.images
-    import crashplan.initrd
-    import crashplan.profiles
-    import crashplan.sources.archive  # noqa: F401
 
     _WARM.append(True)
 

@@ -1,6 +1,6 @@
 """Hostile snapshots through the CLI: each is refused or handled, with one clear line and exit 3.
 
-Complements ``tests/sources/test_hostile.py``, which crafts hostile *archives* and checks the
+Complements ``tests/host/sources/test_hostile.py``, which crafts hostile *archives* and checks the
 exact ``SourceError`` of ``open_source``.  Here the input is mostly a hostile *directory tree*
 (FIFOs, device nodes, symlink and hard-link escapes, sparse giants, deep nesting, a million
 entries, files that change while they are read), plus the archive shapes that file does not

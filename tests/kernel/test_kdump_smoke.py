@@ -108,9 +108,9 @@ def test_one_real_crash_dump(kernel: harness.Kernel) -> None:
 
 def _recommendation(kernel: harness.Kernel, ram: int, variant: str):  # type: ignore[no-untyped-def]
     """crashplan's footprint for the trial setup, from the real kernel and initrd files."""
-    from crashplan.footprint import FootprintInputs, estimate_footprint
-    from crashplan.images import read_kernel_image
-    from crashplan.initrd import analyse_initrd
+    from crashplan.host.formats.images import read_kernel_image
+    from crashplan.host.formats.initrd import analyse_initrd
+    from crashplan.planning.footprint import FootprintInputs, estimate_footprint
     from crashplan.profiles import load_profile
 
     try:

@@ -14,14 +14,14 @@ import harness
 import pytest
 import scenarios
 
-from crashplan.formats.cmdline import parse_cmdline
-from crashplan.formats.dmesg import crash_log_lines, parse_dmesg
-from crashplan.formats.iomem import crash_kernel, kernel_image, parse_iomem, system_ram
-from crashplan.formats.sysfs import parse_cma_ranges, parse_kexec_crash_size
-from crashplan.formats.zoneinfo import parse_zoneinfo
-from crashplan.model import MemRange
-from crashplan.placement import Assessment, assess, build_layout
-from crashplan.syntax import decide, features_for
+from crashplan.host.formats.cmdline import parse_cmdline
+from crashplan.host.formats.dmesg import crash_log_lines, parse_dmesg
+from crashplan.host.formats.iomem import crash_kernel, kernel_image, parse_iomem, system_ram
+from crashplan.host.formats.sysfs import parse_cma_ranges, parse_kexec_crash_size
+from crashplan.host.formats.zoneinfo import parse_zoneinfo
+from crashplan.kernel.placement import Assessment, assess, build_layout
+from crashplan.kernel.syntax import decide, features_for
+from crashplan.values import MemRange
 
 pytestmark = pytest.mark.kernel
 

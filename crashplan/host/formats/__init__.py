@@ -1,0 +1,42 @@
+"""Pure parsers, one per kernel or distribution file: text in, frozen value out, no I/O.
+
+Every parser is ``parse_x(text, *, path=...) -> X``; ``path`` only names the source in error
+messages.  Garbled, truncated or binary input raises :class:`crashplan.errors.SourceError`
+with the 1-based line at fault, never another exception.  Sizes and addresses are ``int``
+bytes and ranges half-open ``[start, end)`` (:class:`crashplan.values.MemRange`); a field the
+file does not have is ``None``, never 0.  Reading files is the job of ``crashplan.host.sources``.
+
+=================  ===================================================  ========================
+module             file                                                 kernel / tool source
+=================  ===================================================  ========================
+``iomem``          ``/proc/iomem``                                      kernel/resource.c
+``meminfo``        ``/proc/meminfo``                                    fs/proc/meminfo.c
+``cmdline``        ``/proc/cmdline``, boot-loader option strings        lib/cmdline.c
+``buddyinfo``      ``/proc/buddyinfo``                                  mm/vmstat.c
+``zoneinfo``       ``/proc/zoneinfo``                                   mm/vmstat.c
+``modules``        ``/proc/modules``                                    kernel/module/procfs.c
+``cpulist``        ``/sys/devices/system/cpu/{online,possible,...}``    lib/bitmap-str.c
+``sysfs``          ``/sys/kernel/kexec_crash_{size,loaded,cma_ranges}``  kernel/ksysfs.c
+``osrelease``      ``/etc/os-release``                                  os-release(5)
+``kdumpconf``      ``/etc/kdump.conf``, ``/etc/sysconfig/kdump``,       kdump-utils, openSUSE
+                   ``/etc/default/kdump-tools``                         kdump, kdump-tools
+=================  ===================================================  ========================
+
+Import the submodules directly (``from crashplan.host.formats.iomem import parse_iomem``); this
+package imports none of them, so importing one parser costs only that parser.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "buddyinfo",
+    "cmdline",
+    "cpulist",
+    "iomem",
+    "kdumpconf",
+    "meminfo",
+    "modules",
+    "osrelease",
+    "sysfs",
+    "zoneinfo",
+]

@@ -1,0 +1,73 @@
+"""The kernel log lines that tell where early-boot memory went: the initrd, the crash areas.
+
+Authoritative sources: ``arch/x86/kernel/setup.c`` (``early_reserve_initrd()`` prints
+``RAMDISK: [mem %#010llx-%#010llx]`` with the page-aligned end minus one;
+``relocate_initrd()`` prints ``Allocated new RAMDISK: [mem %#010llx-%#010llx]`` and
+``Move RAMDISK from [mem ...] to [mem %#010llx-%#010llx]`` with the unaligned end minus one),
+``kernel/crash_reserve.c`` (the ``crashkernel`` lines) and ``mm/cma.c`` (``cma: Reserved``).
+Lines may carry the ``[    0.000000] `` timestamp of ``dmesg``; it is removed.
+"""
+
+from __future__ import annotations
+
+import re
+
+from crashplan._frozen import frozen
+from crashplan.values import MemRange
+
+__all__ = ["Dmesg", "crash_log_lines", "parse_dmesg"]
+
+_PAGE = 4096
+_STAMP = re.compile(r"^\[\s*\d+\.\d+\] ", re.MULTILINE)
+_MEM = re.compile(r"\[mem (0x[0-9a-fA-F]+)-(0x[0-9a-fA-F]+)\]")
+_PRESENT = re.compile(r"^Memory: \d+K/(\d+)K available")
+
+
+@frozen
+class Dmesg:
+    """What the kernel log says about early boot memory.
+
+    ``initrd`` is where the initrd was when the crash kernel was placed (after a move), with
+    the end rounded up to a page as memblock reserves it; ``present`` is the second number
+    of the ``Memory: .../...K available`` line in bytes.
+    """
+
+    lines: tuple[str, ...]
+    initrd: MemRange | None
+    present: int | None
+
+
+def parse_dmesg(text: str) -> Dmesg:
+    """Read the kernel log (``dmesg`` output, with or without timestamps).
+
+    >>> parse_dmesg("[    0.000000] RAMDISK: [mem 0xbfee4000-0xbffdffff]\\n").initrd
+    MemRange(start=3220062208, end=3221094400)
+    """
+    # splitlines() knows more line breaks than "\n" (a CR among them): the lines are cut first,
+    # then joined with "\n" so that one pass removes every line's timestamp.
+    lines = tuple(_STAMP.sub("", "\n".join(text.splitlines())).split("\n")) if text else ()
+    initrd = None
+    present = None
+    for line in lines:
+        if line.startswith(("RAMDISK: ", "Move RAMDISK from ")):
+            matches = _MEM.findall(line)
+            if matches:
+                start, last = (int(v, 16) for v in matches[-1])
+                end = -(-(last + 1) // _PAGE) * _PAGE
+                initrd = MemRange(start, end)
+        elif line.startswith("Memory: "):
+            m = _PRESENT.match(line)
+            if m:
+                present = int(m.group(1)) * 1024
+    return Dmesg(lines, initrd, present)
+
+
+def crash_log_lines(dmesg: Dmesg) -> tuple[str, ...]:
+    """The lines the crash-kernel reservation writes: parsing warnings, the reservations, CMA."""
+    out = []
+    for line in dmesg.lines:
+        if "command line:" in line.lower():
+            continue
+        if line.startswith(("crashkernel", "crahskernel", "cma: ", "cannot allocate crashkernel", "Crash kernel")):
+            out.append(line)
+    return tuple(out)

@@ -1,0 +1,1 @@
+"""The kernel's rules for ``crashkernel=``: grammar, decision and placement, with no host and no I/O."""

@@ -1,0 +1,233 @@
+"""``crashplan fleet``: many snapshots at once, in parallel processes.
+
+Each host gets its own recommendation (the same model as ``crashplan recommend``, with the
+placement of the recommended parameter checked); the fleet gets the distribution of the
+estimated needs, the one ranged ``crashkernel=`` string that covers every host, and the
+memory the recommendations return to production compared with the current reservations.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import fields, replace
+from typing import TYPE_CHECKING
+
+from crashplan._frozen import frozen
+from crashplan.errors import CrashplanError
+from crashplan.host.facts import HostFacts
+from crashplan.units import GiB, TiB, format_size
+
+if TYPE_CHECKING:
+    from crashplan.planning.context import PlanContext
+
+__all__ = ["FleetSummary", "HostResult", "expand_sources", "run_fleet", "summarise"]
+
+
+@frozen
+class HostResult:
+    """One host of the fleet: its recommendation and what it takes now and would take."""
+
+    source: str
+    ok: bool
+    error: str | None = None
+    arch: str | None = None
+    system_ram: int | None = None
+    profile: str | None = None
+    strategy: str | None = None
+    cmdline: str | None = None
+    need: int | None = None
+    recommended_size: int | None = None
+    taken_now: int | None = None
+    taken_recommended: int | None = None
+    borrowed_recommended: int | None = None
+    places: str | None = None
+
+    def to_json(self) -> dict[str, object]:
+        """The host as a JSON object (one line of ``--format jsonl``)."""
+        return {k: getattr(self, k) for k in self.__slots__}  # type: ignore[attr-defined]
+
+
+@frozen
+class FleetSummary:
+    """The fleet at a glance."""
+
+    hosts: int
+    failed: int
+    need_min: int | None
+    need_median: int | None
+    need_p90: int | None
+    need_max: int | None
+    taken_now: int
+    taken_recommended: int
+    returned: int
+    ranged: str | None
+    ranged_covers: bool | None
+
+    def to_json(self) -> dict[str, object]:
+        """The summary as a JSON object."""
+        return {k: getattr(self, k) for k in self.__slots__}  # type: ignore[attr-defined]
+
+
+def expand_sources(paths: Iterable[str]) -> list[str]:
+    """Every snapshot named by ``paths``: a snapshot itself, or a directory of snapshots."""
+    out: list[str] = []
+    for path in paths:
+        if os.path.isdir(path) and not (
+            os.path.isdir(os.path.join(path, "proc")) or os.path.isfile(os.path.join(path, "crashplan-snapshot.json"))
+        ):
+            out.extend(sorted(os.path.join(path, name) for name in os.listdir(path)))
+        else:
+            out.append(path)
+    return out
+
+
+# Fleets are mostly hosts of a few shapes (one image on one hardware model): each worker plans a
+# shape once and reuses the result for every host whose facts are the same.  The key is every
+# fact the plan reads; the free-block counts of /proc/buddyinfo change from host to host and
+# from second to second, and no plan reads them.
+_PLAN_CACHE_SIZE = 1024
+_PLANS: dict[object, HostResult] = {}
+_KEY_FIELDS = tuple(f.name for f in fields(HostFacts) if f.name not in ("buddyinfo", "provenance", "source"))
+
+
+def _plan_key(ctx: PlanContext, strategy: str) -> tuple[object, ...]:
+    facts = ctx.facts
+    return (strategy, ctx.profile.name, ctx.dmesg, *(getattr(facts, name) for name in _KEY_FIELDS))
+
+
+def _one(source: str, strategy: str) -> HostResult:
+    """Plan one host; an error becomes a failed result, not an exception."""
+    from crashplan.planning.context import gather_for_plan
+    from crashplan.planning.recommend import footprint_inputs, make_plan
+
+    try:
+        ctx = gather_for_plan(source)
+        key = _plan_key(ctx, strategy)
+        known = _PLANS.get(key)
+        if known is not None:
+            return replace(known, source=source)
+        plan = make_plan(ctx.facts, footprint_inputs(ctx.facts, ctx.profile), ctx.profile, strategy=strategy, dmesg=ctx.dmesg, compare=False)  # type: ignore[arg-type]
+    except CrashplanError as e:
+        return HostResult(source, False, e.one_line())
+    current = next((o for o in plan.options if o.kind == "current"), None)
+    rec = plan.recommendation
+    result = HostResult(
+        source,
+        True,
+        None,
+        ctx.facts.arch,
+        ctx.facts.system_ram,
+        ctx.profile.name,
+        plan.strategy,
+        plan.cmdline,
+        plan.footprint.total,
+        plan.footprint.recommended_size,
+        current.taken if current is not None else 0,
+        rec.taken,
+        rec.borrowed,
+        rec.places,
+    )
+    if len(_PLANS) >= _PLAN_CACHE_SIZE:
+        _PLANS.clear()
+    _PLANS[key] = result
+    return result
+
+
+def _chunk(args: tuple[list[str], str]) -> list[HostResult]:
+    sources, strategy = args
+    return [_one(s, strategy) for s in sources]
+
+
+def run_fleet(
+    sources: list[str],
+    *,
+    strategy: str = "auto",
+    jobs: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Iterator[HostResult]:
+    """Plan every host in ``jobs`` processes (default: the CPU count), yielding results in order."""
+    jobs = jobs or os.cpu_count() or 1
+    if jobs <= 1 or len(sources) < 8:
+        for s in sources:
+            result = _one(s, strategy)
+            if progress:
+                progress(1)
+            yield result
+        return
+    from concurrent.futures import ProcessPoolExecutor
+
+    size = max(1, min(64, len(sources) // (jobs * 4) or 1))
+    chunks = [(sources[i : i + size], strategy) for i in range(0, len(sources), size)]
+    with ProcessPoolExecutor(jobs) as pool:
+        for results in pool.map(_chunk, chunks):
+            if progress:
+                progress(len(results))
+            yield from results
+
+
+_BOUNDS = (1 * GiB, 2 * GiB, 4 * GiB, 8 * GiB, 16 * GiB, 32 * GiB, 64 * GiB, 128 * GiB, 256 * GiB, 512 * GiB, 1 * TiB, 4 * TiB)
+
+
+def _percentile(values: list[int], fraction: float) -> int:
+    return values[min(len(values) - 1, int(fraction * (len(values) - 1) + 0.5))]
+
+
+def summarise(results: list[HostResult]) -> FleetSummary:
+    """The distribution of needs, the covering ranged string and the memory returned."""
+    ok = [r for r in results if r.ok and r.need is not None]
+    needs = sorted(r.need for r in ok if r.need is not None)
+    now = sum(r.taken_now or 0 for r in ok)
+    rec = sum(r.taken_recommended or 0 for r in ok)
+    return FleetSummary(
+        hosts=len(results),
+        failed=len(results) - len(ok),
+        need_min=needs[0] if needs else None,
+        need_median=_percentile(needs, 0.5) if needs else None,
+        need_p90=_percentile(needs, 0.9) if needs else None,
+        need_max=needs[-1] if needs else None,
+        taken_now=now,
+        taken_recommended=rec,
+        returned=now - rec,
+        ranged=(ranged := _covering_ranged(ok)),
+        ranged_covers=_covers(ranged, ok) if ranged else None,
+    )
+
+
+def _covers(ranged: str, results: list[HostResult]) -> bool:
+    """Whether the kernel gives every host at least its recommended size from ``ranged``."""
+    from crashplan.kernel.syntax import decide, features_for
+
+    for r in results:
+        if r.system_ram and r.recommended_size:
+            d = decide(ranged, r.system_ram, features_for(r.arch or "x86_64"))
+            if not d.ok or d.crash_size < r.recommended_size:
+                return False
+    return True
+
+
+def _covering_ranged(results: list[HostResult]) -> str | None:
+    """One ``crashkernel=`` range list that gives every host at least its recommended size.
+
+    Ranges follow the kernel's matching (RAM rounded up to 128 MiB, start included, end
+    excluded); each range takes the largest recommendation of the hosts that fall in it, and
+    ranges no host falls in are left out.
+    """
+    sized = [(r.system_ram, r.recommended_size) for r in results if r.system_ram and r.recommended_size]
+    if not sized:
+        return None
+    step = 128 << 20
+    parts = []
+    highs: tuple[int | None, ...] = (*_BOUNDS, None)
+    for lo, hi in zip((0, *_BOUNDS), highs, strict=True):
+        inside = [size for ram, size in sized if -(-ram // step) * step >= lo and (hi is None or -(-ram // step) * step < hi)]
+        if inside:
+            parts.append((lo, hi, max(inside)))
+    merged: list[list[object]] = []
+    for lo, hi, size in parts:
+        if merged and merged[-1][2] == size and merged[-1][1] == lo:
+            merged[-1][1] = hi
+        else:
+            merged.append([lo, hi, size])
+    text = ",".join(f"{format_size(lo)}-{format_size(hi) if hi else ''}:{format_size(size)}" for lo, hi, size in merged)  # type: ignore[arg-type]
+    return "crashkernel=" + text

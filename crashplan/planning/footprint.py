@@ -1,0 +1,204 @@
+"""What the crash kernel needs: a fixed part that kexec loads and a runtime part it lives on.
+
+The fixed part is what ``kexec -s -p`` places in the standard reservation: the kernel as the
+bzImage header asks for it (``init_size``: the decompressed image plus its boot-time heap),
+the initrd as loaded, and kexec's own small segments (purgatory, boot parameters, ELF core
+headers).  With ``crashkernel=X,cma`` only this part has to be a standard reservation.
+
+The runtime part is what the capture kernel then uses: the initramfs unpacked into tmpfs (the
+compressed image is still in memory while it unpacks), the kernel's own run-time allocations,
+the struct page array for its memory, makedumpfile's bitmap buffer and per-CPU costs, and the
+extras a dump target or platform brings (network, SME/SEV bounce buffers, 64K pages).
+
+Every line carries its value, where the value came from (a measured file, a host fact or a
+profile constant) and the citation.  The profile constants that crashplan measured itself are
+derived from real crash dumps under QEMU (tests/data/kdump-trials/, tests/kernel/KDUMP.md) by
+:func:`crashplan.planning.calibration.calibrate`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Literal
+
+from crashplan._frozen import frozen
+from crashplan.units import MiB
+from crashplan.values import Finding
+
+__all__ = [
+    "Footprint",
+    "FootprintInputs",
+    "Item",
+    "estimate_footprint",
+    "footprint_to_json",
+    "round_up",
+]
+
+Part = Literal["fixed", "runtime"]
+PAGE = 4096
+STRUCT_PAGE = 64
+
+
+def round_up(value: int, step: int) -> int:
+    """``value`` rounded up to a multiple of ``step``.
+
+    >>> round_up(100 * MiB + 1, 8 * MiB) == 104 * MiB
+    True
+    """
+    return -(-value // step) * step
+
+
+@frozen
+class Item:
+    """One line of the estimate."""
+
+    name: str
+    part: Part
+    bytes: int
+    source: str
+
+    def to_json(self) -> dict[str, object]:
+        """``{"name", "part", "bytes", "source"}``."""
+        return {"name": self.name, "part": self.part, "bytes": self.bytes, "source": self.source}
+
+
+@frozen
+class FootprintInputs:
+    """The facts an estimate is made from; None where the source does not tell.
+
+    ``kernel_size`` is the in-memory size of the capture kernel (bzImage ``init_size``, arm64
+    ``image_size``, ELF load span), ``initrd_size`` the kdump initrd as loaded and
+    ``initrd_tmpfs`` what its unpacked tree takes in tmpfs.
+    """
+
+    arch: str
+    system_ram: int
+    kernel_size: int | None
+    kernel_source: str
+    initrd_size: int | None
+    initrd_tmpfs: int | None
+    initrd_source: str
+    nr_cpus: int = 1
+    page_size: int = PAGE
+    network_dump: bool = False
+    sme_sev: bool = False
+
+
+@frozen
+class Footprint:
+    """The itemised estimate and the standard and ``,cma`` sizes that cover it.
+
+    ``recommended_size`` is what ``crashkernel=X`` needs (total plus the margin, rounded up to
+    the kernel's 16 MiB x86 alignment step of 8 MiB granularity); ``cma_fixed_size`` is the
+    standard part of a ``,cma`` setup (the fixed part plus its margin) and ``cma_size`` the
+    CMA part (the runtime part with a generous margin).
+    """
+
+    items: tuple[Item, ...]
+    fixed: int
+    runtime: int
+    total: int
+    recommended_size: int
+    cma_fixed_size: int
+    cma_size: int
+    findings: tuple[Finding, ...]
+
+    def item(self, name: str) -> Item:
+        """The item called ``name``."""
+        return next(i for i in self.items if i.name == name)
+
+
+def _constant(estimator: Mapping[str, object], sources: Mapping[str, str], key: str) -> tuple[int, str]:
+    value = estimator[key]
+    assert isinstance(value, int | float), key
+    return int(value), sources.get(f"estimator.{key}", "profile")
+
+
+def estimate_footprint(
+    inputs: FootprintInputs,
+    estimator: Mapping[str, object],
+    sources: Mapping[str, str],
+) -> Footprint:
+    """Estimate what the capture kernel needs on a host.
+
+    :param estimator: the profile's ``estimator`` constants (bytes or factors).
+    :param sources: the profile's ``source:`` texts by dotted key.
+    """
+    items: list[Item] = []
+    findings: list[Finding] = []
+
+    def const(key: str) -> tuple[int, str]:
+        return _constant(estimator, sources, key)
+
+    # Fixed part: what kexec loads into the reservation.
+    if inputs.kernel_size is not None:
+        items.append(Item("kernel image in memory", "fixed", inputs.kernel_size, inputs.kernel_source))
+    else:
+        size, src = const("kernel_size_fallback")
+        items.append(Item("kernel image in memory (fallback)", "fixed", size, src))
+        findings.append(Finding("warning", "kernel-size-unknown", f"the capture kernel's size is unknown: assuming {size >> 20} MiB ({src})"))
+    if inputs.initrd_size is not None:
+        items.append(Item("initrd as loaded", "fixed", inputs.initrd_size, inputs.initrd_source))
+    else:
+        size, src = const("initrd_size_fallback")
+        items.append(Item("initrd as loaded (fallback)", "fixed", size, src))
+        findings.append(Finding("warning", "initrd-size-unknown", f"the kdump initrd is unknown: assuming {size >> 20} MiB as loaded ({src})"))
+    size, src = const("kexec_segments")
+    items.append(Item("kexec segments (purgatory, boot parameters, ELF core headers)", "fixed", size, src))
+
+    # Runtime part: what the capture kernel uses while it runs.
+    if inputs.initrd_tmpfs is not None:
+        items.append(Item("initramfs unpacked in tmpfs", "runtime", inputs.initrd_tmpfs, inputs.initrd_source))
+    else:
+        loaded = next(i.bytes for i in items if i.name.startswith("initrd as loaded"))
+        factor, src = const("initrd_unpack_factor")
+        items.append(Item("initramfs unpacked in tmpfs (fallback)", "runtime", loaded * factor, src))
+        findings.append(Finding("warning", "initrd-unpacked-unknown", f"the initrd's unpacked size is unknown: assuming {factor} x its size ({src})"))
+    size, src = const("kernel_runtime_base")
+    items.append(Item("kernel, busybox and makedumpfile at run time (nr_cpus=1)", "runtime", size, src))
+    size, src = const("kdump_userspace")
+    if size:
+        items.append(Item("kdump user space beyond busybox (systemd, udev, journald)", "runtime", size, src))
+    cap, cap_src = const("makedumpfile_cyclic_buffer_max")
+    bitmap = min(cap, inputs.system_ram // inputs.page_size * 2 // 8)
+    items.append(Item("makedumpfile cyclic bitmap buffer", "runtime", bitmap, f"min(4 MiB, 2 bits per page of the first kernel's RAM): {cap_src}"))
+    if inputs.nr_cpus > 1:
+        per, src = const("per_cpu_dump")
+        items.append(Item(f"per-CPU cost x {inputs.nr_cpus - 1} more CPUs", "runtime", per * (inputs.nr_cpus - 1), src))
+    if inputs.network_dump:
+        size, src = const("user_net")
+        items.append(Item("network dump (dhclient, ssh/nfs)", "runtime", size, src))
+    if inputs.sme_sev:
+        size, src = const("sme_sev_swiotlb")
+        items.append(Item("SME/SEV bounce buffers (swiotlb)", "runtime", size, src))
+    if inputs.arch == "arm64" and inputs.page_size == 64 * 1024 and "arm64_64k" in estimator:
+        size, src = const("arm64_64k")
+        items.append(Item("arm64 64K pages", "runtime", size, src))
+    subtotal = sum(i.bytes for i in items)
+    # The struct page array of the capture kernel's own memory: 64 bytes per 4 KiB page of the
+    # reservation, which includes the array itself.
+    total = -(-subtotal * inputs.page_size // (inputs.page_size - STRUCT_PAGE))
+    items.append(Item("struct page array for the crash kernel's memory", "runtime", total - subtotal, f"{STRUCT_PAGE} bytes per {inputs.page_size // 1024} KiB page: {sources.get('estimator.struct_page_size', 'sizeof(struct page)')}"))
+    fixed = sum(i.bytes for i in items if i.part == "fixed")
+    runtime = total - fixed
+    pct, _ = const("crashplan_margin_percent")
+    add, _ = const("crashplan_margin_fixed")
+    recommended = round_up(total + total * pct // 100 + add, 8 * MiB)
+    cma_fixed = round_up(fixed + fixed * pct // 100 + add, 8 * MiB)
+    factor, _ = const("cma_runtime_factor")
+    extra, _ = const("cma_runtime_extra")
+    cma_size = round_up(max(runtime * factor, runtime + extra), 64 * MiB)
+    return Footprint(tuple(items), fixed, runtime, total, recommended, cma_fixed, cma_size, tuple(findings))
+
+
+def footprint_to_json(fp: Footprint) -> dict[str, object]:
+    """The ``"footprint"`` object of the JSON output."""
+    return {
+        "fixed": fp.fixed,
+        "runtime": fp.runtime,
+        "total": fp.total,
+        "recommended_size": fp.recommended_size,
+        "cma": {"fixed_size": fp.cma_fixed_size, "cma_size": fp.cma_size},
+        "items": [i.to_json() for i in fp.items],
+        "findings": [f.to_json() for f in fp.findings],
+    }

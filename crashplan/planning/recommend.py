@@ -1,0 +1,467 @@
+"""The recommendation: a ``crashkernel=`` parameter that covers the footprint and places, and
+what each option takes from production.
+
+Joins the models: the host facts, the footprint (:mod:`crashplan.planning.footprint`), the kernel's
+decision (:mod:`crashplan.kernel.syntax`) and the placement (:mod:`crashplan.kernel.placement`).  Every
+parameter crashplan prints is parsed and placed before it is printed.
+
+Strategies:
+
+* ``standard``: ``crashkernel=X`` with X the footprint plus margin, if it fits wherever the
+  kernel image lands; else ``crashkernel=X,high`` (plus the arch's default low area);
+* ``cma`` (x86_64 from 6.17, ppc64le from 6.19): ``crashkernel=C,cma crashkernel=B``, B the
+  fixed part plus margin and C the runtime part with a generous margin; the ``,cma`` token
+  first, so that kernels older than 6.17 still read B as the plain token
+  (shared/reference/kernel-crashkernel.md 1.2);
+* ``ranged``: one ``start-[end]:size,...`` string right for every RAM size a golden image
+  boots on;
+* ``auto``: ``cma`` where the kernel and arch support it and the dump level already excludes
+  user pages (makedumpfile ``-d`` bit 8), else ``standard``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import replace
+from typing import TYPE_CHECKING, Literal
+
+from crashplan._frozen import frozen
+from crashplan.host.facts import HostFacts
+from crashplan.host.formats.dmesg import Dmesg
+from crashplan.kernel.syntax import Features, decide, diagnose, features_for
+from crashplan.planning.footprint import Footprint, FootprintInputs, estimate_footprint, round_up
+from crashplan.planning.simulate import Simulation, layout_from_facts, simulate
+from crashplan.profiles import Profile
+from crashplan.units import GiB, MiB, TiB, format_size
+from crashplan.values import Finding
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from crashplan.kernel.placement import Layout
+
+__all__ = [
+    "FORMATS",
+    "STRATEGIES",
+    "Option",
+    "Plan",
+    "boot_cmdline",
+    "check_cmdline",
+    "evaluate_option",
+    "footprint_inputs",
+    "make_plan",
+    "plan_to_json",
+    "ranged_string",
+    "render_artefact",
+]
+
+Strategy = Literal["auto", "standard", "cma", "ranged"]
+STRATEGIES = ("auto", "standard", "cma", "ranged")
+
+USER_PAGES = 8  # makedumpfile -d bit: exclude user process data pages
+CMA_LOSES = "user and movable pages in CMA"
+
+
+@frozen
+class Option:
+    """One row of the comparison of what each choice takes from production.
+
+    ``taken`` is memory production cannot use (the standard and low areas); ``borrowed`` is
+    CMA memory production keeps using for movable allocations until a crash.  ``places`` is
+    the placement verdict (None when the source has no addresses); ``covers`` whether the
+    capture kernel gets at least the estimated need.
+    """
+
+    label: str
+    kind: str
+    cmdline: str | None
+    reserved: int
+    taken: int
+    borrowed: int
+    share: float
+    places: str | None
+    covers: bool | None
+    dump_loses: str
+    kernel_requirement: str
+
+    def to_json(self) -> dict[str, object]:
+        """The option as a JSON object."""
+        return {
+            "label": self.label,
+            "kind": self.kind,
+            "cmdline": self.cmdline,
+            "reserved": self.reserved,
+            "taken_from_production": self.taken,
+            "borrowed": self.borrowed,
+            "share_of_ram": round(self.share, 4),
+            "places": self.places,
+            "covers_need": self.covers,
+            "dump_loses": self.dump_loses,
+            "kernel_requirement": self.kernel_requirement,
+        }
+
+
+@frozen
+class Plan:
+    """The recommendation, the comparison, and what was checked."""
+
+    strategy: str
+    reason: str
+    cmdline: str
+    tokens: tuple[str, ...]
+    recommendation: Option
+    options: tuple[Option, ...]
+    footprint: Footprint
+    simulation: Simulation | None
+    findings: tuple[Finding, ...]
+
+
+def footprint_inputs(facts: HostFacts, profile: Profile) -> FootprintInputs:
+    """The footprint's inputs from the host facts (the boot files analysed) and the profile."""
+    kernel = facts.boot_files.kernel
+    initrd = facts.boot_files.initrd
+    kernel_size: int | None = None
+    kernel_source = ""
+    if kernel is not None and kernel.memory_size is not None:
+        kernel_size = kernel.memory_size
+        kernel_source = f"{kernel.path}: {kernel.format} header ({'init_size' if kernel.format == 'bzImage' else 'image size'})"
+    elif facts.kernel_image is not None:
+        kernel_size = facts.kernel_image.size
+        kernel_source = "span of the running kernel's Kernel code/rodata/data/bss in /proc/iomem (the kdump kernel's file was not read)"
+    initrd_size = initrd.size if initrd is not None else None
+    tmpfs = initrd.tmpfs_bytes if initrd is not None else None
+    initrd_source = f"{initrd.path}: file size; unpacked tree walked (crashplan.host.formats.initrd)" if initrd is not None else ""
+    nr_cpus = (facts.kdump.nr_cpus if facts.kdump is not None else None) or profile.nr_cpus or 1
+    network = facts.kdump is not None and facts.kdump.dump_target in ("nfs", "ssh")
+    return FootprintInputs(
+        arch=facts.arch or "x86_64",
+        system_ram=facts.system_ram or 0,
+        kernel_size=kernel_size,
+        kernel_source=kernel_source,
+        initrd_size=initrd_size,
+        initrd_tmpfs=tmpfs,
+        initrd_source=initrd_source,
+        nr_cpus=nr_cpus,
+        page_size=facts.page_size or 4096,
+        network_dump=network,
+    )
+
+
+def _features(facts: HostFacts) -> Features:
+    return features_for(facts.arch or "x86_64", facts.kernel_version)
+
+
+def _placement(facts: HostFacts, cmdline: str, dmesg: Dmesg | None, layout: Layout | None = None) -> Simulation | None:
+    """The placement of ``cmdline``, None when the host shows no addresses to place it in."""
+    if layout is None:
+        layout = _host_layout(facts, dmesg)
+        if layout is None:
+            return None
+    return simulate(facts, cmdline, features=_features(facts), dmesg=dmesg, layout=layout)
+
+
+def _host_layout(facts: HostFacts, dmesg: Dmesg | None) -> Layout | None:
+    """The host's memory as placement sees it, built once for every parameter a plan places."""
+    if not facts.addresses_visible or not facts.ram:
+        return None
+    return layout_from_facts(facts, dmesg=dmesg)
+
+
+def evaluate_option(
+    label: str,
+    kind: str,
+    cmdline: str | None,
+    facts: HostFacts,
+    footprint: Footprint,
+    dmesg: Dmesg | None = None,
+    *,
+    simulation: Simulation | None = None,
+    layout: Layout | None = None,
+) -> Option:
+    """What ``cmdline`` reserves on the host, takes from production and covers.
+
+    ``simulation`` is the placement of ``cmdline`` when the caller already has it, ``layout``
+    the host's layout (:func:`crashplan.planning.simulate.layout_from_facts`).
+    """
+    ram = facts.system_ram or 0
+    f = _features(facts)
+    if not cmdline or not ram:
+        return Option(label, kind, cmdline, 0, 0, 0, 0.0, None, False if cmdline is None else None, "everything (no dump)", "-")
+    d = decide(cmdline, ram, f)
+    standard = (d.crash_size + d.low_size) if d.ok else 0
+    borrowed = d.cma_size if d.reserves_cma else 0
+    sim = simulation if simulation is not None and simulation.cmdline == cmdline else _placement(facts, cmdline, dmesg, layout)
+    places = None
+    if sim is not None:
+        verdicts = [v.verdict for v in sim.assessment.verdicts if v.name != "crashkernel-cma"]
+        places = "never" if not verdicts or "never" in verdicts else "fits-some" if "fits-some" in verdicts else "fits"
+        if sim.assessment.placement.hang:
+            places = "never"
+        if borrowed and sim.assessment.placement.cma_reserved < borrowed:
+            borrowed = sim.assessment.placement.cma_reserved
+    if borrowed:
+        covers = standard >= footprint.fixed and standard + borrowed >= footprint.total
+        loses = CMA_LOSES
+        requirement = f"Linux >= {'6.17' if f.arch == 'x86_64' else '6.19'}, kexec -s, 10 s wait at crash"
+    else:
+        covers = standard >= footprint.total
+        loses = "nothing" if d.ok else "everything (no dump)"
+        requirement = "any kernel" if d.ok else "-"
+    share = standard / ram if ram else 0.0
+    return Option(label, kind, cmdline, standard + borrowed, standard, borrowed, share, places, covers, loses, requirement)
+
+
+def ranged_string(
+    footprint_at: Callable[[int], int], sizes: tuple[int, ...] = (1 * GiB, 64 * GiB, 1 * TiB)
+) -> str:
+    """One ``start-[end]:size`` list from the sizes the footprint asks for at each boundary.
+
+    ``footprint_at(ram)`` is the recommended size at a RAM size; each range takes the size
+    needed at its top (the need grows with RAM), the last range the largest.
+    """
+    parts = []
+    bounds = [*sizes, None]
+    for lo, hi in itertools.pairwise(bounds):
+        assert lo is not None
+        top = hi if hi is not None else 64 * TiB
+        size = footprint_at(top)
+        parts.append(f"{format_size(lo)}-{format_size(hi) if hi else ''}:{format_size(size)}")
+    merged: list[str] = []
+    for part in parts:
+        if merged and merged[-1].rsplit(":", 1)[1] == part.rsplit(":", 1)[1]:
+            start = merged[-1].split("-", 1)[0]
+            merged[-1] = f"{start}-{part.split('-', 1)[1]}"
+        else:
+            merged.append(part)
+    return "crashkernel=" + ",".join(merged)
+
+
+def _dump_excludes_user_pages(facts: HostFacts, profile: Profile) -> bool:
+    level = facts.kdump.dump_level if facts.kdump is not None and facts.kdump.dump_level is not None else profile.dump_level
+    return bool(level & USER_PAGES)
+
+
+def make_plan(
+    facts: HostFacts,
+    inputs: FootprintInputs,
+    profile: Profile,
+    *,
+    strategy: Strategy = "auto",
+    others: tuple[Profile, ...] = (),
+    dmesg: Dmesg | None = None,
+    compare: bool = True,
+) -> Plan:
+    """Recommend a parameter for the host with ``strategy`` and compare it with the alternatives.
+
+    ``compare=False`` (fleets) evaluates only the current setting besides the recommendation.
+    """
+    estimator = profile.estimator
+    sources = profile.source_texts
+    footprint = estimate_footprint(inputs, estimator, sources)
+    f = _features(facts)
+    findings: list[Finding] = list(footprint.findings)
+    # What the host facts found that makes any parameter moot, or shows one failed at boot.
+    findings.extend(x for x in facts.findings if x.code in ("kexec-unsupported", "crashkernel-not-reserved"))
+    chosen = strategy
+    reason = ""
+    if strategy == "auto":
+        if facts.kernel_version is None:
+            chosen, reason = "standard", "the source does not tell the kernel version, so crashkernel=,cma (Linux >= 6.17) is not assumed"
+        elif f.has_cma and _dump_excludes_user_pages(facts, profile):
+            chosen, reason = "cma", (
+                f"Linux {f.version} on {f.arch} supports crashkernel=,cma and the dump level already "
+                "excludes user pages, so the runtime part can be borrowed from production"
+            )
+        elif not f.has_cma:
+            chosen, reason = "standard", f"crashkernel=,cma needs Linux 6.17 on x86_64 (6.19 on ppc64le); this is {f.arch} {f.version}"
+        else:
+            chosen, reason = "standard", "the dump level keeps user pages, which a ,cma reservation would lose"
+    elif strategy == "cma" and not f.has_cma:
+        from crashplan.errors import UsageError
+
+        raise UsageError(f"--strategy cma needs Linux >= 6.17 on x86_64 or >= 6.19 on ppc64le; the host runs {f.arch} {f.version}")
+    tokens: tuple[str, ...]
+    if chosen == "cma":
+        tokens = (f"crashkernel={format_size(footprint.cma_size)},cma", f"crashkernel={format_size(footprint.cma_fixed_size)}")
+        reason = reason or "the fixed part as a standard reservation, the runtime part borrowed from CMA"
+    elif chosen == "ranged":
+
+        def at(ram: int) -> int:
+            return estimate_footprint(replace(inputs, system_ram=ram), estimator, sources).recommended_size
+
+        tokens = (ranged_string(at),)
+        reason = "one string for every RAM size: each range gets the size the footprint needs at its top"
+    else:
+        tokens = (f"crashkernel={format_size(footprint.recommended_size)}",)
+        reason = reason or "the smallest crashkernel=X that covers the estimated need with the margin"
+    cmdline = " ".join(tokens)
+    layout = _host_layout(facts, dmesg)
+    sim = _placement(facts, cmdline, dmesg, layout)
+    if chosen == "standard" and sim is not None and f.has_high:
+        verdicts = {v.name: v.verdict for v in sim.assessment.verdicts}
+        if verdicts.get("crashkernel") != "fits":
+            high = (f"crashkernel={format_size(footprint.recommended_size)},high",)
+            high_sim = _placement(facts, high[0], dmesg, layout)
+            if high_sim is not None and all(v.verdict == "fits" for v in high_sim.assessment.verdicts):
+                tokens, cmdline, sim = high, high[0], high_sim
+                reason += "; the low 4 GiB cannot always hold it, so it goes high with the default low area"
+    if sim is None:
+        findings.append(Finding("warning", "placement-unavailable", "placement was not checked: the source shows no physical addresses (run as root or use a root snapshot)"))
+    else:
+        for v in sim.assessment.verdicts:
+            if v.verdict != "fits":
+                findings.append(Finding("error" if v.verdict == "never" else "warning", f"area-{v.verdict}", f"{v.name} of {format_size(v.size)}: {v.verdict} on this host"))
+    warnings = sim.warnings if sim is not None and sim.cmdline == cmdline else diagnose(cmdline, f, facts.system_ram)
+    findings.extend(w for w in warnings if w.severity != "info")
+    recommendation = evaluate_option(f"crashplan {chosen}", chosen, cmdline, facts, footprint, dmesg, simulation=sim)
+    if compare:
+        options = _comparison(facts, footprint, profile, others, chosen, recommendation, dmesg, layout)
+    else:
+        options = (_current_option(facts, footprint), recommendation)
+    return Plan(chosen, reason, cmdline, tokens, recommendation, options, footprint, sim, tuple(findings))
+
+
+def _comparison(
+    facts: HostFacts,
+    footprint: Footprint,
+    profile: Profile,
+    others: tuple[Profile, ...],
+    chosen: str,
+    recommendation: Option,
+    dmesg: Dmesg | None,
+    layout: Layout | None,
+) -> tuple[Option, ...]:
+    rows = []
+    current = _current_crashkernel(facts)
+    if current is None and facts.crash_regions and facts.system_ram:
+        # The capture shows a reservation but not the command line that made it.
+        taken = sum(r.size for r in facts.crash_regions)
+        rows.append(
+            Option("current (command line unknown)", "current", None, taken, taken, 0, taken / facts.system_ram,
+                   "fits", taken >= footprint.total, "nothing", "-")
+        )
+    else:
+        rows.append(evaluate_option("current", "current", current, facts, footprint, dmesg, layout=layout))
+    if profile.default_crashkernel:
+        rows.append(evaluate_option(f"{profile.name} default", "distro", f"crashkernel={profile.default_crashkernel}", facts, footprint, dmesg, layout=layout))
+    for other in others:
+        if other.default_crashkernel and other.name != profile.name:
+            rows.append(evaluate_option(f"{other.name} default", "other-distro", f"crashkernel={other.default_crashkernel}", facts, footprint, dmesg, layout=layout))
+    for kind in ("standard", "cma"):
+        if kind == chosen:
+            rows.append(recommendation)
+        elif kind == "standard":
+            rows.append(evaluate_option("crashplan standard", "standard", f"crashkernel={format_size(footprint.recommended_size)}", facts, footprint, dmesg, layout=layout))
+        elif _features(facts).has_cma:
+            cma = f"crashkernel={format_size(footprint.cma_size)},cma crashkernel={format_size(footprint.cma_fixed_size)}"
+            rows.append(evaluate_option("crashplan cma", "cma", cma, facts, footprint, dmesg, layout=layout))
+    if chosen == "ranged":
+        rows.append(recommendation)
+    return tuple(rows)
+
+
+def _current_option(facts: HostFacts, footprint: Footprint) -> Option:
+    """The current reservation as the capture shows it (no placement: it is already placed)."""
+    taken = facts.reservation_total or sum(r.size for r in facts.crash_regions)
+    ram = facts.system_ram or 0
+    cma = facts.cma_total if facts.cmdline and ",cma" in facts.cmdline and facts.cma_total else 0
+    return Option("current", "current", _current_crashkernel(facts), taken + cma, taken, cma, taken / ram if ram else 0.0,
+                  "fits" if taken else None, (taken + cma) >= footprint.total, "nothing" if taken else "everything (no dump)", "-")
+
+
+def _current_crashkernel(facts: HostFacts) -> str | None:
+    """The ``crashkernel=`` tokens of the host's command line, or None."""
+    if not facts.cmdline:
+        return None
+    words = [w for w in facts.cmdline.split(" ") if "crashkernel=" in w]
+    return " ".join(words) or None
+
+
+def check_cmdline(
+    cmdline: str,
+    facts: HostFacts,
+    footprint: Footprint,
+    *,
+    dmesg: Dmesg | None = None,
+) -> tuple[Finding, ...]:
+    """Judge a parameter: it parses, places, covers the footprint, is not wasteful, is safe.
+
+    Stable codes: ``not-reserved`` and ``does-not-place`` and ``does-not-cover`` (errors),
+    ``may-not-place``, ``wasteful`` and the grammar's warning codes (warnings).
+    """
+    f = _features(facts)
+    ram = facts.system_ram or 0
+    findings: list[Finding] = []
+    option = evaluate_option("checked", "check", cmdline, facts, footprint, dmesg)
+    d = decide(cmdline, ram, f)
+    if not d.ok and not (d.reserves_cma and f.cma_despite_error):
+        findings.append(Finding("error", "not-reserved", f"the kernel reserves nothing: {d.error}"))
+    if option.places == "never":
+        findings.append(Finding("error", "does-not-place", "the reservation cannot be placed on this host"))
+    elif option.places == "fits-some":
+        findings.append(Finding("warning", "may-not-place", "the reservation places only for some kernel image positions (KASLR)"))
+    elif option.places is None and facts.addresses_visible is False:
+        findings.append(Finding("info", "placement-unavailable", "placement was not checked: the source shows no physical addresses"))
+    if d.ok and option.covers is False:
+        findings.append(Finding("error", "does-not-cover", f"{format_size(option.taken + option.borrowed)} does not cover the estimated need of {round_up(footprint.total, MiB) >> 20}M"))
+    if d.ok and option.taken > 2 * footprint.total:
+        findings.append(Finding("warning", "wasteful", f"{format_size(option.taken)} is more than twice the estimated need ({round_up(footprint.total, MiB) >> 20}M)"))
+    findings.extend(w for w in diagnose(cmdline, f, ram) if w.severity != "info")
+    return tuple(findings)
+
+
+FORMATS = ("text", "json", "yaml", "cmdline", "grub", "grubby", "bls", "kernel-install", "zipl", "ostree")
+
+
+def boot_cmdline(facts: HostFacts) -> str:
+    """The host's command line as a boot loader stores it: without BOOT_IMAGE= and initrd=."""
+    from crashplan.host.formats.cmdline import split_cmdline
+
+    args = split_cmdline(facts.cmdline or "")
+    return " ".join(a for a in args if not a.startswith(("BOOT_IMAGE=", "initrd=")))
+
+
+def render_artefact(plan: Plan, facts: HostFacts, fmt: str, *, comment: str = "") -> str:
+    """The boot-config artefact ``fmt`` for the plan's tokens (one of FORMATS after yaml)."""
+    from crashplan.render import bootloader as b
+
+    current = boot_cmdline(facts)
+    if fmt == "cmdline":
+        return b.render_cmdline(plan.tokens)
+    if fmt == "grub":
+        return b.render_grub_dropin(plan.tokens, comment=comment)
+    if fmt == "grubby":
+        return b.render_grubby(plan.tokens)
+    if fmt == "bls":
+        return b.render_bls_options(current, plan.tokens)
+    if fmt == "kernel-install":
+        return b.render_kernel_install(current, plan.tokens)
+    if fmt == "zipl":
+        return b.render_zipl(current, plan.tokens)
+    if fmt == "ostree":
+        return b.render_ostree(facts.cmdline or "", plan.tokens)
+    raise ValueError(fmt)
+
+
+def plan_to_json(plan: Plan) -> dict[str, object]:
+    """The ``recommendation``, ``options``, ``footprint``, ``placement`` and ``findings`` objects."""
+    from crashplan.planning.footprint import footprint_to_json
+    from crashplan.planning.simulate import simulation_to_json
+
+    placement = None
+    if plan.simulation is not None:
+        sim = simulation_to_json(plan.simulation)
+        placement = {k: sim[k] for k in ("reservations", "kernel_log", "verdicts", "max_size", "addresses", "assumptions")}
+    return {
+        "recommendation": {
+            "cmdline": plan.cmdline,
+            "tokens": list(plan.tokens),
+            "strategy": plan.strategy,
+            "reason": plan.reason,
+            **{k: v for k, v in plan.recommendation.to_json().items() if k not in ("label", "kind", "cmdline")},
+        },
+        "options": [o.to_json() for o in plan.options],
+        "footprint": footprint_to_json(plan.footprint),
+        "placement": placement,
+        "findings": [f.to_json() for f in plan.findings],
+    }

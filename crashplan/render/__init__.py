@@ -1,0 +1,1 @@
+"""Values in, text out: JSON envelopes, plain text, rich tables and boot-loader snippets."""

@@ -1,0 +1,126 @@
+"""Boot-loader artefacts that carry a ``crashkernel=`` parameter: pure text in, text out.
+
+Each renderer takes the ``crashkernel=`` tokens to set and, where the format edits an existing
+command line, that line.  Existing ``crashkernel=`` arguments are removed first (every lookup
+of ``get_last_crashkernel()`` would otherwise still see them: a leftover ``,cma`` or ``,high``
+token keeps working next to a new plain one).  Arguments are split with the kernel's own
+quoting rules (``lib/cmdline.c: next_arg()``), never ``str.split()``.
+
+Formats: the command-line tokens, a ``/etc/default/grub.d/`` drop-in appended to
+``GRUB_CMDLINE_LINUX_DEFAULT`` (Debian/Ubuntu ``update-grub``), the ``grubby`` command (Fedora,
+RHEL), a BLS entry's ``options`` line (``/boot/loader/entries/*.conf``, the Boot Loader
+Specification), ``/etc/kernel/cmdline`` (``kernel-install``), a ``zipl.conf`` ``parameters=``
+line (s390) and ``rpm-ostree kargs`` (Fedora CoreOS, RHEL for Edge).
+"""
+
+from __future__ import annotations
+
+import shlex
+
+from crashplan.host.formats.cmdline import split_cmdline
+
+__all__ = [
+    "DROPIN_MARKER",
+    "GRUB_DROPIN_PATH",
+    "is_crashplan_dropin",
+    "render_bls_options",
+    "render_cmdline",
+    "render_grub_dropin",
+    "render_grubby",
+    "render_kernel_install",
+    "render_ostree",
+    "render_zipl",
+    "replace_crashkernel",
+]
+
+GRUB_DROPIN_PATH = "/etc/default/grub.d/99-crashplan.cfg"
+DROPIN_MARKER = "# crashplan: kdump crash kernel reservation"
+
+
+def _is_crashkernel(arg: str) -> bool:
+    return arg.startswith("crashkernel=")
+
+
+def _quote(arg: str) -> str:
+    """An argument as the kernel reads it back: quoted only when it holds a space."""
+    if " " in arg or "\t" in arg:
+        key, eq, value = arg.partition("=")
+        return f'{key}{eq}"{value}"' if eq else f'"{arg}"'
+    return arg
+
+
+def replace_crashkernel(cmdline: str, tokens: list[str] | tuple[str, ...]) -> str:
+    """``cmdline`` without its ``crashkernel=`` arguments, with ``tokens`` appended.
+
+    >>> replace_crashkernel('ro quiet crashkernel=2G-:256M crashkernel=1G,high', ["crashkernel=1G,cma", "crashkernel=256M"])
+    'ro quiet crashkernel=1G,cma crashkernel=256M'
+    """
+    kept = [_quote(a) for a in split_cmdline(cmdline) if not _is_crashkernel(a)]
+    return " ".join([*kept, *tokens])
+
+
+def render_cmdline(tokens: list[str] | tuple[str, ...]) -> str:
+    """The tokens alone, as they go on a kernel command line."""
+    return " ".join(tokens) + "\n"
+
+
+def render_grub_dropin(tokens: list[str] | tuple[str, ...], *, comment: str = "") -> str:
+    """A ``/etc/default/grub.d/`` drop-in that appends the tokens to GRUB_CMDLINE_LINUX_DEFAULT.
+
+    Drop-ins are sourced in name order after ``/etc/default/grub`` (``grub-mkconfig``); the
+    ``99-`` name comes after the distro's ``kdump-tools.cfg``, so these tokens are the last on
+    the command line and win every lookup they take part in.  Earlier ``crashkernel=``
+    arguments stay on the line (rewriting the user's variables from a sourced shell file is
+    not safe with quoted arguments): ``crashplan check`` reports one that still takes effect,
+    such as an old ``,cma`` token next to a new plain one.
+    """
+    lines = [f"{DROPIN_MARKER} (written by crashplan; 'crashplan recommend --format grub')"]
+    if comment:
+        lines.extend(f"# {line}" for line in comment.splitlines())
+    lines.append(f'GRUB_CMDLINE_LINUX_DEFAULT="$GRUB_CMDLINE_LINUX_DEFAULT {" ".join(tokens)}"')
+    return "\n".join(lines) + "\n"
+
+
+def is_crashplan_dropin(text: str) -> bool:
+    """True when ``text`` is a drop-in crashplan wrote (so it may be replaced)."""
+    return text.startswith(DROPIN_MARKER)
+
+
+def render_grubby(tokens: list[str] | tuple[str, ...]) -> str:
+    """The ``grubby`` command that sets the tokens on every kernel entry."""
+    value = " ".join(tokens)
+    return f"grubby --update-kernel=ALL --remove-args=crashkernel --args={shlex.quote(value)}\n"
+
+
+def render_bls_options(options_line: str, tokens: list[str] | tuple[str, ...]) -> str:
+    """A BLS entry's ``options`` line with the tokens in place of its ``crashkernel=`` arguments.
+
+    >>> render_bls_options("options root=UUID=1 ro crashkernel=auto", ["crashkernel=256M"])
+    'options root=UUID=1 ro crashkernel=256M\\n'
+    """
+    body = options_line.strip()
+    if body.startswith("options"):
+        body = body[len("options") :].strip()
+    return f"options {replace_crashkernel(body, tokens)}\n"
+
+
+def render_kernel_install(cmdline: str, tokens: list[str] | tuple[str, ...]) -> str:
+    """The content of ``/etc/kernel/cmdline`` (read by ``kernel-install`` and ukify)."""
+    return replace_crashkernel(cmdline.strip(), tokens) + "\n"
+
+
+def render_zipl(parameters: str, tokens: list[str] | tuple[str, ...]) -> str:
+    """A ``zipl.conf`` ``parameters=`` line (s390); run ``zipl`` afterwards."""
+    body = parameters.strip()
+    if body.startswith("parameters"):
+        body = body.split("=", 1)[1].strip().strip('"')
+    return f'parameters="{replace_crashkernel(body, tokens)}"\n'
+
+
+def render_ostree(current: str, tokens: list[str] | tuple[str, ...]) -> str:
+    """The ``rpm-ostree kargs`` command: delete the current ``crashkernel=`` arguments, append ours."""
+    old = [a for a in split_cmdline(current) if _is_crashkernel(a)]
+    words = ["rpm-ostree", "kargs"]
+    words += [f"--delete-if-present={a}" for a in old]
+    words += [f"--append={t}" for t in tokens]
+    return " ".join(shlex.quote(w) for w in words) + "\n"

@@ -1,0 +1,351 @@
+"""Renderers: values in, text out.  Pure functions; rich is imported only where a table needs it.
+
+Plain-text renderers here are used on the fast paths (``explain``); they never import rich.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, cast
+
+from crashplan.units import format_size
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from contextlib import AbstractContextManager
+    from typing import IO
+
+    from rich.console import Console
+
+    from crashplan.kernel.explain import Explanation
+    from crashplan.kernel.syntax import Decision
+    from crashplan.planning.fleet import FleetSummary, HostResult
+
+__all__ = ["dumps_json", "render_explanation_text"]
+
+
+def dumps_json(value: object, *, lines: bool = False) -> str:
+    """JSON text for stdout: indented for people, one line for ``--batch`` (JSON lines)."""
+    if lines:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+def _size(value: int) -> str:
+    return format_size(value) if value < (1 << 64) else str(value)
+
+
+def _outcome(d: Decision) -> str:
+    """One phrase: what the kernel reserves."""
+    if not d.ok:
+        cma = f"; CMA {_size(d.cma_size)} is still reserved" if d.reserves_cma else ""
+        return f"nothing reserved ({d.error}){cma}"
+    parts = [f"{_size(d.crash_size)}"]
+    if d.crash_base:
+        parts.append(f"at fixed {_size(d.crash_base)}")
+    if d.high:
+        parts.append("high (above 4G first)")
+        parts.append(f"+ {_size(d.low_size)} low" if d.low_size else "+ no low area")
+    if d.reserves_cma:
+        parts.append(f"+ {_size(d.cma_size)} CMA")
+    return " ".join(parts)
+
+
+def render_explanation_text(x: Explanation) -> str:
+    """The human explanation: tokens, the kernel's decision (or a table of them), warnings."""
+    lines = [f"{_clip(x.cmdline)}", f"  on {x.features.arch}, Linux {x.features.version}"]
+    lines.append("")
+    lines.append("tokens:")
+    if not x.scans:
+        lines.append("  (none)")
+    picked = {start for _, start in x.decision.picked} if x.decision else None
+    for scan in x.scans:
+        mark = ""
+        if picked is not None and scan.start in picked:
+            mark = "  <- read by the kernel"
+        what = scan.token.form if scan.token else f"invalid: {scan.error.message if scan.error else ''}"
+        lines.append(f"  {_clip(scan.text)}  [{scan.lookup}; {what}]{mark}")
+        if scan.token and scan.token.ranges:
+            for e in scan.token.ranges:
+                end = _size(e.end) if e.end is not None else "..."
+                lines.append(f"      RAM {_size(e.start)} <= r < {end}: {_size(e.size)}")
+    lines.append("")
+    if x.decision is not None:
+        lines.append(f"with {format_size(x.system_ram or 0)} of system RAM: {_outcome(x.decision)}")
+        for message in x.decision.messages:
+            lines.append(f"  kernel log: {message}")
+    else:
+        lines.append("what the kernel reserves by system RAM:")
+        for d in x.table:
+            lines.append(f"  {_size(d.system_ram):>6}  {_outcome(d)}")
+    if x.warnings:
+        lines.append("")
+        lines.append("warnings:")
+        for w in x.warnings:
+            lines.append(f"  {w.severity} {w.code}: {w.message}")
+    return "\n".join(lines) + "\n"
+
+
+def _clip(text: str, width: int = 200) -> str:
+    shown = "".join(c if c.isprintable() else "\ufffd" for c in text[: width + 1])
+    return shown if len(text) <= width else shown[: width - 1] + "\u2026"
+
+
+def _console(file: IO[str] | None = None, width: int | None = None) -> Console:
+    """A rich console that writes no colour when stdout is not a terminal or NO_COLOR is set."""
+    import os
+    import sys
+
+    from rich.console import Console
+
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            # rich would exit 1, crashplan's "bug" code; the CLI treats a reader that went away
+            # (`crashplan ... | head`) as success.
+            raise BrokenPipeError
+
+    stream = file or sys.stdout
+    is_tty = hasattr(stream, "isatty") and stream.isatty()
+    return _Console(
+        file=stream,
+        width=width or (None if is_tty else 150),
+        no_color=bool(os.environ.get("NO_COLOR")) or not is_tty,
+        highlight=False,
+        soft_wrap=False,
+    )
+
+
+_STYLES = {"crash": "bold red", "cma": "bold yellow", "occupant": "cyan", "free": "green", "hole": "dim"}
+_GLYPHS = {"crash": "#", "cma": "c", "occupant": "k", "free": ".", "hole": " "}
+
+
+def _memory_segments(sim: object) -> list[tuple[int, int, str, str]]:
+    """(start, end, kind, label) for every piece of the map, sorted by address."""
+    from crashplan.planning.simulate import Simulation
+
+    assert isinstance(sim, Simulation)
+    out: list[tuple[int, int, str, str]] = []
+    previous = 0
+    for r in sim.layout.ram:
+        if r.start > previous:
+            out.append((previous, r.start, "hole", "not RAM (firmware, PCI, memmap= holes)"))
+        out.append((r.start, r.end, "free", "System RAM"))
+        previous = r.end
+    image = sim.layout.kernel_image
+    if image is not None:
+        where = "this boot's position; KASLR moves it" if sim.layout.kaslr else "fixed (nokaslr)"
+        out.append((image.start, image.end, "occupant", f"kernel image ({where})"))
+    for o in sim.layout.occupants:
+        out.append((o.range.start, o.range.end, "occupant", o.name))
+    for region in sim.facts.crash_regions:
+        out.append((region.start, region.end, "occupant", "existing Crash kernel (free again at the next boot)"))
+    for res in sim.assessment.placement.reservations:
+        kind = "cma" if res.name == "crashkernel-cma" else "crash"
+        out.append((res.start, res.end, kind, f"{res.name} (simulated)"))
+    return sorted(out, key=lambda s: (s[0], s[2] == "free"))
+
+
+def _bar(segments: list[tuple[int, int, str, str]], start: int, end: int, width: int) -> list[tuple[str, str]]:
+    """One character per cell of [start, end), the most important kind in each cell wins."""
+    order = ["hole", "free", "occupant", "cma", "crash"]
+    cells = []
+    step = max(1, (end - start) // width)
+    for i in range(width):
+        lo, hi = start + i * step, start + (i + 1) * step
+        best = "hole"
+        for s, e, kind, _ in segments:
+            if s < hi and e > lo and order.index(kind) > order.index(best):
+                best = kind
+        cells.append((_GLYPHS[best], _STYLES[best]))
+    return cells
+
+
+def render_simulation_text(sim: object, *, file: IO[str] | None = None) -> None:
+    """Print the simulated boot: decision, kernel log, verdicts and the physical memory map."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from crashplan.planning.simulate import Simulation
+    from crashplan.units import format_human
+
+    assert isinstance(sim, Simulation)
+    console = _console(file)
+    a = sim.assessment
+    kind = "exact" if a.addresses_exact else "predicted"
+    console.print(Text(f"{sim.cmdline}  on {sim.facts.source or 'this host'}", style="bold"))
+    console.print(
+        f"  {sim.layout.arch}, Linux {sim.features.version}, system RAM {format_human(sim.facts.system_ram or 0)}"
+        f"; addresses are {kind}"
+    )
+    console.print()
+    console.print("kernel log of this boot:", style="bold")
+    for line in a.placement.kernel_log or ("(nothing: no crashkernel= reservation)",):
+        console.print(f"  {line}")
+    if a.verdicts:
+        console.print()
+        console.print("verdicts (wherever the kernel image lands):", style="bold")
+        for v in a.verdicts:
+            console.print(f"  {v.name} {format_human(v.size)}: {v.verdict}")
+    console.print(
+        f"\nlargest size that always fits: low window {format_human(a.max_low)}, high window {format_human(a.max_high)}"
+        f" (with the image where it was: {format_human(a.max_low_nominal)} / {format_human(a.max_high_nominal)})"
+    )
+    segments = _memory_segments(sim)
+    console.print()
+    console.print("physical memory map:", style="bold")
+    for title, lo, hi in (("below 4 GiB", 0, min(sim.layout.limits.low_max, sim.layout.end_of_dram)), ("all RAM", 0, sim.layout.end_of_dram)):
+        if hi <= lo:
+            continue
+        bar = Text(f"  {title:<12} |")
+        for glyph, style in _bar(segments, lo, hi, 64):
+            bar.append(glyph, style=style)
+        bar.append("|")
+        console.print(bar)
+    console.print("  legend: # crashkernel  c CMA  k kernel/initrd/firmware  . free RAM  (blank) not RAM")
+    table = Table(show_edge=False, pad_edge=False, box=None)
+    for column in ("start", "end", "size", "what"):
+        table.add_column(column, justify="right" if column != "what" else "left")
+    for s, e, k, label in segments:
+        table.add_row(f"{s:#014x}", f"{e:#014x}", format_human(e - s), Text(label, style=_STYLES[k]))
+    console.print(table)
+    for assumption in a.assumptions:
+        console.print(f"  assumption: {assumption}", style="dim")
+    if sim.warnings:
+        console.print()
+        for w in sim.warnings:
+            console.print(f"  {w.severity} {w.code}: {w.message}")
+
+
+def render_footprint_text(ctx: object, fp: object, *, file: IO[str] | None = None) -> None:
+    """Print the itemised footprint with the source of every line."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from crashplan.planning.context import PlanContext
+    from crashplan.planning.footprint import Footprint
+    from crashplan.units import format_human
+
+    assert isinstance(ctx, PlanContext) and isinstance(fp, Footprint)
+    console = _console(file)
+    f = ctx.facts
+    how = "detected" if ctx.profile_detected else "given"
+    console.print(Text(f"crash kernel footprint on {ctx.source}", style="bold"))
+    console.print(f"  {f.arch}, Linux {f.kernel_version}, system RAM {format_human(f.system_ram or 0)}; profile {ctx.profile.name} ({how})")
+    table = Table(show_edge=False, pad_edge=False, box=None)
+    table.add_column("part")
+    table.add_column("item")
+    table.add_column("size", justify="right")
+    table.add_column("source", overflow="fold")
+    for item in fp.items:
+        table.add_row(item.part, item.name, format_human(item.bytes), Text(item.source, style="dim"))
+    console.print(table)
+    console.print(
+        f"\nfixed {format_human(fp.fixed)} + runtime {format_human(fp.runtime)} = total {format_human(fp.total)}"
+    )
+    console.print(f"crashkernel=X needs X >= {format_size(fp.recommended_size)} (total plus the profile's margin)")
+    console.print(
+        f"with ,cma: crashkernel={format_size(fp.cma_size)},cma crashkernel={format_size(fp.cma_fixed_size)}"
+        " (the fixed part stays a standard reservation)"
+    )
+    for finding in fp.findings:
+        console.print(f"  {finding.severity} {finding.code}: {finding.message}")
+
+
+def render_plan_text(ctx: object, plan: object, *, file: IO[str] | None = None) -> None:
+    """Print the recommendation, why, and the comparison of what each option costs production."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from crashplan.planning.context import PlanContext
+    from crashplan.planning.recommend import Plan
+    from crashplan.units import format_human
+
+    assert isinstance(ctx, PlanContext) and isinstance(plan, Plan)
+    console = _console(file)
+    f = ctx.facts
+    console.print(Text(f"recommended: {plan.cmdline}", style="bold green"))
+    console.print(f"  strategy {plan.strategy}: {plan.reason}")
+    console.print(
+        f"  on {ctx.source}: {f.arch}, Linux {f.kernel_version}, system RAM {format_human(f.system_ram or 0)}; "
+        f"profile {ctx.profile.name}; estimated need {format_human(plan.footprint.total)} "
+        f"(fixed {format_human(plan.footprint.fixed)}, runtime {format_human(plan.footprint.runtime)})"
+    )
+    table = Table(title="memory each option takes from production", show_edge=False, pad_edge=False)
+    for column in ("option", "crashkernel=", "taken", "borrowed", "of RAM", "places", "covers need", "dump loses", "needs"):
+        table.add_column(column, overflow="fold")
+    for o in plan.options:
+        style = "bold" if o.cmdline == plan.cmdline and o.kind == plan.strategy else ""
+        table.add_row(
+            Text(o.label, style=style),
+            (o.cmdline or "(none)").replace("crashkernel=", ""),
+            format_human(o.taken),
+            format_human(o.borrowed) if o.borrowed else "-",
+            f"{o.share * 100:.1f}%",
+            o.places or "unknown",
+            "-" if o.covers is None else ("yes" if o.covers else "no"),
+            o.dump_loses,
+            o.kernel_requirement,
+        )
+    console.print(table)
+    for finding in plan.findings:
+        console.print(f"  {finding.severity} {finding.code}: {finding.message}")
+
+
+def fleet_progress(total: int) -> AbstractContextManager[Callable[[int], None]]:
+    """A context manager giving ``advance(n)``: a rich progress bar on stderr when it is a terminal."""
+    import contextlib
+    import sys
+
+    @contextlib.contextmanager
+    def manager():  # type: ignore[no-untyped-def]
+        if not sys.stderr.isatty():
+            yield lambda n: None
+            return
+        from rich.progress import Progress
+
+        with Progress(console=_console(sys.stderr), transient=True) as progress:
+            task = progress.add_task("planning hosts", total=total)
+            yield lambda n: progress.advance(task, n)
+
+    return manager()
+
+
+def render_fleet_text(
+    results: list[HostResult], summary: FleetSummary, *, file: IO[str] | None = None
+) -> None:
+    """Print one line per host and the fleet summary."""
+    from rich.table import Table
+
+    from crashplan.units import format_human
+
+    console = _console(file)
+    table = Table(show_edge=False, pad_edge=False, box=None)
+    for column in ("host", "RAM", "recommended", "need", "taken now", "taken then", "places"):
+        table.add_column(column)
+    for r in results:
+        if not r.ok:
+            table.add_row(r.source, "-", f"error: {r.error}", "-", "-", "-", "-")
+            continue
+        table.add_row(
+            r.source,
+            format_human(r.system_ram or 0),
+            r.cmdline or "-",
+            format_human(r.need or 0),
+            format_human(r.taken_now or 0),
+            format_human(r.taken_recommended or 0),
+            r.places or "unknown",
+        )
+    console.print(table)
+    s = summary
+    console.print(f"\n{s.hosts} hosts, {s.failed} failed")
+    needs = (s.need_min, s.need_median, s.need_p90, s.need_max)
+    if None not in needs:
+        low, median, p90, high = cast("tuple[int, int, int, int]", needs)
+        console.print(
+            f"estimated need: min {format_human(low)}, median {format_human(median)}, "
+            f"p90 {format_human(p90)}, max {format_human(high)}"
+        )
+    console.print(f"taken from production now {format_human(s.taken_now)}, with the recommendations {format_human(s.taken_recommended)}; returned {format_human(s.returned) if s.returned >= 0 else '-' + format_human(-s.returned)}")
+    if s.ranged:
+        covers = "covers every host" if s.ranged_covers else "does NOT cover every host"
+        console.print(f"one string for the fleet: {s.ranged} ({covers})")

@@ -1,0 +1,114 @@
+"""crashplan fleet: per-host plans in worker processes, the fleet summary, failures isolated."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from crashplan.kernel.syntax import decide, features_for
+from crashplan.planning.fleet import HostResult, expand_sources, summarise
+from crashplan.units import GiB, MiB
+
+HOSTS = Path(__file__).parents[1] / "data" / "hosts"
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "crashplan", *args], capture_output=True, text=True, check=False)
+
+
+def test_fleet_json_over_every_test_host():
+    """Every test host gets a plan, and the fleet string covers each host's recommendation."""
+    p = _cli("fleet", str(HOSTS), "--format", "json", "--jobs", "2")
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    hosts = out["hosts"]
+    assert len(hosts) == len([h for h in HOSTS.iterdir() if h.is_dir()]) and all(h["ok"] for h in hosts)
+    summary = out["summary"]
+    assert summary["ranged_covers"] is True
+    for h in hosts:
+        d = decide(summary["ranged"], h["system_ram"], features_for(h["arch"]))
+        assert d.ok and d.crash_size >= h["recommended_size"]
+    assert summary["returned"] == summary["taken_now"] - summary["taken_recommended"]
+    assert summary["need_min"] <= summary["need_median"] <= summary["need_max"]
+
+
+def test_fleet_jsonl_and_a_broken_host(tmp_path):
+    """A garbled snapshot is reported with its error, the others go on, and the exit code is 3."""
+    good = tmp_path / "good"
+    shutil.copytree(HOSTS / "qemu-x86_64-4g-no-crashkernel", good)
+    bad = tmp_path / "bad"
+    shutil.copytree(HOSTS / "qemu-x86_64-4g-no-crashkernel", bad)
+    iomem = bad / "proc" / "iomem"
+    iomem.write_text(iomem.read_text()[:500])  # cut mid-line
+    p = _cli("fleet", str(tmp_path), "--format", "jsonl")
+    assert p.returncode == 3
+    lines = [json.loads(line) for line in p.stdout.splitlines()]
+    by_name = {Path(x["source"]).name: x for x in lines[:-1]}
+    assert by_name["good"]["ok"] is True and by_name["bad"]["ok"] is False
+    assert "iomem" in by_name["bad"]["error"]
+    assert lines[-1]["summary"]["failed"] == 1
+    assert "Traceback" not in p.stderr
+
+
+def test_summary_ranged_string_takes_the_largest_need_per_range():
+    """Hosts in the same RAM range share the largest recommendation; other ranges stay apart."""
+    results = [
+        HostResult("a", True, system_ram=3 * GiB, arch="x86_64", need=200 * MiB, recommended_size=256 * MiB, taken_now=512 * MiB, taken_recommended=256 * MiB),
+        HostResult("b", True, system_ram=3 * GiB + 512 * MiB, arch="x86_64", need=250 * MiB, recommended_size=320 * MiB, taken_now=512 * MiB, taken_recommended=320 * MiB),
+        HostResult("c", True, system_ram=200 * GiB, arch="x86_64", need=300 * MiB, recommended_size=384 * MiB, taken_now=1 * GiB, taken_recommended=384 * MiB),
+        HostResult("d", False, error="broken"),
+    ]
+    s = summarise(results)
+    assert s.ranged == "crashkernel=2G-4G:320M,128G-256G:384M"
+    assert s.ranged_covers and s.failed == 1 and s.returned == (2 * GiB) - (960 * MiB)
+
+
+def test_expand_sources(tmp_path):
+    """A directory of snapshots expands to its children; a snapshot stays itself."""
+    (tmp_path / "h1" / "proc").mkdir(parents=True)
+    (tmp_path / "h2" / "proc").mkdir(parents=True)
+    assert expand_sources([str(tmp_path)]) == [str(tmp_path / "h1"), str(tmp_path / "h2")]
+    assert expand_sources([str(tmp_path / "h1")]) == [str(tmp_path / "h1")]
+
+
+def test_a_host_shape_is_planned_once_and_reused_exactly(tmp_path, monkeypatch):
+    """Copies of one host share a plan (with their own names); other facts get their own plan.
+
+    The reused result equals a fresh plan of the copy, the free-block counts of buddyinfo do
+    not split a shape, and a different MemTotal does.
+    """
+    import re
+
+    from crashplan.planning import fleet
+
+    sample = HOSTS / "qemu-x86_64-4g-no-crashkernel"
+    copies = []
+    for i in range(3):
+        dest = tmp_path / f"copy{i}"
+        shutil.copytree(sample, dest)
+        copies.append(dest)
+    buddy = copies[1] / "proc" / "buddyinfo"
+    buddy.write_text(re.sub(r"\b(\d+)\b", lambda m: str(int(m[1]) + 1) if len(m[1]) > 1 else m[1], buddy.read_text()))
+    meminfo = copies[2] / "proc" / "meminfo"
+    meminfo.write_text(re.sub(r"(?m)^(MemTotal:\s+)(\d+)", lambda m: f"{m[1]}{int(m[2]) - 4096}", meminfo.read_text(), count=1))
+
+    from crashplan.planning.recommend import make_plan as real_make_plan
+
+    planned = []
+
+    def counting(*args, **kwargs):
+        planned.append(1)
+        return real_make_plan(*args, **kwargs)
+
+    monkeypatch.setattr("crashplan.planning.recommend.make_plan", counting)
+    monkeypatch.setattr(fleet, "_PLANS", {})
+    results = [fleet._one(str(c), "auto") for c in copies]
+    assert len(planned) == 2  # copy1 reused copy0's plan; copy2's MemTotal differs
+    assert [r.source for r in results] == [str(c) for c in copies]
+    monkeypatch.setattr(fleet, "_PLANS", {})
+    fresh = fleet._one(str(copies[1]), "auto")
+    assert fresh == results[1]
+    assert results[2].system_ram == results[0].system_ram  # iomem, not MemTotal, counts RAM
