@@ -226,24 +226,16 @@ def recommend(
       crashplan recommend --strategy standard --format grubby
       sudo crashplan recommend --format grub --write /etc/default/grub.d/99-crashplan.cfg
     """
-    from crashplan.planning.context import gather_for_plan
-    from crashplan.planning.recommend import (
-        footprint_inputs,
-        make_plan,
-        plan_to_json,
-        render_artefact,
-    )
-    from crashplan.profiles import list_profiles, load_profile
+    from crashplan import api
+    from crashplan.planning.recommend import plan_to_json, render_artefact
     from crashplan.render.rich import dumps_json, render_plan_text
 
     if write_path is not None and fmt != "grub":
         raise click.UsageError("--write writes the grub drop-in: use it with --format grub")
     if force and write_path is None:
         raise click.UsageError("--force goes with --write")
-    ctx = gather_for_plan(source, kernel=kernel, initrd=initrd, profile=profile_name)
-    arch = ctx.facts.arch or "x86_64"
-    others = tuple(load_profile(i.name) for i in list_profiles() if i.arch == arch and i.default_crashkernel and i.name != ctx.profile.name)
-    plan = make_plan(ctx.facts, footprint_inputs(ctx.facts, ctx.profile), ctx.profile, strategy=strategy, others=others, dmesg=ctx.dmesg)  # type: ignore[arg-type]
+    ctx = api.open_host(source, kernel=kernel, initrd=initrd, profile=profile_name)
+    plan = api.recommend(ctx, strategy=strategy)  # type: ignore[arg-type]
     if fmt in ("json", "yaml"):
         out = ctx.envelope("recommend") | plan_to_json(plan)
         if fmt == "json":
