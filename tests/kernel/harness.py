@@ -371,6 +371,10 @@ class _PrivateApt:
     def __init__(self, root: Path, uri: str, suites: tuple[str, ...], keyring: Path | None,
                  insecure: bool = False):
         self.root = root
+        self.uri = uri
+        self.suites = suites
+        #: the keyring the signatures are checked with (None: unauthenticated)
+        self.keyring = keyring
         self.insecure = insecure
         for d in ("lists/partial", "cache/archives/partial", "etc/preferences.d", "state"):
             (root / d).mkdir(parents=True, exist_ok=True)
@@ -449,6 +453,24 @@ class _PrivateApt:
             return _cmp_deb(b[0], a[0])
 
         return sorted(out, key=functools.cmp_to_key(newest_first))
+
+
+    def suite_of(self, package: str, version: str) -> str | None:
+        """The suite (e.g. ``"trixie-backports"``) that offers ``package`` at ``version``."""
+        try:
+            text = self.cache("policy", package)
+        except HarnessError:
+            return None
+        current = None
+        for line in text.splitlines():
+            m = re.match(r"\s*(?:\*\*\*\s+)?(\S+)\s+-?\d+\s*$", line)
+            if m:
+                current = m.group(1)
+                continue
+            m = re.match(r"\s+-?\d+\s+\S+\s+(\S+?)/\S+\s", line)
+            if m and current == version:
+                return m.group(1)
+        return None
 
 
 def _cmp_deb(a: str, b: str) -> int:

@@ -667,14 +667,17 @@ def crashkernel_arg(x: int, cma: int | None) -> str:
 def bisect_min(ram: int, variant: str, *, cma: int | None = None, lo: int = 32 * MIB,
                hi: int = 768 * MIB, step: int = 8 * MIB, guess: int | None = None,
                cache: Path | None = None, timeout: float = 300,
-               log=None) -> tuple[int | None, list[Trial]]:
+               log=None, run=None, name: str | None = None) -> tuple[int | None, list[Trial]]:
     """Smallest multiple of ``step`` in [lo, hi] for which the trial gives ``dumped``.
 
     Assumes monotonicity (fails below the boundary, dumps at and above it).  With a
     ``guess`` it gallops from there (probes guess, then doubles the distance in the
     needed direction) before bisecting, which keeps the number of probes small when the
     guess is good; without one it first checks ``hi``.  Returns (minimum or None if even
-    ``hi`` fails, every probe in order).
+    ``hi`` fails, every probe in order).  ``run(ram, crashkernel)`` replaces the busybox
+    trial (``tests/kernel/debian.py`` bisects its Debian guest with it; the result needs
+    ``ok``, ``outcome``, ``crashkernel``, ``elapsed`` and ``cached``), ``name`` the setup
+    name in the log lines.
     """
     lo = -(-lo // step) * step
     hi = hi // step * step
@@ -684,11 +687,14 @@ def bisect_min(ram: int, variant: str, *, cma: int | None = None, lo: int = 32 *
     def probe(x: int) -> bool:
         if x in known:
             return known[x]
-        t = run_trial(ram, crashkernel_arg(x, cma), variant, cache=cache, timeout=timeout)
+        if run is None:
+            t = run_trial(ram, crashkernel_arg(x, cma), variant, cache=cache, timeout=timeout)
+        else:
+            t = run(ram, crashkernel_arg(x, cma))
         probes.append(t)
         known[x] = t.ok
         if log:
-            log(f"  {setup_name(ram, variant, cma)}: {t.crashkernel:40s} -> {t.outcome:14s} "
+            log(f"  {name or setup_name(ram, variant, cma)}: {t.crashkernel:40s} -> {t.outcome:14s} "
                 f"{t.elapsed:6.1f}s{' (cached)' if t.cached else ''}")
         return t.ok
 
