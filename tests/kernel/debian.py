@@ -352,7 +352,8 @@ def _configure(tree: Path) -> None:
     (wants / "crashplan-guest.service").symlink_to("/etc/systemd/system/crashplan-guest.service")
     # kdump-tools.service is WantedBy=basic.target; its postinst links it there.  The link is
     # absolute (/usr/lib/...), so test the link itself, not what it points to on this host.
-    if not any(w.is_symlink() for w in system.glob("*.wants/kdump-tools.service")):
+    wanted = (d / "kdump-tools.service" for d in system.iterdir() if d.name.endswith(".wants"))
+    if not any(w.is_symlink() for w in wanted):
         raise HarnessError("kdump-tools.service is not enabled in the image")
 
 

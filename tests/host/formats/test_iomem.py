@@ -435,10 +435,28 @@ def test_property_shuffled_real_lines_parse_or_raise_source_error(lines: list[st
 
 @pytest.mark.slow
 def test_parse_speed_on_a_multi_thousand_line_map() -> None:
-    """A 4900-line map (the HPE capture 50 times) parses in well under 50 ms."""
+    """A 4900-line map (the HPE capture 50 times) parses within 6x of merely splitting its lines.
+
+    A ratio, not a time: this machine and CI are shared, and a wall-clock bound failed there
+    under load (86 ms against 50 ms) while the ratio stays put.  Measured idle here: parse 4.3 ms,
+    bare split 1.6 ms, ratio 2.6.  Both run interleaved so that load hits them alike.
+    """
     big = read(HPE) * 50
-    best = min(_timed(parse_iomem, big) for _ in range(5))
-    assert best < 0.050
+    parse, split = [], []
+    for _ in range(7):
+        parse.append(_timed(parse_iomem, big))
+        split.append(_timed(_bare_split, big))
+    assert min(parse) < 6 * min(split), (min(parse), min(split))
+
+
+def _bare_split(text: str) -> list[tuple[int, int, str]]:
+    """The least any iomem reader does: split each line into start, end and name."""
+    out = []
+    for line in text.splitlines():
+        span, _, name = line.partition(" : ")
+        start, _, end = span.strip().partition("-")
+        out.append((int(start, 16), int(end, 16), name))
+    return out
 
 
 def _timed(fn: object, arg: str) -> float:
