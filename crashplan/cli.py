@@ -53,7 +53,7 @@ def format_option(*choices: str) -> Any:
 
 
 def _arch_choices() -> list[str]:
-    from crashplan.kernel.syntax import ARCHES
+    from crashplan.kernel.features import ARCHES
 
     return [*ARCHES, "aarch64"]
 
@@ -166,7 +166,7 @@ def explain(
     """
     from crashplan.kernel.explain import explain as run_explain
     from crashplan.kernel.explain import explanation_to_json, join_specs
-    from crashplan.kernel.syntax import features_for
+    from crashplan.kernel.features import features_for
     from crashplan.render.rich import dumps_json, render_explanation_text
 
     features = features_for(arch, kernel_version)
@@ -538,7 +538,7 @@ def simulate(spec: tuple[str, ...], source: str | None, kernel_version: str | No
     from crashplan.host.facts import gather_facts, read_kernel_log
     from crashplan.host.sources import open_source
     from crashplan.kernel.explain import join_specs
-    from crashplan.kernel.syntax import features_for
+    from crashplan.kernel.features import features_for
     from crashplan.planning.simulate import simulate as run_simulate
     from crashplan.planning.simulate import simulation_to_json
 

@@ -54,14 +54,8 @@ from crashplan.host.formats.sysfs import (
     parse_kexec_crash_size,
 )
 from crashplan.host.formats.zoneinfo import ZoneInfo, parse_zoneinfo
-from crashplan.kernel.syntax import (
-    ARCHES,
-    Decision,
-    KernelVersion,
-    decide,
-    features_for,
-    parse_kernel_version,
-)
+from crashplan.kernel.crashkernel import Decision, decide
+from crashplan.kernel.features import ARCHES, KernelVersion, features_for, parse_kernel_version
 from crashplan.units import GiB, format_human
 from crashplan.values import Finding, MemRange, Severity, build_columns
 

@@ -9,16 +9,10 @@ from __future__ import annotations
 
 from crashplan._frozen import frozen
 from crashplan.errors import ParseError
-from crashplan.kernel.syntax import (
-    Decision,
-    Features,
-    TokenScan,
-    as_tokens,
-    decide,
-    decide_table,
-    diagnose,
-    scan_crashkernel,
-)
+from crashplan.kernel.crashkernel import Decision, decide, decide_table
+from crashplan.kernel.features import Features
+from crashplan.kernel.grammar import TokenScan, as_tokens, scan_crashkernel
+from crashplan.kernel.lint import diagnose
 from crashplan.units import GiB, TiB
 from crashplan.values import Finding
 

@@ -32,7 +32,7 @@ from dataclasses import field
 from typing import Literal
 
 from crashplan._frozen import frozen
-from crashplan.kernel.syntax import Decision
+from crashplan.kernel.crashkernel import Decision
 from crashplan.units import GiB, MiB, TiB
 from crashplan.values import MemRange
 
@@ -560,7 +560,7 @@ def _place_generic(
 
 
 def _default_low(layout: Layout) -> int:
-    from crashplan.kernel.syntax import features_for
+    from crashplan.kernel.features import features_for
 
     return features_for(layout.arch).default_low_size
 

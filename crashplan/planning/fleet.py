@@ -196,7 +196,8 @@ def summarise(results: list[HostResult]) -> FleetSummary:
 
 def _covers(ranged: str, results: list[HostResult]) -> bool:
     """Whether the kernel gives every host at least its recommended size from ``ranged``."""
-    from crashplan.kernel.syntax import decide, features_for
+    from crashplan.kernel.crashkernel import decide
+    from crashplan.kernel.features import features_for
 
     for r in results:
         if r.system_ram and r.recommended_size:

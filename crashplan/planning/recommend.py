@@ -28,7 +28,9 @@ from typing import TYPE_CHECKING, Literal
 from crashplan._frozen import frozen
 from crashplan.host.facts import HostFacts
 from crashplan.host.formats.dmesg import Dmesg
-from crashplan.kernel.syntax import Features, decide, diagnose, features_for
+from crashplan.kernel.crashkernel import decide
+from crashplan.kernel.features import Features, features_for
+from crashplan.kernel.lint import diagnose
 from crashplan.planning.footprint import Footprint, FootprintInputs, estimate_footprint, round_up
 from crashplan.planning.simulate import Simulation, layout_from_facts, simulate
 from crashplan.profiles import Profile

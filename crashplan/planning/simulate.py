@@ -13,15 +13,11 @@ from crashplan.errors import CrashplanError, ParseError
 from crashplan.host.facts import HostFacts
 from crashplan.host.formats.cmdline import split_cmdline
 from crashplan.host.formats.dmesg import Dmesg
+from crashplan.kernel.crashkernel import Decision, decide
+from crashplan.kernel.features import Features, features_for
+from crashplan.kernel.grammar import scan_crashkernel
+from crashplan.kernel.lint import diagnose
 from crashplan.kernel.placement import Assessment, Layout, assess, build_layout, memmap_holes
-from crashplan.kernel.syntax import (
-    Decision,
-    Features,
-    decide,
-    diagnose,
-    features_for,
-    scan_crashkernel,
-)
 from crashplan.values import Finding, MemRange
 
 __all__ = ["Simulation", "layout_from_facts", "simulate", "simulation_to_json"]

@@ -34,7 +34,7 @@ if TYPE_CHECKING:  # pathlib and importlib.resources cost 13 ms at start-up: imp
 
 from crashplan._frozen import frozen
 from crashplan.errors import ProfileError
-from crashplan.kernel.syntax import ARCHES
+from crashplan.kernel.features import ARCHES
 from crashplan.units import format_human, format_size
 
 __all__ = [

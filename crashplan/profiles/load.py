@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from crashplan._frozen import frozen
 from crashplan.errors import ParseError, ProfileError
-from crashplan.kernel.syntax import ARCHES, features_for, parse_crashkernel
+from crashplan.kernel.features import ARCHES, features_for
+from crashplan.kernel.grammar import parse_crashkernel
 from crashplan.profiles import (
     _ARCH_ALIASES,
     _MAX_DEPTH,

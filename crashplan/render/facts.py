@@ -8,7 +8,7 @@ The facts themselves are defined by :mod:`crashplan.host.facts` (kernel sources 
 from __future__ import annotations
 
 from crashplan.host.facts import HostFacts
-from crashplan.kernel.syntax import Decision
+from crashplan.kernel.crashkernel import Decision
 from crashplan.units import format_human
 from crashplan.values import MemRange
 

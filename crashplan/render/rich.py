@@ -17,8 +17,8 @@ if TYPE_CHECKING:
 
     from rich.console import Console
 
+    from crashplan.kernel.crashkernel import Decision
     from crashplan.kernel.explain import Explanation
-    from crashplan.kernel.syntax import Decision
     from crashplan.planning.fleet import FleetSummary, HostResult
 
 __all__ = ["dumps_json", "render_explanation_text"]

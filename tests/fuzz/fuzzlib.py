@@ -68,7 +68,7 @@ _RAMS = (0, 1, 512 << 20, 1948 << 20, 2 << 30, 4 << 30, 16 << 30, 1 << 40, (1 <<
 
 def _features() -> list[object]:
     if not _FEATURES:
-        from crashplan.kernel.syntax import features_for
+        from crashplan.kernel.features import features_for
 
         for arch, version in (
             ("x86_64", None),
@@ -92,14 +92,10 @@ def fuzz_grammar(data: bytes) -> None:
     so that one corpus file exercises one deterministic combination.
     """
     from crashplan.errors import ParseError
+    from crashplan.kernel.crashkernel import decide
     from crashplan.kernel.explain import explain, explanation_to_json
-    from crashplan.kernel.syntax import (
-        decide,
-        diagnose,
-        format_crashkernel,
-        parse_crashkernel,
-        scan_crashkernel,
-    )
+    from crashplan.kernel.grammar import format_crashkernel, parse_crashkernel, scan_crashkernel
+    from crashplan.kernel.lint import diagnose
 
     s = text(data)
     features = _features()

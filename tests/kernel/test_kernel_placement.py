@@ -19,8 +19,9 @@ from crashplan.host.formats.dmesg import crash_log_lines, parse_dmesg
 from crashplan.host.formats.iomem import crash_kernel, kernel_image, parse_iomem, system_ram
 from crashplan.host.formats.sysfs import parse_cma_ranges, parse_kexec_crash_size
 from crashplan.host.formats.zoneinfo import parse_zoneinfo
+from crashplan.kernel.crashkernel import decide
+from crashplan.kernel.features import features_for
 from crashplan.kernel.placement import Assessment, assess, build_layout
-from crashplan.kernel.syntax import decide, features_for
 from crashplan.values import MemRange
 
 pytestmark = pytest.mark.kernel

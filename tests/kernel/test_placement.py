@@ -17,8 +17,9 @@ from hypothesis import strategies as st
 
 from crashplan.host.facts import gather_facts, read_kernel_log
 from crashplan.host.sources import open_source
+from crashplan.kernel.crashkernel import decide
+from crashplan.kernel.features import features_for
 from crashplan.kernel.placement import _Free, assess, build_layout, memmap_holes, place
-from crashplan.kernel.syntax import decide, features_for
 from crashplan.planning.simulate import layout_from_facts, simulate, simulation_to_json
 from crashplan.units import GiB, MiB
 from crashplan.values import MemRange

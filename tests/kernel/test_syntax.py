@@ -15,18 +15,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crashplan.errors import ParseError
-from crashplan.kernel.syntax import (
+from crashplan.kernel.crashkernel import decide
+from crashplan.kernel.features import features_for
+from crashplan.kernel.grammar import (
     MAX_SCANNED_TOKENS,
     CrashkernelSpec,
     CrashkernelToken,
     RangeEntry,
-    decide,
-    diagnose,
-    features_for,
     format_crashkernel,
     parse_crashkernel,
     scan_crashkernel,
 )
+from crashplan.kernel.lint import diagnose
 from crashplan.units import GiB, MiB
 
 X86 = features_for("x86_64", "6.17")

@@ -8,7 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from crashplan.kernel.syntax import decide, features_for
+from crashplan.kernel.crashkernel import decide
+from crashplan.kernel.features import features_for
 from crashplan.planning.fleet import HostResult, expand_sources, summarise
 from crashplan.units import GiB, MiB
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from crashplan.kernel.syntax import decide, features_for
+from crashplan.kernel.crashkernel import decide
+from crashplan.kernel.features import features_for
 
 ROOT = Path(__file__).parents[2]
 HOSTS = Path("tests/data/hosts")

@@ -18,7 +18,9 @@ import yaml
 
 from crashplan.errors import ProfileError
 from crashplan.host.formats.osrelease import parse_os_release
-from crashplan.kernel.syntax import ARCHES, as_tokens, decide, features_for, parse_crashkernel
+from crashplan.kernel.crashkernel import decide
+from crashplan.kernel.features import ARCHES, features_for
+from crashplan.kernel.grammar import as_tokens, parse_crashkernel
 from crashplan.profiles import (
     Match,
     Profile,

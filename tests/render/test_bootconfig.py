@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from crashplan.host.formats.cmdline import split_cmdline
-from crashplan.kernel.syntax import decide, features_for
+from crashplan.kernel.crashkernel import decide
+from crashplan.kernel.features import features_for
 from crashplan.render.bootloader import (
     is_crashplan_dropin,
     render_bls_options,
