@@ -97,7 +97,9 @@ def test_scenario(s: scenarios.Scenario, booted: dict, kernel: harness.Kernel) -
             if v.name != "crashkernel-cma" and v.verdict == "never":
                 assert not reserved
         if reserved:
-            assert predicted_size in (0, truth["kexec_crash_size"])
+            # The model may place nothing only where it says the outcome depends on KASLR.
+            depends = any(v.verdict == "fits-some" for v in assessment.verdicts)
+            assert predicted_size == truth["kexec_crash_size"] or (depends and predicted_size == 0)
         assert [_mask(x) for x in p.kernel_log] == [_mask(x) for x in truth["log"]] or any(
             v.verdict == "fits-some" for v in assessment.verdicts
         )

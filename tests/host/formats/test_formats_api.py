@@ -34,7 +34,7 @@ def test_module_docstring_names_its_source(name: str) -> None:
         assert hasattr(module, public), f"{name}.__all__ lists missing {public}"
 
 
-@pytest.mark.parametrize("name", MODULES)
+@pytest.mark.parametrize("name", ON_DISK)
 def test_results_are_frozen_slot_dataclasses(name: str) -> None:
     """Every public dataclass is frozen and uses slots."""
     module = importlib.import_module(f"crashplan.host.formats.{name}")
@@ -45,15 +45,19 @@ def test_results_are_frozen_slot_dataclasses(name: str) -> None:
             assert "__slots__" in obj.__dict__, f"{public} has no slots"
 
 
-@pytest.mark.parametrize("name", MODULES)
+# Parsers that accept any text and so never name a file in an error: a kernel log has no syntax.
+_TOTAL_PARSERS = {"dmesg.parse_dmesg"}
+
+
+@pytest.mark.parametrize("name", ON_DISK)
 def test_public_functions_are_documented(name: str) -> None:
-    """Every public function has a docstring, and every parse_* takes a keyword-only path."""
+    """Every public function has a docstring, and every parse_* that can fail takes a keyword-only path."""
     module = importlib.import_module(f"crashplan.host.formats.{name}")
     for public in module.__all__:
         obj = getattr(module, public)
         if inspect.isfunction(obj):
             assert obj.__doc__, f"{name}.{public} has no docstring"
-            if public.startswith("parse_"):
+            if public.startswith("parse_") and f"{name}.{public}" not in _TOTAL_PARSERS:
                 param = inspect.signature(obj).parameters.get("path")
                 assert param is not None and param.kind is inspect.Parameter.KEYWORD_ONLY
 
