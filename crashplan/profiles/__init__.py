@@ -17,24 +17,35 @@ Built-in profiles are read from ``compiled.json``, every profile resolved and ch
 was compiled (``python -m crashplan.profiles compile``); its CRC of the YAML files must match.
 Reading YAML (a user's file, compiling, a stale index) is :mod:`crashplan.profiles.load`, the
 only module that opens YAML; it is imported when needed, and ``yaml`` inside it only to parse.
+The imports point one way: this index uses ``load``, which uses :mod:`~crashplan.profiles.model`
+(the values) and :mod:`~crashplan.profiles.store` (the files); neither of those imports back.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import field
 from functools import cache
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:  # pathlib and importlib.resources cost 13 ms at start-up: imported where used
-    from importlib.resources.abc import Traversable
-
-from crashplan._frozen import frozen
-from crashplan.errors import ProfileError
-from crashplan.kernel.features import ARCHES
+from crashplan.kernel.features import ARCHES, canonical_arch
+from crashplan.profiles.model import (
+    MAX_PROFILE_BYTES,
+    HistoryEntry,
+    Match,
+    Profile,
+    ProfileInfo,
+    ProfileProblems,
+    SourcedValue,
+    Value,
+)
+from crashplan.profiles.store import (
+    builtin_names,
+    builtin_profile_dir,
+    is_path,
+    read_builtin,
+)
 from crashplan.units import format_human, format_size
 
 __all__ = [
@@ -53,228 +64,6 @@ __all__ = [
     "render_profile_text",
 ]
 
-MAX_PROFILE_BYTES = 1 << 20
-"""Profiles are small; a larger file is refused before YAML sees it."""
-
-_MAX_DEPTH = 32
-# Plain YAML only: the scalar, sequence and mapping tags the safe loader resolves by itself.
-_TAGS = frozenset(
-    f"tag:yaml.org,2002:{t}"
-    for t in ("str", "int", "float", "bool", "null", "timestamp", "seq", "map")
-)
-_NAME_RE = re.compile(r"[a-z0-9][a-z0-9_.+-]*\Z")
-_ARCH_ALIASES = {
-    "aarch64": "arm64",
-    "amd64": "x86_64",
-    "ppc64el": "ppc64le",
-    "loongarch": "loongarch64",
-}
-
-Value = int | float | str | bool
-
-
-# --------------------------------------------------------------------------------------------
-# Results
-
-
-@frozen
-class SourcedValue:
-    """One value of a profile and the ``source:`` that justifies it.
-
-    Sizes are ``int`` bytes; ``file``/``line``/``column`` say where the value was written
-    (the profile file that won the ``extends:`` merge) and take no part in equality.
-    """
-
-    value: Value
-    source: str
-    file: str = field(default="", compare=False, repr=False)
-    line: int | None = field(default=None, compare=False, repr=False)
-    column: int | None = field(default=None, compare=False, repr=False)
-
-
-@frozen
-class Match:
-    """How :func:`detect_profile` recognises a host from ``/etc/os-release``.
-
-    ``ids`` are values of ``ID``; ``id_like`` are values looked for in ``ID_LIKE``.
-    ``version_min`` (inclusive) and ``version_below`` (exclusive) bound ``VERSION_ID``;
-    ``kernel_release_contains`` must occur in the kernel release (``uname -r``).
-    """
-
-    ids: tuple[str, ...] = ()
-    id_like: tuple[str, ...] = ()
-    version_min: str | None = None
-    version_below: str | None = None
-    kernel_release_contains: str | None = None
-
-
-@frozen
-class HistoryEntry:
-    """An older default ``crashkernel=`` string and the change that replaced it."""
-
-    crashkernel: str
-    until: str
-    source: str
-
-
-@frozen
-class Profile:
-    """A resolved profile: every ``extends:`` merged, every value checked.
-
-    Plain values are in the fields (sizes in bytes); :attr:`sources` maps the dotted key of
-    each sourced value (``"default_crashkernel"``, ``"kdump_cmdline.nr_cpus"``,
-    ``"estimator.kernel_base"``) to its :class:`SourcedValue`.  ``lineage`` is the profile
-    followed by its ancestors in merge order (first wins).
-    """
-
-    name: str
-    description: str
-    family: str
-    arch: str
-    match: Match
-    default_crashkernel: str | None
-    fadump_crashkernel: str | None
-    history: tuple[HistoryEntry, ...]
-    page_size: int | None
-    nr_cpus: int | None
-    maxcpus: int | None
-    cmdline_append: str | None
-    cmdline_remove: str | None
-    initramfs_tmpfs_percent: int | float
-    dump_level: int
-    core_collector: str | None
-    estimator: Mapping[str, Value] = field(hash=False)
-    sources: Mapping[str, SourcedValue] = field(compare=False, hash=False, repr=False)
-    lineage: tuple[str, ...]
-    file: str = field(compare=False)
-    builtin: bool = field(compare=False)
-
-    @property
-    def source_texts(self) -> Mapping[str, str]:
-        """The ``source:`` text of every sourced value by dotted key (what renderers cite)."""
-        return MappingProxyType({k: v.source for k, v in self.sources.items()})
-
-    def source_of(self, key: str) -> str:
-        """The ``source:`` text of the dotted ``key`` (``KeyError`` when the profile lacks it)."""
-        return self.sources[key].source
-
-
-@frozen
-class ProfileInfo:
-    """One line of :func:`list_profiles`."""
-
-    name: str
-    description: str
-    family: str
-    arch: str | None
-    default_crashkernel: str | None
-    abstract: bool
-
-
-class ProfileProblems(ProfileError):
-    """Every problem found while loading one profile (and its parents), raised together.
-
-    ``problems`` holds one :class:`ProfileError` per problem, in file order; ``file``,
-    ``line`` and ``column`` are those of the first.  ``str()`` gives one line per problem::
-
-        mine.yaml:4:3: unknown key 'kernel_bse' in estimator (did you mean 'kernel_base'?)
-    """
-
-    def __init__(self, problems: Iterable[ProfileError]) -> None:
-        items = tuple(problems)
-        if not items:
-            raise ValueError("ProfileProblems needs at least one problem")
-        first = items[0]
-        message = (
-            first.message
-            if len(items) == 1
-            else f"{len(items)} problems, the first: {first.message}"
-        )
-        super().__init__(
-            message, file=first.file, line=first.line, column=first.column, code=first.code
-        )
-        self.problems = items
-
-    def one_line(self) -> str:
-        return "\n".join(p.one_line() for p in self.problems)
-
-    __str__ = one_line
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "code": self.code,
-            "message": self.message,
-            "problems": [
-                {
-                    "code": p.code,
-                    "message": p.message,
-                    "file": p.file,
-                    "line": p.line,
-                    "column": p.column,
-                }
-                for p in self.problems
-            ],
-        }
-
-
-# --------------------------------------------------------------------------------------------
-# Finding files
-
-
-@cache
-def _builtin_root() -> str | None:
-    """The directory of the built-in profiles on disk: ``crashplan/profiles/data`` in the wheel,
-    else the repo root's ``profiles/``; None when the package is not on a file system (a zip)."""
-    here = os.path.dirname(os.path.abspath(__file__))
-    for candidate in (os.path.join(here, "data"), os.path.join(os.path.dirname(os.path.dirname(here)), "profiles")):
-        if os.path.isdir(candidate):
-            return candidate
-    return None
-
-
-def builtin_profile_dir() -> Traversable:
-    """Where the built-in profiles are: ``crashplan/profiles/data`` in the wheel, else the repo root's ``profiles/``."""
-    root = _builtin_root()
-    if root is not None:
-        from pathlib import Path
-
-        return Path(root)
-    from importlib import resources
-
-    return resources.files("crashplan.profiles") / "data"
-
-
-def _read_builtin(filename: str) -> bytes:
-    """The bytes of a file among the built-in profiles (plain ``open()`` on a file system)."""
-    root = _builtin_root()
-    if root is None:
-        return (builtin_profile_dir() / filename).read_bytes()
-    with open(os.path.join(root, filename), "rb") as f:
-        return f.read()
-
-
-@cache
-def _builtin_names() -> tuple[str, ...]:
-    root = _builtin_root()
-    if root is not None:
-        names = os.listdir(root)
-    else:
-        folder = builtin_profile_dir()
-        names = [p.name for p in folder.iterdir()] if folder.is_dir() else []
-    return tuple(sorted(n[: -len(".yaml")] for n in names if n.endswith(".yaml")))
-
-
-def _is_path(ref: str) -> bool:
-    return "/" in ref or os.sep in ref or ref.endswith((".yaml", ".yml"))
-
-
-def _suggest(word: str, choices: Iterable[str]) -> str:
-    import difflib  # only for an error message
-
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
 # --------------------------------------------------------------------------------------------
 # Public API
 
@@ -286,9 +75,9 @@ def _builtin(name: str) -> Profile:
         import json
 
         return _profile_from_plain(json.loads(compiled[0][name]))
-    from crashplan.profiles.load import _builtin_from_yaml
+    from crashplan.profiles.load import builtin_from_yaml
 
-    return _builtin_from_yaml(name)
+    return builtin_from_yaml(name)
 
 
 # --------------------------------------------------------------------------------------------
@@ -306,8 +95,8 @@ def _yaml_digest() -> str:
     import zlib  # a C module, unlike hashlib (3 ms at start-up)
 
     crc = 0
-    for name in _builtin_names():
-        data = _read_builtin(f"{name}.yaml")
+    for name in builtin_names():
+        data = read_builtin(f"{name}.yaml")
         crc = zlib.crc32(name.encode() + b"\0" + data + b"\0", crc)
     return f"crc32:{crc:08x}"
 
@@ -372,7 +161,7 @@ def compile_builtins() -> str:
     """
     import json
 
-    from crashplan.profiles.load import _builtin_from_yaml
+    from crashplan.profiles.load import builtin_from_yaml
 
     profiles = {}
     infos = []
@@ -381,7 +170,7 @@ def compile_builtins() -> str:
         if not info.abstract:
             # Each profile as a JSON string inside the index: loading the index then only
             # scans these strings, and a profile is decoded when it is used (_builtin()).
-            plain = _profile_to_plain(_builtin_from_yaml(info.name))
+            plain = _profile_to_plain(builtin_from_yaml(info.name))
             profiles[info.name] = json.dumps(plain, sort_keys=True, separators=(",", ":"))
     return json.dumps({"yaml_checksum": _yaml_digest(), "infos": infos, "profiles": profiles}, indent=1, sort_keys=True) + "\n"
 
@@ -397,39 +186,13 @@ def _compiled() -> tuple[dict[str, str], tuple[ProfileInfo, ...]] | None:
     import json
 
     try:
-        data = json.loads(_read_builtin(COMPILED_NAME))
+        data = json.loads(read_builtin(COMPILED_NAME))
     except (OSError, ValueError):
         return None
     if not isinstance(data, dict) or data.get("yaml_checksum") != _yaml_digest():
         return None
     infos = tuple(ProfileInfo(*i) for i in data["infos"])
     return data["profiles"], infos
-
-
-# Profile names use each distribution's arch words; users type either.
-_ARCH_WORDS = (("x86_64", "amd64"), ("aarch64", "arm64"), ("ppc64le", "ppc64el"))
-
-
-def _suggest_profile(name: str, names: Iterable[str]) -> str:
-    """A did-you-mean for a profile name, trying the other spelling of its arch first.
-
-    >>> _suggest_profile("ubuntu-x86_64", ["ubuntu-amd64", "ubuntu-arm64"])
-    " (did you mean 'ubuntu-amd64'?)"
-    """
-    known = list(names)
-    for a, b in _ARCH_WORDS:
-        for old, new in ((a, b), (b, a)):
-            if old in name and name.replace(old, new) in known:
-                return f" (did you mean {name.replace(old, new)!r}?)"
-    return _suggest(name, known)
-
-
-def _unknown_profile(name: str, names: tuple[str, ...]) -> ProfileError:
-    return ProfileError(
-        f"unknown profile {name!r}{_suggest_profile(name, names)}; give a built-in profile name or a path to a .yaml file",
-        file=name,
-        code="profile-unknown",
-    )
 
 
 def load_profile(name_or_path: str | os.PathLike[str]) -> Profile:
@@ -441,13 +204,13 @@ def load_profile(name_or_path: str | os.PathLike[str]) -> Profile:
     '2G-64G:256M,64G-:512M'
     """
     text = os.fspath(name_or_path)
-    if isinstance(name_or_path, os.PathLike) or _is_path(text):
+    if isinstance(name_or_path, os.PathLike) or is_path(text):
         from pathlib import Path
 
-        from crashplan.profiles.load import _resolve, _Session
+        from crashplan.profiles.load import Session, resolve
 
-        session = _Session()
-        return _resolve(session.user(Path(text)), session)
+        session = Session()
+        return resolve(session.user(Path(text)), session)
     return _builtin(text)
 
 
@@ -456,21 +219,21 @@ def list_profiles(*, include_abstract: bool = False, _use_compiled: bool = True)
     compiled = _compiled() if _use_compiled else None
     if compiled is not None:
         return tuple(i for i in compiled[1] if include_abstract or not i.abstract)
-    from crashplan.profiles.load import _builtin_from_yaml, _merged_keys, _resolve, _Session
+    from crashplan.profiles.load import Session, builtin_from_yaml, merged_keys, resolve
 
     infos = []
-    for name in _builtin_names():
-        session = _Session()
+    for name in builtin_names():
+        session = Session()
         raw = session.builtin(name)
         assert raw is not None
-        if "arch" not in _merged_keys(raw, session):
+        if "arch" not in merged_keys(raw, session):
             if include_abstract:
-                profile = _resolve(raw, session, check_concrete=False)
+                profile = resolve(raw, session, check_concrete=False)
                 infos.append(
                     ProfileInfo(name, profile.description, profile.family, None, None, True)
                 )
             continue
-        profile = _builtin_from_yaml(name)
+        profile = builtin_from_yaml(name)
         infos.append(
             ProfileInfo(
                 name,
@@ -513,8 +276,8 @@ def detect_profile(
     >>> detect_profile("gentoo", (), None, "aarch64").name
     'base-arm64'
     """
-    name = _ARCH_ALIASES.get(arch, arch)
-    if name not in ARCHES:
+    name = canonical_arch(arch)
+    if name is None:
         raise ValueError(f"unknown architecture {arch!r} (known: {', '.join(ARCHES)})")
     best: tuple[tuple[int, ...], str] | None = None
     for info in list_profiles():
@@ -566,10 +329,10 @@ def profile_to_json(profile: Profile) -> dict[str, object]:
         v = profile.sources.get(key)
         if v is None:
             return None
-        from crashplan.profiles.load import _UNITS, _leaf_of
+        from crashplan.profiles.load import UNITS, leaf_of
 
-        leaf = _leaf_of(key)
-        return {"value": v.value, "unit": _UNITS[leaf.kind] if leaf else "text", "source": v.source}
+        leaf = leaf_of(key)
+        return {"value": v.value, "unit": UNITS[leaf.kind] if leaf else "text", "source": v.source}
 
     def section(prefix: str) -> dict[str, object]:
         return {k.removeprefix(prefix): sourced(k) for k in profile.sources if k.startswith(prefix)}
@@ -604,9 +367,9 @@ def profile_to_json(profile: Profile) -> dict[str, object]:
 
 
 def _shown(key: str, value: Value) -> str:
-    from crashplan.profiles.load import _leaf_of
+    from crashplan.profiles.load import leaf_of
 
-    leaf = _leaf_of(key)
+    leaf = leaf_of(key)
     if leaf is not None and leaf.kind == "size" and isinstance(value, int):
         return f"{format_size(value)} ({format_human(value)})" if value else "0"
     if leaf is not None and leaf.kind == "percent":

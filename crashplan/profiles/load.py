@@ -14,6 +14,7 @@ them together as one :class:`~crashplan.profiles.ProfileProblems`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -21,32 +22,38 @@ from typing import TYPE_CHECKING, Any
 
 from crashplan._frozen import frozen
 from crashplan.errors import ParseError, ProfileError
-from crashplan.kernel.features import ARCHES, features_for
+from crashplan.kernel.features import ARCHES, canonical_arch, features_for
 from crashplan.kernel.grammar import parse_crashkernel
-from crashplan.profiles import (
-    _ARCH_ALIASES,
-    _MAX_DEPTH,
-    _NAME_RE,
-    _TAGS,
+from crashplan.profiles.model import (
     MAX_PROFILE_BYTES,
     HistoryEntry,
     Match,
     Profile,
     ProfileProblems,
     SourcedValue,
-    _builtin_names,
-    _is_path,
-    _read_builtin,
-    _suggest,
-    _suggest_profile,
-    _unknown_profile,
+)
+from crashplan.profiles.store import (
+    builtin_names,
+    is_path,
+    read_builtin,
+    suggest,
+    suggest_profile,
+    unknown_profile,
 )
 from crashplan.units import format_human, parse_size
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__: list[str] = []  # internal to crashplan.profiles, which imports what it needs
+__all__ = ["ESTIMATOR_LEAVES", "UNITS", "Session", "builtin_from_yaml", "leaf_of", "merged_keys", "resolve"]
+
+_MAX_DEPTH = 32
+# Plain YAML only: the scalar, sequence and mapping tags the safe loader resolves by itself.
+_TAGS = frozenset(
+    f"tag:yaml.org,2002:{t}"
+    for t in ("str", "int", "float", "bool", "null", "timestamp", "seq", "map")
+)
+_NAME_RE = re.compile(r"[a-z0-9][a-z0-9_.+-]*\Z")
 
 # --------------------------------------------------------------------------------------------
 # Schema
@@ -95,7 +102,7 @@ _CMDLINE_LEAVES: dict[str, _Leaf] = {
     "remove": _Leaf("text", "parameters removed from the first kernel's command line"),
 }
 
-_ESTIMATOR_LEAVES: dict[str, _Leaf] = {
+ESTIMATOR_LEAVES: dict[str, _Leaf] = {
     "runtime_reservation": _Leaf(
         "size", "user space and kernel runtime allowance (kdumpctl estimate)"
     ),
@@ -152,7 +159,7 @@ _ESTIMATOR_LEAVES: dict[str, _Leaf] = {
 
 _SECTIONS: dict[str, dict[str, _Leaf]] = {
     "kdump_cmdline": _CMDLINE_LEAVES,
-    "estimator": _ESTIMATOR_LEAVES,
+    "estimator": ESTIMATOR_LEAVES,
 }
 _MATCH_KEYS = ("ids", "id_like", "version_min", "version_below", "kernel_release_contains")
 _PLAIN_KEYS = ("name", "extends", "description", "family", "arch", "match", "history")
@@ -190,7 +197,7 @@ _REQUIRED = (
     ),
 )
 
-_UNITS = {
+UNITS = {
     "size": "bytes",
     "count": "count",
     "factor": "factor",
@@ -208,7 +215,7 @@ def _expected(leaf: _Leaf) -> str:
     return _KIND_WORDS[leaf.kind]
 
 
-def _leaf_of(key: str) -> _Leaf | None:
+def leaf_of(key: str) -> _Leaf | None:
     if "." in key:
         section, _, name = key.partition(".")
         return _SECTIONS.get(section, {}).get(name)
@@ -258,7 +265,7 @@ class _Collector:
     def unknown_key(self, node: Any, key: str, known: Iterable[str], where: str = "") -> None:
         """Report ``key`` (at ``node``) as not one of ``known``, in ``where`` when given."""
         place = f" in {where}" if where else ""
-        self.add(node, f"unknown key {key!r}{place}{_suggest(key, known)}", "profile-unknown-key")
+        self.add(node, f"unknown key {key!r}{place}{suggest(key, known)}", "profile-unknown-key")
 
 
 def _where(node: Any) -> tuple[int | None, int | None]:
@@ -500,7 +507,7 @@ def _convert(leaf: _Leaf, value: Any, key: str) -> tuple[Any, ProfileError | Non
         return bad(f"{key}: must not be empty")
     if kind == "choice" and value not in leaf.choices:
         return bad(
-            f"{key}: {value!r} is not one of {', '.join(leaf.choices)}{_suggest(value, leaf.choices)}"
+            f"{key}: {value!r} is not one of {', '.join(leaf.choices)}{suggest(value, leaf.choices)}"
         )
     return value, None, 0
 
@@ -696,16 +703,16 @@ def _read_file(
                 continue
             if value in ARCHES:
                 entries[k] = _Entry(value, None, file, line, column)
-            elif value in _ARCH_ALIASES:
+            elif canonical_arch(value) is not None:
                 out.add(
                     value_node,
-                    f"arch {value!r}: write {_ARCH_ALIASES[value]!r}, crashplan's (the kernel's) name for it",
+                    f"arch {value!r}: write {canonical_arch(value)!r}, crashplan's (the kernel's) name for it",
                     "profile-arch",
                 )
             else:
                 out.add(
                     value_node,
-                    f"unknown arch {value!r} (known: {', '.join(ARCHES)}){_suggest(value, ARCHES)}",
+                    f"unknown arch {value!r} (known: {', '.join(ARCHES)}){suggest(value, ARCHES)}",
                     "profile-arch",
                 )
         else:
@@ -735,13 +742,13 @@ def _read_file(
 _RAW_BUILTINS: dict[str, _Raw] = {}
 
 
-class _Session:
+class Session:
     """One load: files read once each (diamonds); ``touched`` lists the files one resolve used."""
 
     def __init__(self) -> None:
         self.raws: dict[str, _Raw] = {}
         self.touched: list[_Raw] = []
-        self.names = _builtin_names()
+        self.names = builtin_names()
 
     def builtin(self, name: str) -> _Raw | None:
         if name not in self.names:
@@ -751,7 +758,7 @@ class _Session:
         if raw is None:
             file = f"{name}.yaml (built-in)"
             try:
-                text = _decode(_read_builtin(f"{name}.yaml"), file)
+                text = _decode(read_builtin(f"{name}.yaml"), file)
             except ProfileError as e:
                 raw = _Raw(f"builtin:{name}", name, file, None, True, {}, [], [e])
             else:
@@ -781,7 +788,7 @@ class _Session:
         return raw
 
     def parent(self, ref: str, child: _Raw) -> _Raw | None:
-        if _is_path(ref):
+        if is_path(ref):
             from pathlib import Path
 
             base = child.path.parent if child.path is not None else Path.cwd()
@@ -807,7 +814,7 @@ def _read_bounded(path: Path) -> bytes:
 
 
 def _linearize(
-    raw: _Raw, session: _Session, stack: tuple[_Raw, ...], problems: list[ProfileError]
+    raw: _Raw, session: Session, stack: tuple[_Raw, ...], problems: list[ProfileError]
 ) -> list[_Raw] | None:
     """``raw`` followed by its ancestors, nearest first (C3, like Python's MRO)."""
     chains: list[list[_Raw]] = []
@@ -815,8 +822,8 @@ def _linearize(
     for ref, where in raw.extends:
         parent = session.parent(ref, raw)
         if parent is None:
-            hint = "" if _is_path(ref) else _suggest_profile(ref, session.names)
-            what = "file" if _is_path(ref) else "profile"
+            hint = "" if is_path(ref) else suggest_profile(ref, session.names)
+            what = "file" if is_path(ref) else "profile"
             problems.append(_extends_error(raw, where, f"extends: unknown {what} {ref!r}{hint}", "profile-extends-unknown"))
             return None
         if any(parent.key == s.key for s in (*stack, raw)):
@@ -865,7 +872,7 @@ def _c3_merge(seqs: list[list[_Raw]]) -> list[_Raw] | None:
     return result
 
 
-def _resolve(raw: _Raw, session: _Session, *, check_concrete: bool = True) -> Profile:
+def resolve(raw: _Raw, session: Session, *, check_concrete: bool = True) -> Profile:
     """Merge ``raw`` with its ancestors and check the result; raise every problem at once."""
     session.touched.clear()
     problems: list[ProfileError] = []
@@ -923,7 +930,7 @@ def _check_resolved(
     arch_entry = entries.get("arch")
     if arch_entry is None:
         if check_concrete and complete:
-            concrete = [n for n in _builtin_names() if n.startswith(f"{raw.label}-")]
+            concrete = [n for n in builtin_names() if n.startswith(f"{raw.label}-")]
             hint = (
                 f"; use one of {', '.join(concrete)}"
                 if concrete
@@ -954,7 +961,7 @@ def _check_resolved(
             )
     features = features_for(arch)
     for key, entry in sorted(entries.items()):
-        leaf = _leaf_of(key)
+        leaf = leaf_of(key)
         if leaf is not None and leaf.arches and arch not in leaf.arches:
             add(
                 entry,
@@ -1032,15 +1039,15 @@ def _build(raw: _Raw, lineage: list[_Raw], entries: dict[str, _Entry]) -> Profil
 
 
 
-def _builtin_from_yaml(name: str) -> Profile:
-    session = _Session()
+def builtin_from_yaml(name: str) -> Profile:
+    session = Session()
     raw = session.builtin(name)
     if raw is None:
-        raise ProfileProblems([_unknown_profile(name, session.names)])
-    return _resolve(raw, session)
+        raise ProfileProblems([unknown_profile(name, session.names)])
+    return resolve(raw, session)
 
 
-def _merged_keys(raw: _Raw, session: _Session) -> set[str]:
+def merged_keys(raw: _Raw, session: Session) -> set[str]:
     problems: list[ProfileError] = []
     lineage = _linearize(raw, session, (), problems) or [raw]
     return {k for r in lineage for k in r.entries}

@@ -33,7 +33,7 @@ from crashplan.profiles import (
     profile_to_json,
     render_profile_text,
 )
-from crashplan.profiles.load import _ESTIMATOR_LEAVES
+from crashplan.profiles.load import ESTIMATOR_LEAVES
 from crashplan.units import GiB, MiB
 
 REPO = Path(__file__).resolve().parents[2]
@@ -166,7 +166,7 @@ def test_trial_derived_constants_say_where_they_come_from() -> None:
 def test_readme_documents_every_estimator_key() -> None:
     """profiles/README.md names every estimator key the schema accepts."""
     readme = (REPO / "profiles" / "README.md").read_text()
-    missing = [k for k in _ESTIMATOR_LEAVES if f"`{k}`" not in readme]
+    missing = [k for k in ESTIMATOR_LEAVES if f"`{k}`" not in readme]
     assert missing == []
 
 
@@ -725,8 +725,8 @@ def test_compiled_index_matches_the_yaml_files() -> None:
 
 def test_compiled_profiles_equal_yaml_profiles() -> None:
     """A profile read from the compiled index equals the one resolved from YAML, sources included."""
-    from crashplan.profiles.load import _builtin_from_yaml
+    from crashplan.profiles.load import builtin_from_yaml
 
     for info in list_profiles():
-        a, b = load_profile(info.name), _builtin_from_yaml(info.name)
+        a, b = load_profile(info.name), builtin_from_yaml(info.name)
         assert a == b and dict(a.sources) == dict(b.sources)
