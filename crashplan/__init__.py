@@ -19,14 +19,10 @@ _API = frozenset({"Host", "Plan", "open_host", "recommend"})
 
 
 def __getattr__(name: str) -> object:
-    # importlib.metadata costs several milliseconds: read the version only when asked.
     if name == "__version__":
-        from importlib.metadata import PackageNotFoundError, version
+        from crashplan._version import package_version
 
-        try:
-            return version("crashplan")
-        except PackageNotFoundError:
-            return "0+unknown"
+        return package_version()
     if name in _API:
         from crashplan import api
 

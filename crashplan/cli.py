@@ -227,7 +227,8 @@ def recommend(
       sudo crashplan recommend --format grub --write /etc/default/grub.d/99-crashplan.cfg
     """
     from crashplan import api
-    from crashplan.planning.recommend import plan_to_json, render_artefact
+    from crashplan.planning.recommend import plan_to_json
+    from crashplan.render.bootloader import render_artefact
     from crashplan.render.rich import dumps_json, render_plan_text
 
     if write_path is not None and fmt != "grub":
@@ -248,7 +249,7 @@ def recommend(
         render_plan_text(ctx, plan)
     else:
         comment = f"{plan.strategy}: estimated need {plan.footprint.total >> 20} MiB on {ctx.source}"
-        artefact = render_artefact(plan, ctx.facts, fmt, comment=comment)
+        artefact = render_artefact(fmt, plan.tokens, ctx.facts.cmdline, comment=comment)
         if write_path is None:
             click.echo(artefact, nl=False)
         else:

@@ -47,14 +47,12 @@ __all__ = [
     "STRATEGIES",
     "Option",
     "Plan",
-    "boot_cmdline",
     "check_cmdline",
     "evaluate_option",
     "footprint_inputs",
     "make_plan",
     "plan_to_json",
     "ranged_string",
-    "render_artefact",
 ]
 
 Strategy = Literal["auto", "standard", "cma", "ranged"]
@@ -413,36 +411,6 @@ def check_cmdline(
 
 
 FORMATS = ("text", "json", "yaml", "cmdline", "grub", "grubby", "bls", "kernel-install", "zipl", "ostree")
-
-
-def boot_cmdline(facts: HostFacts) -> str:
-    """The host's command line as a boot loader stores it: without BOOT_IMAGE= and initrd=."""
-    from crashplan.host.formats.cmdline import split_cmdline
-
-    args = split_cmdline(facts.cmdline or "")
-    return " ".join(a for a in args if not a.startswith(("BOOT_IMAGE=", "initrd=")))
-
-
-def render_artefact(plan: Plan, facts: HostFacts, fmt: str, *, comment: str = "") -> str:
-    """The boot-config artefact ``fmt`` for the plan's tokens (one of FORMATS after yaml)."""
-    from crashplan.render import bootloader as b
-
-    current = boot_cmdline(facts)
-    if fmt == "cmdline":
-        return b.render_cmdline(plan.tokens)
-    if fmt == "grub":
-        return b.render_grub_dropin(plan.tokens, comment=comment)
-    if fmt == "grubby":
-        return b.render_grubby(plan.tokens)
-    if fmt == "bls":
-        return b.render_bls_options(current, plan.tokens)
-    if fmt == "kernel-install":
-        return b.render_kernel_install(current, plan.tokens)
-    if fmt == "zipl":
-        return b.render_zipl(current, plan.tokens)
-    if fmt == "ostree":
-        return b.render_ostree(facts.cmdline or "", plan.tokens)
-    raise ValueError(fmt)
 
 
 def plan_to_json(plan: Plan) -> dict[str, object]:

@@ -23,6 +23,7 @@ __all__ = [
     "DROPIN_MARKER",
     "GRUB_DROPIN_PATH",
     "is_crashplan_dropin",
+    "render_artefact",
     "render_bls_options",
     "render_cmdline",
     "render_grub_dropin",
@@ -124,3 +125,29 @@ def render_ostree(current: str, tokens: list[str] | tuple[str, ...]) -> str:
     words += [f"--delete-if-present={a}" for a in old]
     words += [f"--append={t}" for t in tokens]
     return " ".join(shlex.quote(w) for w in words) + "\n"
+
+
+def render_artefact(fmt: str, tokens: list[str] | tuple[str, ...], cmdline: str | None, *, comment: str = "") -> str:
+    """The boot-config artefact ``fmt`` setting ``tokens``, where ``cmdline`` is the host's
+    ``/proc/cmdline`` (None when unknown: the formats that edit a line start from an empty one).
+
+    >>> render_artefact("bls", ["crashkernel=256M"], "BOOT_IMAGE=/vmlinuz root=/dev/vda1 crashkernel=1G")
+    'options root=/dev/vda1 crashkernel=256M\\n'
+    """
+    # A boot loader stores the line without what it adds itself at boot.
+    current = " ".join(a for a in split_cmdline(cmdline or "") if not a.startswith(("BOOT_IMAGE=", "initrd=")))
+    if fmt == "cmdline":
+        return render_cmdline(tokens)
+    if fmt == "grub":
+        return render_grub_dropin(tokens, comment=comment)
+    if fmt == "grubby":
+        return render_grubby(tokens)
+    if fmt == "bls":
+        return render_bls_options(current, tokens)
+    if fmt == "kernel-install":
+        return render_kernel_install(current, tokens)
+    if fmt == "zipl":
+        return render_zipl(current, tokens)
+    if fmt == "ostree":
+        return render_ostree(cmdline or "", tokens)
+    raise ValueError(fmt)

@@ -31,6 +31,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from crashplan._frozen import frozen
+from crashplan._version import package_version
 from crashplan.errors import SourceError
 from crashplan.host.sources._common import SNAPSHOT_NAME, archive_kind, relpath_parts
 from crashplan.host.sources.live import LiveSource
@@ -154,7 +155,7 @@ def capture_snapshot(
         "format": SNAPSHOT_FORMAT,
         "format_version": SNAPSHOT_FORMAT_VERSION,
         "captured_at": captured_at,
-        "crashplan_version": _crashplan_version(),
+        "crashplan_version": package_version(),
         "source": source.name,
         **host.to_json(),
         "captured": sorted(files),
@@ -215,12 +216,6 @@ def _host_info(source: Source) -> HostInfo:
     if info is not None:
         return info.host
     return HostInfo(uname=None, page_size=None, root=None, mem_total=None, cpu_count=None)
-
-
-def _crashplan_version() -> str:
-    import crashplan
-
-    return str(crashplan.__version__)
 
 
 def _archive_top(dest: Path) -> str:
