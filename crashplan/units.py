@@ -1,8 +1,7 @@
 """Sizes in bytes: the kernel's ``memparse()`` number syntax, and formatting back to it.
 
 Authoritative source: ``lib/cmdline.c: memparse()``, ``lib/vsprintf.c: simple_strtoull()`` and
-``lib/kstrtox.c: _parse_integer_fixup_radix()`` / ``_parse_integer_limit()``
-(reference: shared/reference/kernel-crashkernel.md section 1.1).  Every size inside crashplan
+``lib/kstrtox.c: _parse_integer_fixup_radix()`` / ``_parse_integer_limit()``.  Every size inside crashplan
 is an ``int`` number of bytes.
 """
 

@@ -6,9 +6,9 @@ for every fact, where it came from (``provenance``).  A file the source does not
 absence, not an error; a file that is there but garbled raises the parser's
 :class:`~crashplan.errors.SourceError` naming ``source.display(relpath)`` and the line.
 
-Authoritative sources for what the facts mean (shared/reference/kernel-crashkernel.md):
+Authoritative sources for what the facts mean:
 
-* System RAM as ``parse_crashkernel()`` counts it (section 1.8): ``memblock_phys_mem_size()`` on
+* System RAM as ``parse_crashkernel()`` counts it: ``memblock_phys_mem_size()`` on
   x86, arm64, riscv, loongarch and powerpc, ``ident_map_size`` on s390
   (``arch/s390/kernel/setup.c: reserve_crashkernel``).  crashplan's proxy is the sum of the
   top-level "System RAM" lines of ``/proc/iomem`` (``e820__memblock_setup()`` adds only
@@ -16,8 +16,9 @@ Authoritative sources for what the facts mean (shared/reference/kernel-crashkern
   ``nomap`` regions memblock counts but ``request_standard_resources()`` does not call RAM), plus,
   on s390, the top-level "Crash kernel" lines (s390 carves the area out of System RAM).
   Without addresses (non-root) it falls back to ``MemTotal`` (plus ``kexec_crash_size``, which
-  ``MemTotal`` excludes), marked as an estimate: ``MemTotal`` is too small (section 1.8).
-* The reservation (section 3): ``crashk_res`` and ``crashk_low_res`` are both named "Crash
+  ``MemTotal`` excludes), marked as an estimate: ``MemTotal`` is too small (it leaves out
+  memblock reservations).
+* The reservation: ``crashk_res`` and ``crashk_low_res`` are both named "Crash
   kernel" (kernel/crash_reserve.c) and told apart by address; ``/sys/kernel/kexec_crash_size``
   is their sum; ``,cma`` areas are not in iomem but in ``/sys/kernel/kexec_crash_cma_ranges``
   and in meminfo's ``CmaTotal`` (which counts *every* CMA area).
@@ -727,7 +728,7 @@ def _layout(
     """RAM, kernel image, nested reservations and crash regions from /proc/iomem.
 
     Only the top level and the subtrees of System RAM are looked at: "Kernel code" and, outside
-    s390, "Crash kernel" are children of System RAM (kernel/resource.c, reference section 3.1),
+    s390, "Crash kernel" are children of System RAM (kernel/resource.c),
     and a big map's PCI subtrees are thousands of lines that hold neither.  The last value is
     the number of "Crash kernel" lines, which a map without addresses still shows.
     """

@@ -93,7 +93,7 @@ class Features(NamedTuple):
     :param has_high: the arch passes ``high``/``low_size`` (x86_64, arm64, riscv64, loongarch64).
     :param has_cma: the arch passes ``cma_size`` (x86_64 from 6.17, ppc64le from 6.19).
     :param cma_despite_error: the CMA area is reserved even when ``parse_crashkernel()`` fails
-        (ppc64le: ``kdump_cma_reserve()`` ignores the return code, reference section 2.9).
+        (ppc64le: ``kdump_cma_reserve()`` in arch/powerpc/kexec/core.c ignores the return code).
     :param round_ram_128m: ranges match RAM rounded up to 128 MiB (since about 6.2).
     :param rejects_size_ge_ram: ``crash_size >= system_ram`` is -EINVAL (since 6.11).
     :param default_low_size: ``DEFAULT_CRASH_KERNEL_LOW_SIZE`` of the arch.

@@ -140,7 +140,7 @@ def _ram_findings(scans: tuple[TokenScan, ...], plain: TokenScan | None, f: Feat
     if plain is not None and plain.error is not None and d.ok and plain.token is None:
         out.append(Finding("info", "unvalidated-entries", f"the list is broken past the entry that matches {ram} ({plain.error.message}); the kernel never reads that far here, but it will on other RAM sizes", plain.error.span))
     if f.arch == "riscv64" and d.ok and not d.high and not d.crash_base and system_ram <= 2 * GiB:
-        out.append(Finding("warning", "endless-retry", "on riscv64 with all RAM below 4 GiB the low and high windows coincide: if this size cannot be placed, the kernel retries forever and the boot hangs (kernel-crashkernel reference 2.2 item 4)", (plain.start, plain.end) if plain else None))
+        out.append(Finding("warning", "endless-retry", "on riscv64 with all RAM below 4 GiB the low and high windows coincide: if this size cannot be placed, the kernel retries forever and the boot hangs (reserve_crashkernel_generic(), kernel/crash_reserve.c)", (plain.start, plain.end) if plain else None))
     return out
 
 

@@ -70,7 +70,7 @@ NODE_DATA_ALIGN = 64
 
 @frozen
 class ArchRules:
-    """The per-arch constants of the reservation (shared/reference/kernel-crashkernel.md 2.5).
+    """The per-arch constants of the reservation (``arch/*/include/asm/crash_reserve.h``).
 
     ``low_max``/``high_max`` of None mean "derived from RAM" (arm64 ``arm64_dma_phys_limit``,
     riscv ``dma32_phys_limit``, ``memblock_end_of_DRAM()``).

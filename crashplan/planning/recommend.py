@@ -12,7 +12,7 @@ Strategies:
 * ``cma`` (x86_64 from 6.17, ppc64le from 6.19): ``crashkernel=C,cma crashkernel=B``, B the
   fixed part plus margin and C the runtime part with a generous margin; the ``,cma`` token
   first, so that kernels older than 6.17 still read B as the plain token
-  (shared/reference/kernel-crashkernel.md 1.2);
+  (``get_last_crashkernel()`` in kernel/crash_reserve.c takes the last token of each kind);
 * ``ranged``: one ``start-[end]:size,...`` string right for every RAM size a golden image
   boots on;
 * ``auto``: ``cma`` where the kernel and arch support it and the dump level already excludes

@@ -3,9 +3,8 @@
 A profile holds one distribution family's default ``crashkernel=`` string for one architecture,
 its kdump command-line conventions (``nr_cpus=``, what it appends and removes, the initramfs
 tmpfs limit), its dump collector, and the constants a footprint model needs.  Every value
-carries a ``source:`` so reviewers can check it; the authority for the built-in values is
-shared/reference/distro-tools.md (which cites the kdump-utils, openSUSE kdump, kdump-tools and
-makedumpfile repositories at named commits).  The schema is documented in ``profiles/README.md``.
+carries a ``source:`` so reviewers can check it: the kdump-utils, openSUSE kdump, kdump-tools
+and makedumpfile sources, or a crash-dump trial recorded under ``tests/data/``.  The schema is documented in ``profiles/README.md``.
 
 Built-in profiles are package data (``crashplan/profiles/data/*.yaml`` in the wheel, the repo-root
 ``profiles/`` in a development checkout).  A profile may ``extends:`` one or more others;

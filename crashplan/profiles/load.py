@@ -3,8 +3,8 @@
 The half of :mod:`crashplan.profiles` that only runs when YAML is read: a user's profile file,
 ``python -m crashplan.profiles compile``, or a checkout whose compiled index is stale.  Built-in
 profiles normally come from the compiled index, so ``crashplan recommend`` never loads this
-module (nor ``yaml``).  The rules are documented in ``profiles/README.md``; the values'
-authority is shared/reference/distro-tools.md.
+module (nor ``yaml``).  The rules are documented in ``profiles/README.md``; each value names
+its own authority in ``source:``.
 
 YAML is composed with ``yaml.SafeLoader`` into nodes (so every problem has a file, line and
 column), aliases are refused, and files over :data:`~crashplan.profiles.MAX_PROFILE_BYTES` are

@@ -5,7 +5,7 @@ Authoritative source: ``kernel/resource.c: r_show()``, which prints one resource
 ``MAX_IORES_LEVEL`` = 5), the start and the **inclusive** end in hex zero-padded to 8 digits, and
 the resource name.  The nesting is the resource tree: "Kernel code" and, on x86/arm64/riscv/
 loongarch, "Crash kernel" are children of the "System RAM" they sit in; on s390 "Crash kernel"
-is a top-level resource (shared/reference/kernel-crashkernel.md section 3.1).
+is a top-level resource (``arch/s390/kernel/setup.c: reserve_crashkernel()`` inserts it at the top).
 
 Ranges are converted to crashplan's half-open ``[start, end)`` here: ``Resource.end`` is the
 printed end plus one.
@@ -475,8 +475,8 @@ def find(iomem: IomemMap, *names: str) -> tuple[Resource, ...]:
 def system_ram(iomem: IomemMap) -> tuple[MemRange, ...]:
     """The top-level "System RAM" ranges.
 
-    Their sum is crashplan's proxy for the kernel's ``memblock_phys_mem_size()``
-    (shared/reference/kernel-crashkernel.md section 1.8).  Raises :class:`SourceError` when the
+    Their sum is crashplan's proxy for the kernel's ``memblock_phys_mem_size()``, the system RAM
+    ``parse_crashkernel()`` matches ranges against.  Raises :class:`SourceError` when the
     map was read without root.
 
     >>> system_ram(parse_iomem("00001000-0009ffff : System RAM\\n000a0000-000bffff : PCI Bus\\n"))

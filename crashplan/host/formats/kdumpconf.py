@@ -1,6 +1,6 @@
 """kdump tool configuration of the three distribution families, as far as sizing needs it.
 
-Authoritative sources (shared/reference/distro-tools.md):
+Authoritative sources:
 
 * **Fedora/RHEL/CentOS** (``rhkdump/kdump-utils``): ``/etc/kdump.conf`` is read by
   ``kdump-lib-initramfs.sh: kdump_get_conf_val()`` -- a line is ``option value``, ``#`` starts a

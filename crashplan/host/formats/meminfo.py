@@ -7,7 +7,7 @@ and s390).  Every ``kB`` value is converted to bytes (x 1024) at parse time; the
 lines are counts and stay counts.  A counter the kernel did not print is ``None``, never 0: old
 kernels lack ``MemAvailable`` (before 3.14) and kernels without ``CONFIG_CMA`` lack ``CmaTotal``.
 
-Relevant to crashplan (shared/reference/kernel-crashkernel.md section 3.4): the crashkernel
+Relevant to crashplan: the crashkernel
 area is *not* in ``MemTotal`` (memblock-reserved, never given to the buddy allocator), while
 ``crashkernel=,cma`` areas *are*, and show in ``CmaTotal``/``CmaFree``.
 """

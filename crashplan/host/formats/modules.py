@@ -6,7 +6,7 @@ and ``print_unload_info()``.  One line per module::
     name size refcount used_by state address [taints]
 
 ``size`` is the module's core size in bytes (what kdumpctl's estimate sums for the modules in
-the kdump initramfs, shared/reference/distro-tools.md section 1.1).  ``used_by`` lists the
+the kdump initramfs, kdump-utils ``kdumpctl: do_estimate()``).  ``used_by`` lists the
 modules that *use* this one, each followed by ``,`` (``-`` when none); ``[permanent]`` (no exit
 function) and ``[unsafe]`` (old kernels) appear in the same list as flags.  Without
 ``CONFIG_MODULE_UNLOAD`` refcount and list are both ``-``.  ``address`` is the module's base,

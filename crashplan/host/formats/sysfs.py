@@ -1,6 +1,6 @@
 """The kexec files under ``/sys/kernel``: crash area size, load state and CMA ranges.
 
-Authoritative sources (shared/reference/kernel-crashkernel.md sections 3.2-3.3):
+Authoritative sources:
 
 * ``kexec_crash_size`` -- ``kernel/ksysfs.c: kexec_crash_size_show()`` prints
   ``crash_get_memory_size()`` as ``"%zd\\n"``: bytes of ``crashk_res`` plus ``crashk_low_res``
