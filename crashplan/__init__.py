@@ -13,9 +13,9 @@ The names are loaded on first use, so that ``crashplan --help`` and shell comple
 
 from __future__ import annotations
 
-__all__ = ["Host", "Plan", "__version__", "open_host", "recommend"]
+__all__ = ["Explanation", "Footprint", "Host", "Plan", "Simulation", "__version__", "explain", "footprint", "open_host", "recommend", "simulate"]
 
-_API = frozenset({"Host", "Plan", "open_host", "recommend"})
+_API = frozenset(__all__) - {"__version__"}
 
 
 def __getattr__(name: str) -> object:

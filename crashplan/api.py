@@ -11,10 +11,63 @@ maps options onto one of these calls and hands the result to a renderer.
 
 from __future__ import annotations
 
+from crashplan.kernel.explain import Explanation
 from crashplan.planning.context import PlanContext as Host
+from crashplan.planning.footprint import Footprint
 from crashplan.planning.recommend import Plan, Strategy
+from crashplan.planning.simulate import Simulation
 
-__all__ = ["Host", "Plan", "open_host", "recommend"]
+__all__ = ["Explanation", "Footprint", "Host", "Plan", "Simulation", "explain", "footprint", "open_host", "recommend", "simulate"]
+
+
+def explain(
+    spec: str | list[str] | tuple[str, ...],
+    *,
+    ram: int | None = None,
+    arch: str = "x86_64",
+    kernel_version: str | None = None,
+) -> Explanation:
+    """What the kernel does with a ``crashkernel=`` string: at ``ram`` bytes, or across a table of sizes.
+
+    ``spec`` is a command line or its tokens (a bare ``256M`` means ``crashkernel=256M``);
+    ``kernel_version`` of None applies the newest rules crashplan mirrors.  No host is read.
+
+    >>> import crashplan
+    >>> x = crashplan.explain("1G-4G:192M,4G-:256M", ram=8 << 30)
+    >>> x.decision.crash_size >> 20
+    256
+    """
+    from crashplan.kernel.explain import explain as run_explain
+    from crashplan.kernel.explain import join_specs
+    from crashplan.kernel.features import features_for
+
+    specs = [spec] if isinstance(spec, str) else list(spec)
+    return run_explain(join_specs(specs), features_for(arch, kernel_version), ram)
+
+
+def simulate(host: Host, spec: str | list[str] | tuple[str, ...], *, kernel_version: str | None = None) -> Simulation:
+    """Where the kernel would put ``spec``'s reservation at the host's next boot.
+
+    The host's own kernel version's rules apply unless ``kernel_version`` names another.  A
+    syntax error is in ``Simulation.error``; a host without addresses (a non-root capture) or
+    without an architecture raises :class:`~crashplan.errors.CrashplanError`.
+    """
+    from crashplan.kernel.explain import join_specs
+    from crashplan.kernel.features import features_for
+    from crashplan.planning.simulate import simulate as run_simulate
+
+    facts = host.facts
+    specs = [spec] if isinstance(spec, str) else list(spec)
+    features = features_for(facts.arch, kernel_version or facts.kernel_version) if facts.arch else None
+    return run_simulate(facts, join_specs(specs), features=features, dmesg=host.dmesg)
+
+
+def footprint(host: Host) -> Footprint:
+    """What the crash kernel needs on ``host``, item by item, each with its source."""
+    from crashplan.planning.footprint import estimate_footprint
+    from crashplan.planning.recommend import footprint_inputs
+
+    return estimate_footprint(footprint_inputs(host.facts, host.profile), host.profile.estimator, host.profile.source_texts)
 
 
 def open_host(

@@ -459,13 +459,12 @@ def footprint(source: str | None, kernel: str | None, initrd: str | None, profil
       sudo crashplan footprint
       crashplan footprint --kernel /boot/vmlinuz-6.17.0 --initrd /boot/initrd.img-6.17.0 --format json
     """
-    from crashplan.planning.context import gather_for_plan
-    from crashplan.planning.footprint import estimate_footprint, footprint_to_json
-    from crashplan.planning.recommend import footprint_inputs
+    from crashplan import api
+    from crashplan.planning.footprint import footprint_to_json
     from crashplan.render.rich import dumps_json, render_footprint_text
 
-    ctx = gather_for_plan(source, kernel=kernel, initrd=initrd, profile=profile_name)
-    fp = estimate_footprint(footprint_inputs(ctx.facts, ctx.profile), ctx.profile.estimator, ctx.profile.source_texts)
+    ctx = api.open_host(source, kernel=kernel, initrd=initrd, profile=profile_name)
+    fp = api.footprint(ctx)
     if fmt == "json":
         out = ctx.envelope("footprint")
         out["footprint"] = footprint_to_json(fp)
@@ -536,17 +535,10 @@ def simulate(spec: tuple[str, ...], source: str | None, kernel_version: str | No
       sudo crashplan simulate crashkernel=512M,high
       crashplan simulate 'crashkernel=1G,cma crashkernel=256M' --source host.tar.zst --format json
     """
-    from crashplan.host.facts import gather_facts, read_kernel_log
-    from crashplan.host.sources import open_source
-    from crashplan.kernel.explain import join_specs
-    from crashplan.kernel.features import features_for
-    from crashplan.planning.simulate import simulate as run_simulate
+    from crashplan import api
     from crashplan.planning.simulate import simulation_to_json
 
-    host = open_source(source)
-    facts = gather_facts(host)
-    features = features_for(facts.arch, kernel_version or facts.kernel_version) if facts.arch else None
-    sim = run_simulate(facts, join_specs(spec), features=features, dmesg=read_kernel_log(host))
+    sim = api.simulate(api.open_host(source), spec, kernel_version=kernel_version)
     if fmt == "json":
         from crashplan.render.rich import dumps_json
 

@@ -52,3 +52,17 @@ def test_completions_match_fresh_generation(shell):
     fresh = p.stdout.rstrip("\n") + "\n"
     committed = (ROOT / "completions" / f"crashplan.{shell}").read_text().rstrip("\n") + "\n"
     assert committed == fresh, f"regenerate: _CRASHPLAN_COMPLETE={shell}_source crashplan > completions/crashplan.{shell}"
+
+
+def test_readme_python_examples_run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The README's Python blocks run in order as one session, and print what their comments say."""
+    blocks = re.findall(r"^```python\n(.*?)^```$", README, re.M | re.S)
+    assert blocks, "the README shows the library"
+    monkeypatch.chdir(ROOT)
+    namespace: dict[str, object] = {}
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102 - the README's own code
+        printed = capsys.readouterr().out.splitlines()
+        said = [m.group(1) for m in re.finditer(r"^print\(.*?\)\s+# (\S+)$", block, re.M)]
+        for shown in said:
+            assert shown in printed, (shown, printed)

@@ -31,3 +31,32 @@ def test_front_door_names_are_lazy() -> None:
     assert isinstance(crashplan.Plan, type)
     with pytest.raises(AttributeError):
         _ = crashplan.no_such_name  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("host", ROOT_CAPTURES)
+def test_library_simulation_is_the_cli_json(host: str) -> None:
+    """crashplan.simulate(host, spec) places what `simulate --format json` reports, byte for byte."""
+    from crashplan.planning.simulate import simulation_to_json
+    from crashplan.render.rich import dumps_json
+
+    spec = "crashkernel=1G,cma crashkernel=192M"
+    sim = crashplan.simulate(crashplan.open_host(str(HOSTS / host)), spec)
+    out = CliRunner().invoke(cli, ["simulate", spec, "--source", str(HOSTS / host), "--format", "json"])
+    assert out.exit_code == 0, out.output
+    assert out.output == dumps_json(simulation_to_json(sim)) + "\n"
+    assert sim.decision.ok and sim.decision.crash_size == 192 << 20
+
+
+def test_library_explain_follows_the_kernel_version() -> None:
+    """crashplan.explain applies the rules of the version asked for: ,cma exists from 6.17."""
+    new = crashplan.explain("crashkernel=1G,cma crashkernel=256M", ram=16 << 30, kernel_version="6.17")
+    old = crashplan.explain("crashkernel=1G,cma crashkernel=256M", ram=16 << 30, kernel_version="6.16")
+    assert new.decision is not None and new.decision.cma_size == 1 << 30
+    assert old.decision is not None and old.decision.cma_size == 0 and old.decision.crash_size == 256 << 20
+
+
+@pytest.mark.parametrize("host", ROOT_CAPTURES)
+def test_library_footprint_is_the_plans(host: str) -> None:
+    """crashplan.footprint(host) is the footprint crashplan.recommend sized the plan from."""
+    h = crashplan.open_host(str(HOSTS / host))
+    assert crashplan.footprint(h) == crashplan.recommend(h, strategy="standard").footprint
