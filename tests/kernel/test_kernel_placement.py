@@ -1,7 +1,9 @@
 """crashplan's parser and placement model against a real booted Debian kernel.
 
 For each scenario the capture boot (no crashkernel=) becomes the source and the boot with the
-parameter is the truth.  Under nokaslr the predicted kernel log lines, reservations,
+parameter is the truth.  The prediction takes the production path: the capture's files are
+written as a snapshot tree, read with ``crashplan.open_host()`` and placed with
+``crashplan.simulate()``, so the way from host files to layout is checked too.  Under nokaslr the predicted kernel log lines, reservations,
 ``kexec_crash_size`` and CMA ranges must equal the kernel's exactly; with KASLR, the sizes and
 the verdicts.
 """
@@ -9,55 +11,39 @@ the verdicts.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import harness
 import pytest
 import scenarios
 
-from crashplan.host.formats.cmdline import parse_cmdline
+import crashplan
 from crashplan.host.formats.dmesg import crash_log_lines, parse_dmesg
-from crashplan.host.formats.iomem import crash_kernel, kernel_image, parse_iomem, system_ram
+from crashplan.host.formats.iomem import crash_kernel, parse_iomem
 from crashplan.host.formats.sysfs import parse_cma_ranges, parse_kexec_crash_size
-from crashplan.host.formats.zoneinfo import parse_zoneinfo
-from crashplan.kernel.crashkernel import decide
 from crashplan.kernel.features import features_for
-from crashplan.kernel.placement import Assessment, assess, build_layout
-from crashplan.values import MemRange
+from crashplan.kernel.placement import Assessment
 
 pytestmark = pytest.mark.kernel
 
 
-def _nodes(boot: harness.Boot) -> tuple[MemRange, ...]:
-    zones = parse_zoneinfo(boot.files["proc/zoneinfo"])
-    spans: dict[int, list[int]] = {}
-    for z in zones.zones:
-        if z.spanned_pages and z.zone_start_pfn is not None:
-            lo, hi = z.zone_start_pfn * 4096, (z.zone_start_pfn + z.spanned_pages) * 4096
-            cur = spans.setdefault(z.node, [lo, hi])
-            cur[0], cur[1] = min(cur[0], lo), max(cur[1], hi)
-    return tuple(MemRange(a, b) for _, (a, b) in sorted(spans.items())) if len(spans) > 1 else ()
+def _as_snapshot(boot: harness.Boot, root: Path) -> Path:
+    """The capture boot's files as a host tree, laid out as ``crashplan snapshot`` writes them."""
+    for relpath, text in boot.files.items():
+        target = root / relpath
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+    (root / "dmesg.txt").write_text(boot.dmesg)
+    return root
 
 
-def predict(s: scenarios.Scenario, base: harness.Boot, truth_cmdline: str) -> tuple[Assessment, int]:
+def predict(s: scenarios.Scenario, base: harness.Boot, truth_cmdline: str, tmp_path: Path) -> tuple[Assessment, int]:
     """crashplan's prediction for the truth command line, from the capture boot alone."""
-    iomem = parse_iomem(base.files["proc/iomem"])
-    ram = system_ram(iomem)
-    pieces = kernel_image(iomem)
-    image = MemRange(min(r.start for r in pieces), max(r.end for r in pieces))
-    args = parse_cmdline(base.files["proc/cmdline"]).args
-    initrd = parse_dmesg(base.dmesg).initrd
-    assert initrd is not None
-    layout = build_layout(
-        "x86_64",
-        ram,
-        kernel_image=image,
-        kaslr="nokaslr" not in args,
-        initrd=initrd,
-        nodes=_nodes(base),
-    )
-    system = sum(r.size for r in ram)
-    decision = decide(truth_cmdline, system, features_for("x86_64", base.kernel_release))
-    return assess(decision, layout), system
+    host = crashplan.open_host(str(_as_snapshot(base, tmp_path / "capture")))
+    assert host.facts.arch == "x86_64" and host.dmesg is not None and host.dmesg.initrd is not None
+    sim = crashplan.simulate(host, truth_cmdline)
+    assert sim.error is None, sim.error
+    return sim.assessment, sim.decision.system_ram
 
 
 def truth_of(boot: harness.Boot) -> dict[str, object]:
@@ -78,11 +64,11 @@ def _mask(line: str) -> str:
 
 
 @pytest.mark.parametrize("s", scenarios.SCENARIOS, ids=[s.name for s in scenarios.SCENARIOS])
-def test_scenario(s: scenarios.Scenario, booted: dict, kernel: harness.Kernel) -> None:
+def test_scenario(s: scenarios.Scenario, booted: dict, kernel: harness.Kernel, tmp_path: Path) -> None:
     """crashplan predicts the kernel's outcome, sizes, windows, CMA ranges and log lines."""
     base = booted[(s.ram, s.base_append(), s.numa)]
     truth_boot = booted[(s.ram, s.truth_append(), s.numa)]
-    assessment, _ = predict(s, base, truth_boot.files["proc/cmdline"].strip())
+    assessment, _ = predict(s, base, truth_boot.files["proc/cmdline"].strip(), tmp_path)
     p = assessment.placement
     truth = truth_of(truth_boot)
     predicted_regions = sorted((r.start, r.end) for r in p.reservations if r.name != "crashkernel-cma")
