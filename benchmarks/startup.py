@@ -21,8 +21,8 @@ ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
 COMMANDS = {
     # issue target: explain within 1.3x of `import click` (no rich, yaml or psutil on this path)
     "explain": (["explain", "crashkernel=1G-4G:192M,4G-64G:256M,64G-:512M", "--ram", "16G", "--format", "json"], 1.3),
-    # issue target: recommend on a snapshot within 2.0x
-    "recommend": (["recommend", "--source", str(ROOT / "tests/data/hosts/qemu-x86_64-4g-no-crashkernel"), "--format", "json"], 2.0),
+    # issue 14 target: recommend on a snapshot within 2.5x
+    "recommend": (["recommend", "--source", str(ROOT / "tests/data/hosts/qemu-x86_64-4g-no-crashkernel"), "--format", "json"], 2.5),
 }
 
 

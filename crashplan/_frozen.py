@@ -1,11 +1,11 @@
 """``@frozen``: a frozen slots dataclass, defined in a third of the time ``@dataclass`` takes.
 
-Every result in crashplan is a frozen dataclass with slots (STYLE.md 11).  On CPython 3.11
-``@dataclass(frozen=True, slots=True)`` compiles the text of each method it generates on its
-own -- ``__init__``, ``__repr__``, ``__eq__``, ``__hash__``, ``__setattr__``, ``__delattr__``:
-six calls of ``exec()``, about a millisecond a class (1.03 ms for the 13 fields of ``Zone``,
-measured).  ``crashplan recommend`` defines 43 such classes on its way: 40 ms, more than
-importing click.
+crashplan's results are frozen dataclasses with slots (STYLE.md 11), made by the standard
+``@dataclass(frozen=True, slots=True)`` everywhere but on the start-up path of ``crashplan
+explain`` and ``--help`` (``crashplan.kernel``, ``units``, ``values``), where this decorator
+keeps those commands within 1.3x of ``import click`` (``benchmarks/startup.py``: explain 1.27
+with it here, 1.34 with the standard decorator on every class).  On CPython 3.11 the standard
+decorator compiles each generated method on its own, about a millisecond a class.
 
 ``@frozen`` makes the same class in about a third of that time (``Zone``: 0.54 ms against
 1.76 ms, measured in one loop).  The standard decorator still collects the fields (the

@@ -34,13 +34,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import repeat
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from crashplan._frozen import frozen
 from crashplan.errors import ParseError, SourceError
 from crashplan.host.formats.buddyinfo import BuddyInfo, parse_buddyinfo
 from crashplan.host.formats.cmdline import Cmdline, get_param, parse_cmdline
@@ -151,7 +150,7 @@ _CMDLINE_ARCH = (
 )
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class ZoneSpan:
     """A memory zone of one NUMA node from ``/proc/zoneinfo``, in bytes.
 
@@ -167,7 +166,7 @@ class ZoneSpan:
     managed: int | None
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class BootFile:
     """A file of the kdump kernel or initrd: its path on the host and its size in bytes.
 
@@ -187,7 +186,7 @@ class BootFile:
     problem: str | None = None
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class BootFiles:
     """The kernel and initrd the kdump service loads (``None`` when not found)."""
 
@@ -195,7 +194,7 @@ class BootFiles:
     initrd: BootFile | None = None
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class HostFacts:
     """What crashplan knows about one host; bytes as ``int``, ranges half-open, absent = None.
 

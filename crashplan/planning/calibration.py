@@ -10,15 +10,15 @@ Kept apart from :mod:`crashplan.planning.footprint` so that estimating, on every
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
-from crashplan._frozen import frozen
 from crashplan.planning.footprint import PAGE, STRUCT_PAGE, round_up
 from crashplan.units import MiB
 
 __all__ = ["Calibration", "TrialPoint", "calibrate"]
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class TrialPoint:
     """One bisected setup of tests/data/kdump-trials: the smallest crashkernel=X that dumped."""
 
@@ -32,7 +32,7 @@ class TrialPoint:
     step: int
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class Calibration:
     """Constants derived from the trials, as upper envelopes (every trial is covered)."""
 

@@ -7,9 +7,8 @@ one written for another architecture than the source's is refused.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
-from crashplan._frozen import frozen
 from crashplan.errors import CrashplanError
 from crashplan.host.facts import (
     BootFile,
@@ -26,7 +25,7 @@ from crashplan.profiles import Profile, detect_profile, load_profile
 __all__ = ["PlanContext", "boot_file_json", "gather_for_plan"]
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class PlanContext:
     """What the planning commands start from."""
 

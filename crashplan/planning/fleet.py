@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import fields, replace
+from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING
 
-from crashplan._frozen import frozen
 from crashplan.errors import CrashplanError
 from crashplan.host.facts import HostFacts
 from crashplan.units import GiB, TiB, format_size
@@ -24,7 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["FleetSummary", "HostResult", "expand_sources", "run_fleet", "summarise"]
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class HostResult:
     """One host of the fleet: its recommendation and what it takes now and would take."""
 
@@ -48,7 +47,7 @@ class HostResult:
         return {k: getattr(self, k) for k in self.__slots__}  # type: ignore[attr-defined]
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class FleetSummary:
     """The fleet at a glance."""
 

@@ -19,9 +19,9 @@ derived from real crash dumps under QEMU (tests/data/kdump-trials/, tests/kernel
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Literal
 
-from crashplan._frozen import frozen
 from crashplan.units import MiB
 from crashplan.values import Finding
 
@@ -48,7 +48,7 @@ def round_up(value: int, step: int) -> int:
     return -(-value // step) * step
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class Item:
     """One line of the estimate."""
 
@@ -62,7 +62,7 @@ class Item:
         return {"name": self.name, "part": self.part, "bytes": self.bytes, "source": self.source}
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class FootprintInputs:
     """The facts an estimate is made from; None where the source does not tell.
 
@@ -84,7 +84,7 @@ class FootprintInputs:
     sme_sev: bool = False
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class Footprint:
     """The itemised estimate and the standard and ``,cma`` sizes that cover it.
 

@@ -22,10 +22,9 @@ Strategies:
 from __future__ import annotations
 
 import itertools
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
-from crashplan._frozen import frozen
 from crashplan.host.facts import HostFacts
 from crashplan.host.formats.dmesg import Dmesg
 from crashplan.kernel.crashkernel import decide
@@ -62,7 +61,7 @@ USER_PAGES = 8  # makedumpfile -d bit: exclude user process data pages
 CMA_LOSES = "user and movable pages in CMA"
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class Option:
     """One row of the comparison of what each choice takes from production.
 
@@ -101,7 +100,7 @@ class Option:
         }
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class Plan:
     """The recommendation, the comparison, and what was checked."""
 

@@ -8,7 +8,8 @@ exist at the next boot.
 
 from __future__ import annotations
 
-from crashplan._frozen import frozen
+from dataclasses import dataclass
+
 from crashplan.errors import CrashplanError, ParseError
 from crashplan.host.facts import HostFacts
 from crashplan.host.formats.cmdline import split_cmdline
@@ -26,7 +27,7 @@ __all__ = ["Simulation", "layout_from_facts", "simulate", "simulation_to_json"]
 _KASLR_ARCHES = ("x86_64", "arm64", "riscv64", "loongarch64")
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class Simulation:
     """One simulated boot of ``cmdline`` on a host, with its uncertainty."""
 

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from crashplan._frozen import frozen
 from crashplan.errors import ParseError, ProfileError
 from crashplan.kernel.features import ARCHES, canonical_arch, features_for
 from crashplan.kernel.grammar import parse_crashkernel
@@ -59,7 +58,7 @@ _NAME_RE = re.compile(r"[a-z0-9][a-z0-9_.+-]*\Z")
 # Schema
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class _Leaf:
     """A sourced value: ``{value: ..., source: "..."}``."""
 
@@ -226,7 +225,7 @@ def leaf_of(key: str) -> _Leaf | None:
 # Reading one file into entries
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class _Entry:
     value: Any
     source: str | None

@@ -7,10 +7,9 @@ The schema is documented in ``profiles/README.md``; reading YAML into these valu
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import field
+from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from crashplan._frozen import frozen
 from crashplan.errors import ProfileError
 
 __all__ = ["MAX_PROFILE_BYTES", "HistoryEntry", "Match", "Profile", "ProfileInfo", "ProfileProblems", "SourcedValue", "Value"]
@@ -25,7 +24,7 @@ Value = int | float | str | bool
 # Results
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class SourcedValue:
     """One value of a profile and the ``source:`` that justifies it.
 
@@ -40,7 +39,7 @@ class SourcedValue:
     column: int | None = field(default=None, compare=False, repr=False)
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class Match:
     """How :func:`detect_profile` recognises a host from ``/etc/os-release``.
 
@@ -56,7 +55,7 @@ class Match:
     kernel_release_contains: str | None = None
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class HistoryEntry:
     """An older default ``crashkernel=`` string and the change that replaced it."""
 
@@ -65,7 +64,7 @@ class HistoryEntry:
     source: str
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class Profile:
     """A resolved profile: every ``extends:`` merged, every value checked.
 
@@ -107,7 +106,7 @@ class Profile:
         return self.sources[key].source
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class ProfileInfo:
     """One line of :func:`list_profiles`."""
 

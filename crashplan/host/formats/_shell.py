@@ -16,7 +16,8 @@ anything else (a command, an unterminated quote) as an error naming the line:
 
 from __future__ import annotations
 
-from crashplan._frozen import frozen
+from dataclasses import dataclass
+
 from crashplan.errors import SourceError
 
 __all__ = ["Assignment", "parse_assignments"]
@@ -29,7 +30,7 @@ _META = frozenset(";&|<>()`")
 _DQ_ESCAPABLE = frozenset('$`"\\\n')
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class Assignment:
     """One ``KEY=value`` assignment: the value after quote removal and its 1-based line."""
 

@@ -11,8 +11,8 @@ explicitly because the file does not state it.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
-from crashplan._frozen import frozen
 from crashplan.errors import SourceError
 from crashplan.host.formats._text import excerpt, is_decimal, table_lines
 from crashplan.values import build_columns
@@ -20,7 +20,7 @@ from crashplan.values import build_columns
 __all__ = ["BuddyInfo", "BuddyZone", "parse_buddyinfo"]
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class BuddyZone:
     """One line of ``/proc/buddyinfo``: ``free[order]`` free blocks of ``2**order`` pages."""
 
@@ -59,7 +59,7 @@ class BuddyZone:
         return 0 if order is None else page_size << order
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class BuddyInfo:
     """All zones of ``/proc/buddyinfo``, in file order."""
 

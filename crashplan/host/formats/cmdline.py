@@ -28,8 +28,8 @@ kernel finds it with ``strstr()`` on the *raw* string (kernel/crash_reserve.c:
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
-from crashplan._frozen import frozen
 from crashplan.errors import SourceError
 
 __all__ = ["Cmdline", "get_param", "has_param", "parse_cmdline", "split_cmdline"]
@@ -40,7 +40,7 @@ _KERNEL_SPACE = frozenset(b"\t\n\v\f\r \xa0")
 _KERNEL_SPACES = re.compile(rb"[\t\n\v\f\r \xa0]+")
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class Cmdline:
     """A kernel command line: the raw text (one trailing newline removed) and its arguments.
 

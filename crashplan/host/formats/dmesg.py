@@ -11,8 +11,8 @@ Lines may carry the ``[    0.000000] `` timestamp of ``dmesg``; it is removed.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
-from crashplan._frozen import frozen
 from crashplan.values import MemRange
 
 __all__ = ["Dmesg", "crash_log_lines", "parse_dmesg"]
@@ -23,7 +23,7 @@ _MEM = re.compile(r"\[mem (0x[0-9a-fA-F]+)-(0x[0-9a-fA-F]+)\]")
 _PRESENT = re.compile(r"^Memory: \d+K/(\d+)K available")
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class Dmesg:
     """What the kernel log says about early boot memory.
 

@@ -36,10 +36,9 @@ import lzma
 import struct
 import zlib
 from collections.abc import Iterable
-from dataclasses import field, replace
+from dataclasses import dataclass, field, replace
 from typing import BinaryIO
 
-from crashplan._frozen import frozen
 from crashplan.errors import SourceError
 from crashplan.values import MemRange
 
@@ -93,7 +92,7 @@ _XLF_CAN_BE_LOADED_ABOVE_4G = 1 << 1
 _ARM64_PAGE_SIZES = {0: None, 1: 4096, 2: 16384, 3: 65536}
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class KernelImage:
     """What a kernel file declares about itself, in bytes.
 

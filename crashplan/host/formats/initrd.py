@@ -44,10 +44,9 @@ import struct
 import time
 import zlib
 from collections.abc import Callable
-from dataclasses import field
+from dataclasses import dataclass, field
 from typing import IO, BinaryIO, cast
 
-from crashplan._frozen import frozen
 from crashplan.errors import SourceError
 from crashplan.host.formats.images import detect_compression
 from crashplan.values import Finding
@@ -90,7 +89,7 @@ def round_up(n: int, page_size: int) -> int:
     return (n + page_size - 1) & ~(page_size - 1)
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class Limits:
     """How much work :func:`analyse_initrd` may do before it gives up with a finding.
 
@@ -104,7 +103,7 @@ class Limits:
     chunk_size: int = _MiB
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class Segment:
     """One segment of an initrd: an uncompressed cpio archive or one compressed stream.
 
@@ -121,7 +120,7 @@ class Segment:
     entries: int
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class InitrdFacts:
     """What an initrd costs: ``size`` as loaded, and the unpacked tree as tmpfs holds it, in bytes.
 

@@ -20,12 +20,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import field
+from dataclasses import dataclass, field
 from itertools import pairwise, repeat
 from operator import itemgetter, lt, sub
 from typing import cast
 
-from crashplan._frozen import frozen
 from crashplan.errors import SourceError
 from crashplan.values import MemRange
 
@@ -58,7 +57,7 @@ _LINE_FULL = re.compile(r"( *)([0-9a-fA-F]+)-([0-9a-fA-F]+) : (.*)")
 _DEPTH_OF_INDENT = {" " * (2 * depth): depth for depth in range(64)}
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class Resource:
     """One line of ``/proc/iomem``: a physical address range ``[start, end)`` and its name.
 
@@ -85,7 +84,7 @@ class Resource:
         return MemRange(self.start, self.end)
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class IomemMap:
     """The parsed ``/proc/iomem``: the top-level resources, in file order.
 

@@ -27,11 +27,10 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Mapping
-from dataclasses import field
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
 
-from crashplan._frozen import frozen
 from crashplan.errors import SourceError
 from crashplan.host.formats._shell import Assignment, parse_assignments
 from crashplan.host.formats._text import excerpt, is_decimal
@@ -74,7 +73,7 @@ _SUSE_ONLY = frozenset(
 )
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class KdumpConfig:
     """What crashplan needs from a kdump configuration, common to the three families.
 

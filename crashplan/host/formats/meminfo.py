@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import field
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from crashplan._frozen import frozen
 from crashplan.errors import SourceError
 from crashplan.host.formats._text import excerpt, is_decimal, table_lines
 
@@ -72,7 +71,7 @@ def _counter(name: str) -> Any:
     return property(lambda self: self.fields.get(name), doc=f"``{name}`` from /proc/meminfo, or None.")
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class Meminfo:
     """The counters of ``/proc/meminfo``: bytes, except the ``hugepages_*`` page counts.
 

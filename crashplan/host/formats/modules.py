@@ -17,14 +17,15 @@ printed for tainted or loading/unloading modules.
 
 from __future__ import annotations
 
-from crashplan._frozen import frozen
+from dataclasses import dataclass
+
 from crashplan.errors import SourceError
 from crashplan.host.formats._text import excerpt, is_decimal, table_lines
 
 __all__ = ["Module", "parse_modules"]
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class Module:
     """One line of ``/proc/modules``.
 

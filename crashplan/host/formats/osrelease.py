@@ -10,16 +10,15 @@ applied: an absent key is ``None`` here, like every absent field in crashplan.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import field
+from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from crashplan._frozen import frozen
 from crashplan.host.formats._shell import parse_assignments
 
 __all__ = ["OsRelease", "parse_os_release"]
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class OsRelease:
     """The identifying fields of os-release; ``fields`` holds every key as written."""
 

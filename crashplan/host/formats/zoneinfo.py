@@ -20,11 +20,10 @@ from __future__ import annotations
 import re
 from bisect import bisect
 from collections.abc import Mapping, Sequence
-from dataclasses import field, replace
+from dataclasses import dataclass, field, replace
 from itertools import repeat
 from types import MappingProxyType
 
-from crashplan._frozen import frozen
 from crashplan.errors import SourceError
 from crashplan.host.formats._text import excerpt, is_decimal, table_lines
 from crashplan.values import MemRange, build_columns
@@ -37,7 +36,7 @@ _PAGESET_KEYS = frozenset(
 )
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class Zone:
     """One zone of ``/proc/zoneinfo``; every number is in pages, ``None`` when not printed.
 
@@ -99,7 +98,7 @@ class Zone:
         return None if self.cma_pages is None else self.cma_pages * page_size
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class ZoneInfo:
     """All zones of ``/proc/zoneinfo`` in file order, and each node's ``per-node stats``."""
 

@@ -34,10 +34,9 @@ import stat
 import tarfile
 import zlib
 from collections.abc import Iterator
-from dataclasses import field
+from dataclasses import dataclass, field
 from typing import IO, BinaryIO, Literal, Protocol, Self
 
-from crashplan._frozen import frozen
 from crashplan.errors import SourceError
 from crashplan.host.sources._common import (
     DEFAULT_READ_LIMIT,
@@ -71,7 +70,7 @@ _SPECIAL_FILES = {
 }
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class _Entry:
     """One kept member: a file with its bytes, a directory, or a symlink to a tree path."""
 
@@ -80,7 +79,7 @@ class _Entry:
     target: tuple[str, ...] = ()
 
 
-@frozen(init=False)
+@dataclass(frozen=True, slots=True, init=False)
 class ArchiveSource:
     """A host tree inside a tar archive, loaded once at construction.
 

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import os
 import shutil
+from dataclasses import dataclass
 
-from crashplan._frozen import frozen
 from crashplan.errors import SourceError
 
 __all__ = ["WriteResult", "write_dropin"]
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class WriteResult:
     """The file written and the backup of what it replaced (None when it was new)."""
 

@@ -25,12 +25,12 @@ import shutil
 import tarfile
 import tempfile
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from crashplan._frozen import frozen
 from crashplan._version import package_version
 from crashplan.errors import SourceError
 from crashplan.host.sources._common import SNAPSHOT_NAME, archive_kind, relpath_parts
@@ -96,7 +96,7 @@ _UNSUPPORTED_SUFFIXES = (
 )
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class CaptureReport:
     """What a capture wrote: ``files_written`` are relpaths inside ``dest``, metadata included."""
 

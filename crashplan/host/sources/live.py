@@ -10,15 +10,15 @@ without CAP_SYS_ADMIN), which is why :class:`HostInfo` records ``root``.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
-from crashplan._frozen import frozen
 from crashplan.host.sources.snapshot import HostInfo, SnapshotInfo, Uname
 from crashplan.host.sources.tree import DirSource
 
 __all__ = ["LiveSource"]
 
 
-@frozen(init=False)
+@dataclass(frozen=True, slots=True, init=False)
 class LiveSource(DirSource):
     """The live host: ``/proc``, ``/sys``, ``/etc`` and ``/boot`` of the machine crashplan runs on."""
 

@@ -22,11 +22,10 @@ Absent isn't zero: a fact the capture could not get is ``null`` and parses to ``
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
-from crashplan._frozen import frozen
 from crashplan.errors import SourceError
 
 __all__ = [
@@ -44,7 +43,7 @@ SNAPSHOT_FORMAT = "crashplan-snapshot"
 SNAPSHOT_FORMAT_VERSION = 1
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class Uname:
     """``uname(2)`` of the host, as ``os.uname()`` returns it."""
 
@@ -65,7 +64,7 @@ class Uname:
         }
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class HostInfo:
     """Host facts that are not in a file: from the live host, or as stored in a snapshot.
 
@@ -92,7 +91,7 @@ class HostInfo:
         }
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class Unreadable:
     """A host file that exists but could not be captured, and why."""
 
@@ -100,7 +99,7 @@ class Unreadable:
     reason: str
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class SnapshotInfo:
     """The parsed ``crashplan-snapshot.json`` of a snapshot directory or archive."""
 

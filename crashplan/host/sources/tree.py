@@ -22,10 +22,9 @@ import errno
 import fnmatch
 import os
 import stat
-from dataclasses import field
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from crashplan._frozen import frozen
 from crashplan.errors import SourceError
 from crashplan.host.sources._common import (
     DEFAULT_READ_LIMIT,
@@ -52,7 +51,7 @@ _GONE: Any = object()
 _UNLISTED: Any = object()
 
 
-@frozen(init=False)
+@dataclass(frozen=True, slots=True, init=False)
 class DirSource:
     """A host tree rooted at ``root``: a snapshot directory, an unpacked sosreport, a fixture.
 
