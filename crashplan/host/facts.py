@@ -73,6 +73,7 @@ __all__ = [
     "FACT_FILES",
     "KERNEL_LOG_FILES",
     "NON_ROOT_MESSAGE",
+    "UNKNOWN_VERSION_RULE",
     "BootFile",
     "BootFiles",
     "HostFacts",
@@ -109,6 +110,13 @@ FACT_FILES: tuple[str, ...] = (
     "etc/kdump.conf",
     "etc/sysconfig/kdump",
     "etc/default/kdump-tools",
+)
+
+#: What every command assumes about a kernel whose version the source does not tell.
+UNKNOWN_VERSION_RULE = (
+    "every rule that depends on the version (the 128M round-up of ranges, size >= RAM, ,cma) "
+    "is evaluated for the oldest and the newest kernel crashplan mirrors and the worse result is reported; "
+    "give --kernel-version X.Y if you know it"
 )
 
 #: The finding a map read without root carries (its addresses are all 0).
@@ -337,8 +345,12 @@ class _Facts:
         self.findings.append(Finding(severity, code, message))
 
 
-def gather_facts(source: Source) -> HostFacts:
+def gather_facts(source: Source, *, arch: str | None = None, kernel_version: str | None = None) -> HostFacts:
     """Read everything crashplan uses from ``source`` into one :class:`HostFacts`.
+
+    ``arch`` and ``kernel_version`` (``--arch``, ``--kernel-version``) replace what the source
+    tells or what crashplan would infer; they are applied before anything depends on them (the
+    kernel's RAM count differs per architecture).
 
     :raises SourceError: a file is present but garbled or truncated (naming
         ``source.display(relpath)`` and the line), or a /proc file cannot be read.
@@ -356,8 +368,8 @@ def gather_facts(source: Source) -> HostFacts:
     cmdline = None if cmdline_text is None else parse_cmdline(cmdline_text, path=r.path("proc/cmdline"))
     f.prov["cmdline"] = "/proc/cmdline" if cmdline is not None else "unknown: /proc/cmdline is absent"
 
-    release, version = _kernel_release(r, f, info, cmdline)
-    arch = _arch(r, f, info, release, iomem, cmdline)
+    release, version = _kernel_release(r, f, info, cmdline, kernel_version)
+    arch = _given_arch(f, arch) if arch is not None else _arch(r, f, info, release, iomem, cmdline)
     visible = iomem is not None and iomem.addresses_visible
     if iomem is None:
         f.prov["addresses_visible"] = "unknown: /proc/iomem is absent"
@@ -470,10 +482,30 @@ def _where(source: Source) -> str:
     return "of the live host" if source.is_live else "stored in crashplan-snapshot.json"
 
 
+def _given_arch(f: _Facts, arch: str) -> str:
+    """The architecture given with ``--arch``, in crashplan's spelling."""
+    name = features_for(arch).arch  # the one alias table; raises ValueError for unknown names
+    f.prov["arch"] = f"given with --arch {arch}"
+    return name
+
+
 def _kernel_release(
-    r: _Reader, f: _Facts, info: HostInfo | None, cmdline: Cmdline | None
+    r: _Reader, f: _Facts, info: HostInfo | None, cmdline: Cmdline | None, given: str | None = None
 ) -> tuple[str | None, KernelVersion | None]:
-    """The running kernel's release, from uname, osrelease, /proc/version or BOOT_IMAGE."""
+    """The running kernel's release, from uname, osrelease, /proc/version or BOOT_IMAGE.
+
+    ``given`` (``--kernel-version X.Y``) replaces the version, not the release.
+    """
+    release, version = _found_release(r, f, info, cmdline, quiet=given is not None)
+    if given is None:
+        return release, version
+    f.prov["kernel_version"] = f"given with --kernel-version {given}"
+    return release, parse_kernel_version(given)
+
+
+def _found_release(
+    r: _Reader, f: _Facts, info: HostInfo | None, cmdline: Cmdline | None, *, quiet: bool = False
+) -> tuple[str | None, KernelVersion | None]:
     release = None
     if info is not None and info.uname is not None:
         release = info.uname.release
@@ -495,13 +527,15 @@ def _kernel_release(
     if release is None:
         f.prov["kernel_release"] = "unknown: no uname, /proc/sys/kernel/osrelease, /proc/version or BOOT_IMAGE="
         f.prov["kernel_version"] = "unknown: the kernel release is unknown"
-        f.note("info", "kernel-version-unknown", "kernel release unknown: the newest kernel rules crashplan mirrors apply")
+        if not quiet:
+            f.note("info", "kernel-version-unknown", f"kernel release unknown: {UNKNOWN_VERSION_RULE}")
         return None, None
     try:
         version = parse_kernel_version(release)
     except ParseError:
         f.prov["kernel_version"] = f"unknown: release {release!r} does not start with MAJOR.MINOR"
-        f.note("warning", "kernel-version-unknown", f"kernel release {release!r} has no MAJOR.MINOR version")
+        if not quiet:
+            f.note("warning", "kernel-version-unknown", f"kernel release {release!r} has no MAJOR.MINOR version: {UNKNOWN_VERSION_RULE}")
         return release, None
     f.prov["kernel_version"] = "MAJOR.MINOR of the kernel release"
     return release, version

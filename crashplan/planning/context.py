@@ -87,12 +87,17 @@ def gather_for_plan(
     kernel: str | None = None,
     initrd: str | None = None,
     profile: str | None = None,
+    arch: str | None = None,
+    kernel_version: str | None = None,
 ) -> PlanContext:
-    """Open the source, gather its facts, measure the kdump kernel and initrd, pick the profile."""
+    """Open the source, gather its facts, measure the kdump kernel and initrd, pick the profile.
+
+    ``arch`` and ``kernel_version`` replace what the source tells (``--arch``, ``--kernel-version``).
+    """
     from crashplan.host.sources import open_source
 
     source = open_source(source_path)
-    facts = gather_facts(source)
+    facts = gather_facts(source, arch=arch, kernel_version=kernel_version)
     boot = analyse_boot_files(source, facts.boot_files)
     if kernel is not None:
         boot = BootFiles(kernel=_explicit(kernel, "kernel"), initrd=boot.initrd)
