@@ -173,10 +173,9 @@ def render_simulation_text(sim: object, *, file: IO[str] | None = None) -> None:
     a = sim.assessment
     kind = "exact" if a.addresses_exact else "predicted"
     console.print(Text(f"{sim.cmdline}  on {sim.facts.source or 'this host'}", style="bold"))
-    console.print(
-        f"  {sim.layout.arch}, Linux {sim.features.version}, system RAM {format_human(sim.facts.system_ram or 0)}"
-        f"; addresses are {kind}"
-    )
+    from crashplan.render.facts import describe_host
+
+    console.print(f"  {describe_host(sim.facts, sim.features.version)}; addresses are {kind}")
     console.print()
     console.print("kernel log of this boot:", style="bold")
     for line in a.placement.kernel_log or ("(nothing: no crashkernel= reservation)",):
@@ -185,11 +184,15 @@ def render_simulation_text(sim: object, *, file: IO[str] | None = None) -> None:
         console.print()
         console.print("verdicts (wherever the kernel image lands):", style="bold")
         for v in a.verdicts:
-            console.print(f"  {v.name} {format_human(v.size)}: {v.verdict}")
-    console.print(
-        f"\nlargest size that always fits: low window {format_human(a.max_low)}, high window {format_human(a.max_high)}"
-        f" (with the image where it was: {format_human(a.max_low_nominal)} / {format_human(a.max_high_nominal)})"
-    )
+            console.print(f"  {v.name} {format_size(v.size)}: {v.verdict}")
+    if sim.layout.arch in ("s390x", "ppc64le"):
+        # One search (s390) or one fixed base (powerpc): no low and high windows.
+        console.print(f"\nlargest size that always fits: {format_human(a.max_low)}")
+    else:
+        console.print(
+            f"\nlargest size that always fits: low window {format_human(a.max_low)}, high window {format_human(a.max_high)}"
+            f" (with the image where it was: {format_human(a.max_low_nominal)} / {format_human(a.max_high_nominal)})"
+        )
     segments = _memory_segments(sim)
     console.print()
     console.print("physical memory map:", style="bold")
@@ -230,7 +233,9 @@ def render_footprint_text(ctx: object, fp: object, *, file: IO[str] | None = Non
     f = ctx.facts
     how = "detected" if ctx.profile_detected else "given"
     console.print(Text(f"crash kernel footprint on {ctx.source}", style="bold"))
-    console.print(f"  {f.arch}, Linux {f.kernel_version}, system RAM {format_human(f.system_ram or 0)}; profile {ctx.profile.name} ({how})")
+    from crashplan.render.facts import describe_host
+
+    console.print(f"  {describe_host(f)}; profile {ctx.profile.name} ({how})")
     table = Table(show_edge=False, pad_edge=False, box=None)
     table.add_column("part")
     table.add_column("item")
@@ -265,8 +270,10 @@ def render_plan_text(ctx: object, plan: object, *, file: IO[str] | None = None) 
     f = ctx.facts
     console.print(Text(f"recommended: {plan.cmdline}", style="bold green"))
     console.print(f"  strategy {plan.strategy}: {plan.reason}")
+    from crashplan.render.facts import describe_host
+
     console.print(
-        f"  on {ctx.source}: {f.arch}, Linux {f.kernel_version}, system RAM {format_human(f.system_ram or 0)}; "
+        f"  on {ctx.source}: {describe_host(f)}; "
         f"profile {ctx.profile.name}; estimated need {format_human(plan.footprint.total)} "
         f"(fixed {format_human(plan.footprint.fixed)}, runtime {format_human(plan.footprint.runtime)})"
     )
