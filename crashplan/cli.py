@@ -325,15 +325,17 @@ def check(
     from crashplan.kernel.explain import join_specs
     from crashplan.planning.context import gather_for_plan
     from crashplan.planning.footprint import estimate_footprint
-    from crashplan.planning.recommend import check_cmdline, footprint_inputs
+    from crashplan.planning.recommend import check_cmdline, check_reservation, footprint_inputs
     from crashplan.render.rich import dumps_json
     from crashplan.values import Finding
 
     ctx = gather_for_plan(source, kernel=kernel, initrd=initrd, profile=profile_name, arch=arch, kernel_version=kernel_version)
     fp = estimate_footprint(footprint_inputs(ctx.facts, ctx.profile), ctx.profile.estimator, ctx.profile.source_texts)
     cmdline = join_specs([proposed]) if proposed is not None else ctx.facts.cmdline
-    if cmdline is None or "crashkernel=" not in cmdline:
-        findings: tuple[Finding, ...] = (Finding("error", "no-crashkernel", "no crashkernel= parameter: the kernel reserves nothing and no dump is written"),)
+    if cmdline is None:
+        findings: tuple[Finding, ...] = check_reservation(ctx.facts, fp)
+    elif "crashkernel=" not in cmdline:
+        findings = (Finding("error", "no-crashkernel", "no crashkernel= parameter: the kernel reserves nothing and no dump is written"),)
     else:
         findings = check_cmdline(cmdline, ctx.facts, fp, dmesg=ctx.dmesg)
     failing = [f for f in findings if f.severity == "error" or (strict and f.severity == "warning")]
@@ -342,8 +344,8 @@ def check(
         out = ctx.envelope("check") | {"status": "findings" if failing else "ok", "exit_code": int(status), "checked": cmdline, "need": fp.total, "findings": [f.to_json() for f in findings]}
         click.echo(dumps_json(out))
     else:
-        click.echo(f"checked: {cmdline or '(no command line)'}")
-        click.echo(f"  estimated need {fp.total >> 20} MiB; profile {ctx.profile.name}")
+        click.echo(f"checked: {cmdline if cmdline is not None else 'the reservation the capture shows (command line unknown)'}")
+        click.echo(f"  estimated need {-(-fp.total >> 20)} MiB; profile {ctx.profile.name}")
         for f in findings:
             click.echo(f"  {f.severity} {f.code}: {f.message}")
         click.echo("result: " + ("findings (exit 4)" if failing else "ok"))

@@ -50,6 +50,7 @@ __all__ = [
     "Plan",
     "boot_cmdline",
     "check_cmdline",
+    "check_reservation",
     "evaluate_option",
     "footprint_inputs",
     "make_plan",
@@ -507,6 +508,32 @@ def _check_with(
     if d.ok and option.taken > 2 * footprint.total:
         findings.append(Finding("warning", "wasteful", f"{format_size(option.taken)} is more than twice the estimated need ({round_up(footprint.total, MiB) >> 20}M)"))
     findings.extend(w for w in diagnose(cmdline, f, ram) if w.severity != "info")
+    return tuple(findings)
+
+
+def check_reservation(facts: HostFacts, footprint: Footprint) -> tuple[Finding, ...]:
+    """Judge the reservation the capture shows when the command line that made it is unknown.
+
+    The "Crash kernel" regions of /proc/iomem (or ``kexec_crash_size``) are what the kernel
+    reserved at boot: that area is judged (covers the need, not wasteful), placement is moot.
+    Codes: ``cmdline-unknown`` (info), ``no-reservation`` and ``does-not-cover`` (errors),
+    ``wasteful`` and ``reservation-unknown`` (warnings).
+    """
+    why = str(facts.provenance.get("cmdline", "")).removeprefix("unknown: ") or "not in the source"
+    findings = [Finding("info", "cmdline-unknown", f"the kernel command line is unknown ({why}): the reservation the capture shows is judged")]
+    reserved = facts.reservation_total
+    where = str(facts.provenance.get("reservation_total", ""))
+    if reserved is None:
+        findings.append(Finding("warning", "reservation-unknown", f"the reservation is unknown too ({where.removeprefix('unknown: ')}): nothing to judge"))
+        return tuple(findings)
+    need = round_up(footprint.total, MiB) >> 20
+    cma = sum(r.size for r in facts.cma_ranges) if facts.cma_ranges else 0
+    if reserved == 0:
+        findings.append(Finding("error", "no-reservation", f"no crash kernel memory is reserved ({where}): no dump is written"))
+    elif reserved + cma < footprint.total:
+        findings.append(Finding("error", "does-not-cover", f"the {format_size(reserved + cma)} reserved ({where}) does not cover the estimated need of {need}M"))
+    elif reserved > 2 * footprint.total:
+        findings.append(Finding("warning", "wasteful", f"the {format_size(reserved)} reserved ({where}) is more than twice the estimated need ({need}M)"))
     return tuple(findings)
 
 
