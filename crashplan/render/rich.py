@@ -352,7 +352,8 @@ def render_fleet_text(
             f"estimated need: min {format_human(low)}, median {format_human(median)}, "
             f"p90 {format_human(p90)}, max {format_human(high)}"
         )
-    console.print(f"taken from production now {format_human(s.taken_now)}, with the recommendations {format_human(s.taken_recommended)}; returned {format_human(s.returned) if s.returned >= 0 else '-' + format_human(-s.returned)}")
+    balance = f"returned {format_human(s.returned)}" if s.returned or not s.costs_more else f"the recommendations cost {format_human(s.costs_more)} more"
+    console.print(f"taken from production now {format_human(s.taken_now)}, with the recommendations {format_human(s.taken_recommended)}; {balance}")
     if s.ranged:
         covers = "covers every host" if s.ranged_covers else "does NOT cover every host"
         console.print(f"one string for the fleet: {s.ranged} ({covers})")
