@@ -1284,6 +1284,8 @@ def analyse_boot_file(fp: Any, kind: str, path: str, size: int) -> BootFile:
             image = read_kernel_image(fp, name=path)
         except SourceError as e:
             return BootFile(path, size, problem=e.one_line())
+        if image.interpreter:
+            return BootFile(path, size, format=image.format, problem=f"{path}: an ELF program with a PT_INTERP program interpreter, not a kernel")
         return BootFile(path, size, memory_size=image.memory_size, format=image.format)
     from crashplan.host.formats.initrd import analyse_initrd
 
