@@ -279,7 +279,9 @@ def recommend(
         else:
             import yaml
 
-            click.echo(yaml.safe_dump(out, sort_keys=False, width=1 << 30), nl=False)
+            from crashplan.render.rich import utf8_safe
+
+            click.echo(yaml.safe_dump(utf8_safe(out), sort_keys=False, width=1 << 30, allow_unicode=True), nl=False)
     elif fmt == "text":
         render_plan_text(ctx, plan)
     else:

@@ -6,6 +6,7 @@ Plain-text renderers here are used on the fast paths (``explain``); they never i
 from __future__ import annotations
 
 import json
+import re
 from typing import TYPE_CHECKING, cast
 
 from crashplan.units import format_size
@@ -21,14 +22,51 @@ if TYPE_CHECKING:
     from crashplan.kernel.syntax import Decision
     from crashplan.planning.fleet import FleetSummary, HostResult
 
-__all__ = ["dumps_json", "render_explanation_text"]
+__all__ = ["dumps_json", "escape_undecodable", "render_explanation_text", "utf8_safe"]
+
+
+# Lone surrogates: the bytes of a file that are not UTF-8, as surrogateescape decoded them.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _escape_surrogate(m: re.Match[str]) -> str:
+    code = ord(m.group())
+    return f"\\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"\\u{code:04x}"
+
+
+def escape_undecodable(text: str) -> str:
+    r"""``text`` with every byte that was not UTF-8 written as ``\xNN`` (as messages show it), so it encodes.
+
+    >>> escape_undecodable(b"a\xffb".decode("utf-8", "surrogateescape"))
+    'a\\xffb'
+    """
+    return _SURROGATE.sub(_escape_surrogate, text) if _SURROGATE.search(text) else text
+
+
+def utf8_safe(value: object) -> object:
+    """``value`` (JSON-like) with :func:`escape_undecodable` applied to every string, for YAML."""
+    if isinstance(value, str):
+        return escape_undecodable(value)
+    if isinstance(value, dict):
+        return {utf8_safe(k): utf8_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [utf8_safe(v) for v in value]
+    return value
 
 
 def dumps_json(value: object, *, lines: bool = False) -> str:
-    """JSON text for stdout: indented for people, one line for ``--batch`` (JSON lines)."""
+    r"""JSON text for stdout: indented for people, one line for ``--batch`` (JSON lines).
+
+    Always valid UTF-8: a byte of the input that is not UTF-8 is written as the four
+    characters ``\xNN`` inside the string (a JSON ``"\\xNN"``).
+    """
     if lines:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-    return json.dumps(value, indent=2, ensure_ascii=False)
+        out = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    else:
+        out = json.dumps(value, indent=2, ensure_ascii=False)
+    if _SURROGATE.search(out):
+        out = _SURROGATE.sub(lambda m: "\\" + _escape_surrogate(m), out)
+    return out
 
 
 def _size(value: int) -> str:
