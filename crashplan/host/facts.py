@@ -32,12 +32,12 @@ gives equal values.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import field
 from datetime import UTC, datetime
 from itertools import repeat
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from crashplan._frozen import frozen
 from crashplan.errors import ParseError, SourceError
@@ -88,6 +88,8 @@ __all__ = [
     "read_kernel_log",
     "snapshot_extra_files",
 ]
+
+_P = TypeVar("_P")
 
 #: Every relpath :func:`gather_facts` may read (besides ``boot/`` and ``crashplan-snapshot.json``).
 FACT_FILES: tuple[str, ...] = (
@@ -331,6 +333,15 @@ class _Reader:
     def path(self, relpath: str) -> str:
         return self.source.display(relpath)
 
+    def parse(self, relpath: str, kind: str, parse: Callable[[str, str], _P]) -> _P:
+        """Parse a /proc table, skipping what pasting a capture adds (:mod:`crashplan.host.formats.pasted`)."""
+        from crashplan.host.formats.pasted import parse_tolerant
+
+        text = self.cache[relpath]
+        assert text is not None
+        path = self.path(relpath)
+        return parse_tolerant(lambda t: parse(t, path), text, path=path, kind=kind, findings=self.findings)
+
 
 class _Facts:
     """The facts and their provenance while they are being gathered."""
@@ -361,9 +372,9 @@ def gather_facts(source: Source, *, arch: str | None = None, kernel_version: str
     info = _host_info(source, stored)
 
     iomem_text = r.text("proc/iomem")
-    iomem = None if iomem_text is None else parse_iomem(iomem_text, path=r.path("proc/iomem"), subtrees=_IOMEM_SUBTREES)
+    iomem = None if iomem_text is None else r.parse("proc/iomem", "iomem", lambda t, p: parse_iomem(t, path=p, subtrees=_IOMEM_SUBTREES))
     meminfo_text = r.text("proc/meminfo")
-    meminfo = None if meminfo_text is None else parse_meminfo(meminfo_text, path=r.path("proc/meminfo"))
+    meminfo = None if meminfo_text is None else r.parse("proc/meminfo", "meminfo", lambda t, p: parse_meminfo(t, path=p))
     cmdline_text = r.text("proc/cmdline")
     cmdline = None if cmdline_text is None else parse_cmdline(cmdline_text, path=r.path("proc/cmdline"))
     f.prov["cmdline"] = "/proc/cmdline" if cmdline is not None else "unknown: /proc/cmdline is absent"
@@ -396,9 +407,9 @@ def gather_facts(source: Source, *, arch: str | None = None, kernel_version: str
     system_ram, estimated = _system_ram(f, iomem, arch, ram, mem_total, kexec_size)
 
     zoneinfo_text = r.text("proc/zoneinfo")
-    zoneinfo = None if zoneinfo_text is None else parse_zoneinfo(zoneinfo_text, path=r.path("proc/zoneinfo"), counters=False)
+    zoneinfo = None if zoneinfo_text is None else r.parse("proc/zoneinfo", "zoneinfo", lambda t, p: parse_zoneinfo(t, path=p, counters=False))
     buddy_text = r.text("proc/buddyinfo")
-    buddyinfo = None if buddy_text is None else parse_buddyinfo(buddy_text, path=r.path("proc/buddyinfo"))
+    buddyinfo = None if buddy_text is None else r.parse("proc/buddyinfo", "buddyinfo", lambda t, p: parse_buddyinfo(t, path=p))
     f.prov["buddyinfo"] = "/proc/buddyinfo" if buddyinfo is not None else "unknown: /proc/buddyinfo is absent"
     page_size = _page_size(f, info, source.is_live, arch, mem_total, zoneinfo)
     numa_nodes, zones = _zones(f, zoneinfo, page_size)
