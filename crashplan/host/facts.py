@@ -100,6 +100,7 @@ FACT_FILES: tuple[str, ...] = (
     "proc/version",
     "proc/zoneinfo",
     "proc/buddyinfo",
+    "proc/cpuinfo",
     "sys/devices/system/cpu/online",
     "sys/devices/system/cpu/possible",
     "sys/kernel/kexec_crash_size",
@@ -619,22 +620,56 @@ def _arch(
         f.note("warning", "arch-unsupported", f"architecture {machine!r} is not one crashplan models")
         return None
     release_from = f.prov.get("kernel_release", "").removeprefix("inferred from ")
+    # Every piece of evidence is weighed, strongest first; disagreement is said, not hidden.
     guesses = (
         (lambda: _arch_from_release(release), f"the kernel release {release!r} ({release_from})"),
         (lambda: _arch_from_triplet(r.text("proc/version")), "the compiler triplet in /proc/version"),
+        (lambda: _arch_from_cpuinfo(r.text("proc/cpuinfo")), None),
+        (lambda: _arch_from_cmdline(cmdline) if "BOOT_IMAGE" not in release_from else _arch_from_cmdline(cmdline, boot_image=False),
+         "the kernel BOOT_IMAGE= names, or architecture-only parameters, in /proc/cmdline"),
         (lambda: _arch_from_iomem(iomem), None),
-        (lambda: _arch_from_cmdline(cmdline), "architecture-only parameters in /proc/cmdline"),
     )
+    evidence: list[tuple[str, str]] = []
     for guess, why in guesses:
         found = guess()
-        if found is None:
-            continue
-        arch, reason = found if isinstance(found, tuple) else (found, why)
-        f.prov["arch"] = f"inferred from {reason}"
-        f.note("info", "arch-inferred", f"architecture {arch} inferred from {reason}")
-        return arch
-    f.prov["arch"] = "unknown: no uname, and neither the kernel release nor /proc/iomem tells"
-    f.note("warning", "arch-unknown", "architecture unknown: the current crashkernel= is not evaluated")
+        if found is not None:
+            evidence.append(found if isinstance(found, tuple) else (found, why or ""))
+    if not evidence:
+        f.prov["arch"] = "unknown: no uname, and neither the kernel release, /proc/cpuinfo nor /proc/iomem tells"
+        f.note("warning", "arch-unknown", "architecture unknown: give --arch; the current crashkernel= is not evaluated")
+        return None
+    arch, reason = evidence[0]
+    agree = [why for a, why in evidence[1:] if a == arch]
+    f.prov["arch"] = f"inferred from {reason}" + (f"; also {'; '.join(agree)}" if agree else "")
+    f.note("info", "arch-inferred", f"architecture {arch} inferred from {reason} (give --arch if it is wrong)")
+    for other, why in evidence[1:]:
+        if other != arch:
+            f.note("warning", "arch-evidence-conflict", f"architecture {arch} inferred from {reason}, but {why} suggests {other}: give --arch if {arch} is wrong")
+    return arch
+
+
+# /proc/cpuinfo keys only one architecture prints (arch/*/kernel/cpuinfo.c, setup.c show_cpuinfo()).
+_CPUINFO_ARCH = (
+    (re.compile(r"^vendor_id\s*: IBM/S390", re.M), "s390x", "'vendor_id: IBM/S390'"),
+    (re.compile(r"^vendor_id\s*: (GenuineIntel|AuthenticAMD|HygonGenuine|CentaurHauls)", re.M), "x86_64", "an x86 'vendor_id'"),
+    (re.compile(r"^CPU implementer\s*:", re.M), "arm64", "'CPU implementer' (arm64 MIDR fields)"),
+    (re.compile(r"^(cpu\s*: POWER|platform\s*: (pSeries|PowerNV))", re.M), "ppc64le", "a POWER 'cpu' or 'platform'"),
+    (re.compile(r"^isa\s*: rv64", re.M), "riscv64", "'isa: rv64...'"),
+    (re.compile(r"Loongson|LoongArch", re.M), "loongarch64", "a Loongson CPU name"),
+)
+
+
+def _arch_from_cpuinfo(text: str | None) -> tuple[str, str] | None:
+    """The architecture whose ``show_cpuinfo()`` printed ``/proc/cpuinfo``.
+
+    >>> _arch_from_cpuinfo("processor\\t: 0\\nBogoMIPS\\t: 48.00\\nCPU implementer\\t: 0x41\\n")
+    ('arm64', "/proc/cpuinfo: 'CPU implementer' (arm64 MIDR fields)")
+    """
+    if not text:
+        return None
+    for pattern, arch, why in _CPUINFO_ARCH:
+        if pattern.search(text):
+            return arch, f"/proc/cpuinfo: {why}"
     return None
 
 
@@ -672,28 +707,37 @@ def _arch_from_triplet(version_text: str | None) -> str | None:
 def _arch_from_iomem(iomem: IomemMap | None) -> tuple[str, str] | None:
     """Guess the architecture from the shape of ``/proc/iomem``; returns it and the reason.
 
+    * ppc64le: the kernel image at physical address 0 (powerpc runs its kernel there), or
+      device-tree node paths as names (``/pci@800000020000000``);
     * s390x: a top-level "Crash kernel" (s390 carves it out of System RAM), or a map of nothing
       but "System RAM" (s390 has no memory-mapped I/O resources);
     * x86_64: PC firmware resources ("System ROM", "Video ROM", "Adapter ROM", "Local APIC",
-      "IOAPIC") or a top-level "PCI Bus" (the e820/PCI host bridge layout);
-    * arm64: "reserved" nested inside System RAM (device-tree reservations), RAM starting at
-      address 0 and none of the x86 resources.  riscv64 and loongarch64 maps look alike but
-      their RAM does not start at 0, so they are not guessed.
+      "IOAPIC").  A top-level "PCI Bus" is not evidence: arm64 servers (ThunderX2) have it too;
+    * arm64 or riscv64: device-tree names of their peripherals (``pl011@9000000``, ``gic``;
+      ``plic``, ``clint``), or (arm64) RAM starting at address 0 with nested "reserved" and none of
+      the x86 resources.  loongarch64 maps are not guessed.
     """
     if iomem is None:
         return None
     top = iomem.resources
     names = {res.name for res in top}
+    nested = {kid.name for res in top if res.name.lower() in ("reserved", "system ram") for kid in res.children}
+    if iomem.addresses_visible and any(kid.name == "Kernel code" and kid.start == 0 for res in top for kid in res.children):
+        return "ppc64le", "/proc/iomem: the kernel image at physical address 0 (powerpc runs its kernel there)"
+    paths = sorted(n for n in names if n.startswith("/") and "@" in n)
+    if paths:
+        return "ppc64le", f"/proc/iomem: device-tree node paths as resource names ({paths[0]})"
     if "Crash kernel" in names:
         return "s390x", "a top-level 'Crash kernel' in /proc/iomem (s390 carves it out of System RAM)"
     if names == {"System RAM"}:
         return "s390x", "a /proc/iomem of nothing but System RAM (s390 has no memory-mapped I/O)"
-    nested = {kid.name for res in top if res.name.lower() == "reserved" for kid in res.children}
     pc = sorted((names | nested) & _PC_RESOURCES)
-    if any(n.startswith("PCI Bus") for n in names):
-        pc.append("a top-level 'PCI Bus'")
     if pc:
         return "x86_64", f"PC resources in /proc/iomem ({', '.join(pc)})"
+    for markers, arch in _DT_MARKERS:
+        hit = next((n for n in sorted(names) if markers.search(n)), None)
+        if hit is not None:
+            return arch, f"/proc/iomem: the {arch} device-tree peripheral {hit!r}"
     rams = [res for res in top if res.name == "System RAM"]
     if (
         iomem.addresses_visible
@@ -705,7 +749,14 @@ def _arch_from_iomem(iomem: IomemMap | None) -> tuple[str, str] | None:
     return None
 
 
-def _arch_from_cmdline(cmdline: Cmdline | None) -> str | None:
+# Device-tree compatible names of peripherals only one architecture has (Documentation/devicetree/bindings).
+_DT_MARKERS = (
+    (re.compile(r"\b(pl011|pl031|pl061|pl022|sp805|gic|its@|smmu)|arm,|ARMH", re.I), "arm64"),
+    (re.compile(r"\b(plic|clint|aclint)|riscv", re.I), "riscv64"),
+)
+
+
+def _arch_from_cmdline(cmdline: Cmdline | None, *, boot_image: bool = True) -> str | None:
     """The architecture of the kernel ``BOOT_IMAGE`` names, or of an s390-only parameter.
 
     >>> _arch_from_cmdline(parse_cmdline("BOOT_IMAGE=/vmlinuz-5.10.0-10-amd64 ro"))
@@ -715,7 +766,7 @@ def _arch_from_cmdline(cmdline: Cmdline | None) -> str | None:
     """
     if cmdline is None:
         return None
-    arch = _arch_from_release(_release_from_boot_image(cmdline))
+    arch = _arch_from_release(_release_from_boot_image(cmdline)) if boot_image else None
     if arch is not None:
         return arch
     for name, found in _CMDLINE_ARCH:
