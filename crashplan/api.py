@@ -76,16 +76,19 @@ def open_host(
     kernel: str | None = None,
     initrd: str | None = None,
     profile: str | None = None,
+    arch: str | None = None,
+    kernel_version: str | None = None,
 ) -> Host:
     """Gather a host's facts once: the live host when ``path`` is None, else a snapshot or sosreport.
 
     The kdump kernel and initrd are measured (found in the source, or given as ``kernel``/``initrd``
     paths), the kernel log is read, and the profile is detected from ``/etc/os-release`` unless
-    ``profile`` names one.
+    ``profile`` names one.  ``arch`` and ``kernel_version`` replace what the source tells (or
+    what crashplan would infer).
     """
     from crashplan.planning.context import gather_for_plan
 
-    return gather_for_plan(path, kernel=kernel, initrd=initrd, profile=profile)
+    return gather_for_plan(path, kernel=kernel, initrd=initrd, profile=profile, arch=arch, kernel_version=kernel_version)
 
 
 def recommend(host: Host, *, strategy: Strategy = "auto") -> Plan:

@@ -58,12 +58,25 @@ def _arch_choices() -> list[str]:
     return [*ARCHES, "aarch64"]
 
 
+def _kernel_version(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    from crashplan.kernel.features import parse_kernel_version
+
+    try:
+        parse_kernel_version(value)
+    except ParseError as e:
+        raise click.BadParameter(f"{value!r}: expected MAJOR.MINOR such as 6.17") from e
+    return value
+
+
 def kernel_options(f: Any) -> Any:
     """``--arch`` and ``--kernel-version``: which kernel's rules to apply."""
     f = click.option(
         "--kernel-version",
         metavar="X.Y",
         default=None,
+        callback=_kernel_version,
         help="Kernel version whose rules apply (default: the newest crashplan mirrors).",
     )(f)
     return click.option(
@@ -73,6 +86,24 @@ def kernel_options(f: Any) -> Any:
         show_default=True,
         help="Architecture whose rules apply.",
     )(f)
+
+
+def source_options(f: Any) -> Any:
+    """``--source PATH --arch ARCH --kernel-version X.Y``: the host, and what to take as known about it."""
+    f = click.option(
+        "--kernel-version",
+        metavar="X.Y",
+        default=None,
+        callback=_kernel_version,
+        help="The host's kernel version, when the source does not tell it or tells it wrong.",
+    )(f)
+    f = click.option(
+        "--arch",
+        type=click.Choice(_arch_choices()),
+        default=None,
+        help="The host's architecture, when the source does not tell it or crashplan infers it wrong.",
+    )(f)
+    return click.option("--source", metavar="PATH", help="A snapshot directory or archive (default: this host).")(f)
 
 
 def profile_option(f: Any) -> Any:
@@ -91,7 +122,10 @@ def _ram(ctx: click.Context, param: click.Parameter, value: str | None) -> int |
         return None
     from crashplan.units import parse_size
 
-    return parse_size(value, what="--ram")
+    try:
+        return parse_size(value, what="--ram")
+    except CrashplanError as e:
+        raise click.BadParameter(e.one_line()) from e
 
 
 class _Cli(click.Group):
@@ -193,7 +227,7 @@ def explain(
 
 
 @cli.command(context_settings=CONTEXT_SETTINGS, epilog=EXIT_CODES_HELP)
-@click.option("--source", metavar="PATH", help="A snapshot directory or archive (default: this host).")
+@source_options
 @image_options
 @profile_option
 @click.option("--strategy", type=click.Choice(["auto", "standard", "cma", "ranged"]), default="auto", show_default=True, help="How to reserve.")
@@ -202,6 +236,8 @@ def explain(
 @click.option("--force", is_flag=True, help="With --write: replace a file crashplan did not write.")
 def recommend(
     source: str | None,
+    arch: str | None,
+    kernel_version: str | None,
     kernel: str | None,
     initrd: str | None,
     profile_name: str | None,
@@ -235,7 +271,7 @@ def recommend(
         raise click.UsageError("--write writes the grub drop-in: use it with --format grub")
     if force and write_path is None:
         raise click.UsageError("--force goes with --write")
-    ctx = api.open_host(source, kernel=kernel, initrd=initrd, profile=profile_name)
+    ctx = api.open_host(source, kernel=kernel, initrd=initrd, profile=profile_name, arch=arch, kernel_version=kernel_version)
     plan = api.recommend(ctx, strategy=strategy)  # type: ignore[arg-type]
     if fmt in ("json", "yaml"):
         out = ctx.envelope("recommend") | plan_to_json(plan)
@@ -244,7 +280,9 @@ def recommend(
         else:
             import yaml
 
-            click.echo(yaml.safe_dump(out, sort_keys=False, width=1 << 30), nl=False)
+            from crashplan.render.rich import utf8_safe
+
+            click.echo(yaml.safe_dump(utf8_safe(out), sort_keys=False, width=1 << 30, allow_unicode=True), nl=False)
     elif fmt == "text":
         render_plan_text(ctx, plan)
     else:
@@ -258,7 +296,7 @@ def recommend(
 
 
 @cli.command(context_settings=CONTEXT_SETTINGS, epilog=EXIT_CODES_HELP)
-@click.option("--source", metavar="PATH", help="A snapshot directory or archive (default: this host).")
+@source_options
 @image_options
 @profile_option
 @click.option("--cmdline", "proposed", metavar="'crashkernel=...'", help="Judge this parameter instead of the host's current one.")
@@ -266,6 +304,8 @@ def recommend(
 @format_option("text", "json")
 def check(
     source: str | None,
+    arch: str | None,
+    kernel_version: str | None,
     kernel: str | None,
     initrd: str | None,
     profile_name: str | None,
@@ -288,15 +328,17 @@ def check(
     from crashplan.kernel.explain import join_specs
     from crashplan.planning.context import gather_for_plan
     from crashplan.planning.footprint import estimate_footprint
-    from crashplan.planning.recommend import check_cmdline, footprint_inputs
+    from crashplan.planning.recommend import check_cmdline, check_reservation, footprint_inputs
     from crashplan.render.rich import dumps_json
     from crashplan.values import Finding
 
-    ctx = gather_for_plan(source, kernel=kernel, initrd=initrd, profile=profile_name)
+    ctx = gather_for_plan(source, kernel=kernel, initrd=initrd, profile=profile_name, arch=arch, kernel_version=kernel_version)
     fp = estimate_footprint(footprint_inputs(ctx.facts, ctx.profile), ctx.profile.estimator, ctx.profile.source_texts)
     cmdline = join_specs([proposed]) if proposed is not None else ctx.facts.cmdline
-    if cmdline is None or "crashkernel=" not in cmdline:
-        findings: tuple[Finding, ...] = (Finding("error", "no-crashkernel", "no crashkernel= parameter: the kernel reserves nothing and no dump is written"),)
+    if cmdline is None:
+        findings: tuple[Finding, ...] = check_reservation(ctx.facts, fp)
+    elif "crashkernel=" not in cmdline:
+        findings = (Finding("error", "no-crashkernel", "no crashkernel= parameter: the kernel reserves nothing and no dump is written"),)
     else:
         findings = check_cmdline(cmdline, ctx.facts, fp, dmesg=ctx.dmesg)
     failing = [f for f in findings if f.severity == "error" or (strict and f.severity == "warning")]
@@ -305,8 +347,8 @@ def check(
         out = ctx.envelope("check") | {"status": "findings" if failing else "ok", "exit_code": int(status), "checked": cmdline, "need": fp.total, "findings": [f.to_json() for f in findings]}
         click.echo(dumps_json(out))
     else:
-        click.echo(f"checked: {cmdline or '(no command line)'}")
-        click.echo(f"  estimated need {fp.total >> 20} MiB; profile {ctx.profile.name}")
+        click.echo(f"checked: {cmdline if cmdline is not None else 'the reservation the capture shows (command line unknown)'}")
+        click.echo(f"  estimated need {-(-fp.total >> 20)} MiB; profile {ctx.profile.name}")
         for f in findings:
             click.echo(f"  {f.severity} {f.code}: {f.message}")
         click.echo("result: " + ("findings (exit 4)" if failing else "ok"))
@@ -377,9 +419,9 @@ def _write_dropin(path: str, content: str, force: bool, family: str) -> None:
 
 
 @cli.command(context_settings=CONTEXT_SETTINGS, epilog=EXIT_CODES_HELP)
-@click.option("--source", metavar="PATH", help="A snapshot directory or archive (default: this host).")
+@source_options
 @format_option("text", "json")
-def facts(source: str | None, fmt: str) -> int:
+def facts(source: str | None, arch: str | None, kernel_version: str | None, fmt: str) -> int:
     """Show what crashplan sees on a host, and where each fact comes from.
 
     Architecture, kernel, system RAM as the kernel counts it, the RAM map, the current
@@ -396,7 +438,7 @@ def facts(source: str | None, fmt: str) -> int:
     from crashplan.render.facts import render_facts_text
     from crashplan.render.rich import dumps_json
 
-    host = gather_facts(open_source(source))
+    host = gather_facts(open_source(source), arch=arch, kernel_version=kernel_version)
     if fmt == "json":
         click.echo(dumps_json(facts_to_json(host)))
     else:
@@ -442,11 +484,13 @@ def snapshot(output: str | None, force: bool, source: str | None) -> int:
 
 
 @cli.command(context_settings=CONTEXT_SETTINGS, epilog=EXIT_CODES_HELP)
-@click.option("--source", metavar="PATH", help="A snapshot directory or archive (default: this host).")
+@source_options
 @image_options
 @profile_option
 @format_option("text", "json")
-def footprint(source: str | None, kernel: str | None, initrd: str | None, profile_name: str | None, fmt: str) -> int:
+def footprint(
+    source: str | None, arch: str | None, kernel_version: str | None, kernel: str | None, initrd: str | None, profile_name: str | None, fmt: str
+) -> int:
     """Estimate what the crash kernel needs on a host, item by item.
 
     The fixed part is what kexec loads into the reservation (the kernel as its header asks,
@@ -463,7 +507,7 @@ def footprint(source: str | None, kernel: str | None, initrd: str | None, profil
     from crashplan.planning.footprint import footprint_to_json
     from crashplan.render.rich import dumps_json, render_footprint_text
 
-    ctx = api.open_host(source, kernel=kernel, initrd=initrd, profile=profile_name)
+    ctx = api.open_host(source, kernel=kernel, initrd=initrd, profile=profile_name, arch=arch, kernel_version=kernel_version)
     fp = api.footprint(ctx)
     if fmt == "json":
         out = ctx.envelope("footprint")
@@ -518,10 +562,9 @@ def profiles(action: str, name: str | None, fmt: str) -> int:
 
 @cli.command(context_settings=CONTEXT_SETTINGS, epilog=EXIT_CODES_HELP)
 @click.argument("spec", nargs=-1, required=True)
-@click.option("--source", metavar="PATH", help="A snapshot directory or archive (default: this host).")
-@click.option("--kernel-version", metavar="X.Y", help="Apply this kernel version's rules instead of the host's.")
+@source_options
 @format_option("text", "json")
-def simulate(spec: tuple[str, ...], source: str | None, kernel_version: str | None, fmt: str) -> int:
+def simulate(spec: tuple[str, ...], source: str | None, arch: str | None, kernel_version: str | None, fmt: str) -> int:
     """Simulate where the kernel puts a crashkernel= reservation on a host.
 
     Mirrors reserve_crashkernel_generic(), the low area and the ,cma halving on the host's
@@ -538,7 +581,7 @@ def simulate(spec: tuple[str, ...], source: str | None, kernel_version: str | No
     from crashplan import api
     from crashplan.planning.simulate import simulation_to_json
 
-    sim = api.simulate(api.open_host(source), spec, kernel_version=kernel_version)
+    sim = api.simulate(api.open_host(source, arch=arch, kernel_version=kernel_version), spec)
     if fmt == "json":
         from crashplan.render.rich import dumps_json
 

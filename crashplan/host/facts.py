@@ -33,12 +33,12 @@ gives equal values.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import repeat
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from crashplan.errors import ParseError, SourceError
 from crashplan.host.formats.buddyinfo import BuddyInfo, parse_buddyinfo
@@ -67,6 +67,7 @@ __all__ = [
     "FACT_FILES",
     "KERNEL_LOG_FILES",
     "NON_ROOT_MESSAGE",
+    "UNKNOWN_VERSION_RULE",
     "BootFile",
     "BootFiles",
     "HostFacts",
@@ -82,6 +83,8 @@ __all__ = [
     "snapshot_extra_files",
 ]
 
+_P = TypeVar("_P")
+
 #: Every relpath :func:`gather_facts` may read (besides ``boot/`` and ``crashplan-snapshot.json``).
 FACT_FILES: tuple[str, ...] = (
     "proc/iomem",
@@ -91,6 +94,7 @@ FACT_FILES: tuple[str, ...] = (
     "proc/version",
     "proc/zoneinfo",
     "proc/buddyinfo",
+    "proc/cpuinfo",
     "sys/devices/system/cpu/online",
     "sys/devices/system/cpu/possible",
     "sys/kernel/kexec_crash_size",
@@ -103,6 +107,13 @@ FACT_FILES: tuple[str, ...] = (
     "etc/kdump.conf",
     "etc/sysconfig/kdump",
     "etc/default/kdump-tools",
+)
+
+#: What every command assumes about a kernel whose version the source does not tell.
+UNKNOWN_VERSION_RULE = (
+    "every rule that depends on the version (the 128M round-up of ranges, size >= RAM, ,cma) "
+    "is evaluated for the oldest and the newest kernel crashplan mirrors and the worse result is reported; "
+    "give --kernel-version X.Y if you know it"
 )
 
 #: The finding a map read without root carries (its addresses are all 0).
@@ -317,6 +328,15 @@ class _Reader:
     def path(self, relpath: str) -> str:
         return self.source.display(relpath)
 
+    def parse(self, relpath: str, kind: str, parse: Callable[[str, str], _P]) -> _P:
+        """Parse a /proc table, skipping what pasting a capture adds (:mod:`crashplan.host.formats.pasted`)."""
+        from crashplan.host.formats.pasted import parse_tolerant
+
+        text = self.cache[relpath]
+        assert text is not None
+        path = self.path(relpath)
+        return parse_tolerant(lambda t: parse(t, path), text, path=path, kind=kind, findings=self.findings)
+
 
 class _Facts:
     """The facts and their provenance while they are being gathered."""
@@ -331,8 +351,12 @@ class _Facts:
         self.findings.append(Finding(severity, code, message))
 
 
-def gather_facts(source: Source) -> HostFacts:
+def gather_facts(source: Source, *, arch: str | None = None, kernel_version: str | None = None) -> HostFacts:
     """Read everything crashplan uses from ``source`` into one :class:`HostFacts`.
+
+    ``arch`` and ``kernel_version`` (``--arch``, ``--kernel-version``) replace what the source
+    tells or what crashplan would infer; they are applied before anything depends on them (the
+    kernel's RAM count differs per architecture).
 
     :raises SourceError: a file is present but garbled or truncated (naming
         ``source.display(relpath)`` and the line), or a /proc file cannot be read.
@@ -343,15 +367,15 @@ def gather_facts(source: Source) -> HostFacts:
     info = _host_info(source, stored)
 
     iomem_text = r.text("proc/iomem")
-    iomem = None if iomem_text is None else parse_iomem(iomem_text, path=r.path("proc/iomem"), subtrees=_IOMEM_SUBTREES)
+    iomem = None if iomem_text is None else r.parse("proc/iomem", "iomem", lambda t, p: parse_iomem(t, path=p, subtrees=_IOMEM_SUBTREES))
     meminfo_text = r.text("proc/meminfo")
-    meminfo = None if meminfo_text is None else parse_meminfo(meminfo_text, path=r.path("proc/meminfo"))
+    meminfo = None if meminfo_text is None else r.parse("proc/meminfo", "meminfo", lambda t, p: parse_meminfo(t, path=p))
     cmdline_text = r.text("proc/cmdline")
     cmdline = None if cmdline_text is None else parse_cmdline(cmdline_text, path=r.path("proc/cmdline"))
     f.prov["cmdline"] = "/proc/cmdline" if cmdline is not None else "unknown: /proc/cmdline is absent"
 
-    release, version = _kernel_release(r, f, info, cmdline)
-    arch = _arch(r, f, info, release, iomem, cmdline)
+    release, version = _kernel_release(r, f, info, cmdline, kernel_version)
+    arch = _given_arch(f, arch) if arch is not None else _arch(r, f, info, release, iomem, cmdline)
     visible = iomem is not None and iomem.addresses_visible
     if iomem is None:
         f.prov["addresses_visible"] = "unknown: /proc/iomem is absent"
@@ -378,9 +402,9 @@ def gather_facts(source: Source) -> HostFacts:
     system_ram, estimated = _system_ram(f, iomem, arch, ram, mem_total, kexec_size)
 
     zoneinfo_text = r.text("proc/zoneinfo")
-    zoneinfo = None if zoneinfo_text is None else parse_zoneinfo(zoneinfo_text, path=r.path("proc/zoneinfo"), counters=False)
+    zoneinfo = None if zoneinfo_text is None else r.parse("proc/zoneinfo", "zoneinfo", lambda t, p: parse_zoneinfo(t, path=p, counters=False))
     buddy_text = r.text("proc/buddyinfo")
-    buddyinfo = None if buddy_text is None else parse_buddyinfo(buddy_text, path=r.path("proc/buddyinfo"))
+    buddyinfo = None if buddy_text is None else r.parse("proc/buddyinfo", "buddyinfo", lambda t, p: parse_buddyinfo(t, path=p))
     f.prov["buddyinfo"] = "/proc/buddyinfo" if buddyinfo is not None else "unknown: /proc/buddyinfo is absent"
     page_size = _page_size(f, info, source.is_live, arch, mem_total, zoneinfo)
     numa_nodes, zones = _zones(f, zoneinfo, page_size)
@@ -464,10 +488,30 @@ def _where(source: Source) -> str:
     return "of the live host" if source.is_live else "stored in crashplan-snapshot.json"
 
 
+def _given_arch(f: _Facts, arch: str) -> str:
+    """The architecture given with ``--arch``, in crashplan's spelling."""
+    name = features_for(arch).arch  # the one alias table; raises ValueError for unknown names
+    f.prov["arch"] = f"given with --arch {arch}"
+    return name
+
+
 def _kernel_release(
-    r: _Reader, f: _Facts, info: HostInfo | None, cmdline: Cmdline | None
+    r: _Reader, f: _Facts, info: HostInfo | None, cmdline: Cmdline | None, given: str | None = None
 ) -> tuple[str | None, KernelVersion | None]:
-    """The running kernel's release, from uname, osrelease, /proc/version or BOOT_IMAGE."""
+    """The running kernel's release, from uname, osrelease, /proc/version or BOOT_IMAGE.
+
+    ``given`` (``--kernel-version X.Y``) replaces the version, not the release.
+    """
+    release, version = _found_release(r, f, info, cmdline, quiet=given is not None)
+    if given is None:
+        return release, version
+    f.prov["kernel_version"] = f"given with --kernel-version {given}"
+    return release, parse_kernel_version(given)
+
+
+def _found_release(
+    r: _Reader, f: _Facts, info: HostInfo | None, cmdline: Cmdline | None, *, quiet: bool = False
+) -> tuple[str | None, KernelVersion | None]:
     release = None
     if info is not None and info.uname is not None:
         release = info.uname.release
@@ -489,13 +533,15 @@ def _kernel_release(
     if release is None:
         f.prov["kernel_release"] = "unknown: no uname, /proc/sys/kernel/osrelease, /proc/version or BOOT_IMAGE="
         f.prov["kernel_version"] = "unknown: the kernel release is unknown"
-        f.note("info", "kernel-version-unknown", "kernel release unknown: the newest kernel rules crashplan mirrors apply")
+        if not quiet:
+            f.note("info", "kernel-version-unknown", f"kernel release unknown: {UNKNOWN_VERSION_RULE}")
         return None, None
     try:
         version = parse_kernel_version(release)
     except ParseError:
         f.prov["kernel_version"] = f"unknown: release {release!r} does not start with MAJOR.MINOR"
-        f.note("warning", "kernel-version-unknown", f"kernel release {release!r} has no MAJOR.MINOR version")
+        if not quiet:
+            f.note("warning", "kernel-version-unknown", f"kernel release {release!r} has no MAJOR.MINOR version: {UNKNOWN_VERSION_RULE}")
         return release, None
     f.prov["kernel_version"] = "MAJOR.MINOR of the kernel release"
     return release, version
@@ -568,22 +614,56 @@ def _arch(
         f.note("warning", "arch-unsupported", f"architecture {machine!r} is not one crashplan models")
         return None
     release_from = f.prov.get("kernel_release", "").removeprefix("inferred from ")
+    # Every piece of evidence is weighed, strongest first; disagreement is said, not hidden.
     guesses = (
         (lambda: _arch_from_release(release), f"the kernel release {release!r} ({release_from})"),
         (lambda: _arch_from_triplet(r.text("proc/version")), "the compiler triplet in /proc/version"),
+        (lambda: _arch_from_cpuinfo(r.text("proc/cpuinfo")), None),
+        (lambda: _arch_from_cmdline(cmdline) if "BOOT_IMAGE" not in release_from else _arch_from_cmdline(cmdline, boot_image=False),
+         "the kernel BOOT_IMAGE= names, or architecture-only parameters, in /proc/cmdline"),
         (lambda: _arch_from_iomem(iomem), None),
-        (lambda: _arch_from_cmdline(cmdline), "architecture-only parameters in /proc/cmdline"),
     )
+    evidence: list[tuple[str, str]] = []
     for guess, why in guesses:
         found = guess()
-        if found is None:
-            continue
-        arch, reason = found if isinstance(found, tuple) else (found, why)
-        f.prov["arch"] = f"inferred from {reason}"
-        f.note("info", "arch-inferred", f"architecture {arch} inferred from {reason}")
-        return arch
-    f.prov["arch"] = "unknown: no uname, and neither the kernel release nor /proc/iomem tells"
-    f.note("warning", "arch-unknown", "architecture unknown: the current crashkernel= is not evaluated")
+        if found is not None:
+            evidence.append(found if isinstance(found, tuple) else (found, why or ""))
+    if not evidence:
+        f.prov["arch"] = "unknown: no uname, and neither the kernel release, /proc/cpuinfo nor /proc/iomem tells"
+        f.note("warning", "arch-unknown", "architecture unknown: give --arch; the current crashkernel= is not evaluated")
+        return None
+    arch, reason = evidence[0]
+    agree = [why for a, why in evidence[1:] if a == arch]
+    f.prov["arch"] = f"inferred from {reason}" + (f"; also {'; '.join(agree)}" if agree else "")
+    f.note("info", "arch-inferred", f"architecture {arch} inferred from {reason} (give --arch if it is wrong)")
+    for other, why in evidence[1:]:
+        if other != arch:
+            f.note("warning", "arch-evidence-conflict", f"architecture {arch} inferred from {reason}, but {why} suggests {other}: give --arch if {arch} is wrong")
+    return arch
+
+
+# /proc/cpuinfo keys only one architecture prints (arch/*/kernel/cpuinfo.c, setup.c show_cpuinfo()).
+_CPUINFO_ARCH = (
+    (re.compile(r"^vendor_id\s*: IBM/S390", re.M), "s390x", "'vendor_id: IBM/S390'"),
+    (re.compile(r"^vendor_id\s*: (GenuineIntel|AuthenticAMD|HygonGenuine|CentaurHauls)", re.M), "x86_64", "an x86 'vendor_id'"),
+    (re.compile(r"^CPU implementer\s*:", re.M), "arm64", "'CPU implementer' (arm64 MIDR fields)"),
+    (re.compile(r"^(cpu\s*: POWER|platform\s*: (pSeries|PowerNV))", re.M), "ppc64le", "a POWER 'cpu' or 'platform'"),
+    (re.compile(r"^isa\s*: rv64", re.M), "riscv64", "'isa: rv64...'"),
+    (re.compile(r"Loongson|LoongArch", re.M), "loongarch64", "a Loongson CPU name"),
+)
+
+
+def _arch_from_cpuinfo(text: str | None) -> tuple[str, str] | None:
+    """The architecture whose ``show_cpuinfo()`` printed ``/proc/cpuinfo``.
+
+    >>> _arch_from_cpuinfo("processor\\t: 0\\nBogoMIPS\\t: 48.00\\nCPU implementer\\t: 0x41\\n")
+    ('arm64', "/proc/cpuinfo: 'CPU implementer' (arm64 MIDR fields)")
+    """
+    if not text:
+        return None
+    for pattern, arch, why in _CPUINFO_ARCH:
+        if pattern.search(text):
+            return arch, f"/proc/cpuinfo: {why}"
     return None
 
 
@@ -621,28 +701,37 @@ def _arch_from_triplet(version_text: str | None) -> str | None:
 def _arch_from_iomem(iomem: IomemMap | None) -> tuple[str, str] | None:
     """Guess the architecture from the shape of ``/proc/iomem``; returns it and the reason.
 
+    * ppc64le: the kernel image at physical address 0 (powerpc runs its kernel there), or
+      device-tree node paths as names (``/pci@800000020000000``);
     * s390x: a top-level "Crash kernel" (s390 carves it out of System RAM), or a map of nothing
       but "System RAM" (s390 has no memory-mapped I/O resources);
     * x86_64: PC firmware resources ("System ROM", "Video ROM", "Adapter ROM", "Local APIC",
-      "IOAPIC") or a top-level "PCI Bus" (the e820/PCI host bridge layout);
-    * arm64: "reserved" nested inside System RAM (device-tree reservations), RAM starting at
-      address 0 and none of the x86 resources.  riscv64 and loongarch64 maps look alike but
-      their RAM does not start at 0, so they are not guessed.
+      "IOAPIC").  A top-level "PCI Bus" is not evidence: arm64 servers (ThunderX2) have it too;
+    * arm64 or riscv64: device-tree names of their peripherals (``pl011@9000000``, ``gic``;
+      ``plic``, ``clint``), or (arm64) RAM starting at address 0 with nested "reserved" and none of
+      the x86 resources.  loongarch64 maps are not guessed.
     """
     if iomem is None:
         return None
     top = iomem.resources
     names = {res.name for res in top}
+    nested = {kid.name for res in top if res.name.lower() in ("reserved", "system ram") for kid in res.children}
+    if iomem.addresses_visible and any(kid.name == "Kernel code" and kid.start == 0 for res in top for kid in res.children):
+        return "ppc64le", "/proc/iomem: the kernel image at physical address 0 (powerpc runs its kernel there)"
+    paths = sorted(n for n in names if n.startswith("/") and "@" in n)
+    if paths:
+        return "ppc64le", f"/proc/iomem: device-tree node paths as resource names ({paths[0]})"
     if "Crash kernel" in names:
         return "s390x", "a top-level 'Crash kernel' in /proc/iomem (s390 carves it out of System RAM)"
     if names == {"System RAM"}:
         return "s390x", "a /proc/iomem of nothing but System RAM (s390 has no memory-mapped I/O)"
-    nested = {kid.name for res in top if res.name.lower() == "reserved" for kid in res.children}
     pc = sorted((names | nested) & _PC_RESOURCES)
-    if any(n.startswith("PCI Bus") for n in names):
-        pc.append("a top-level 'PCI Bus'")
     if pc:
         return "x86_64", f"PC resources in /proc/iomem ({', '.join(pc)})"
+    for markers, arch in _DT_MARKERS:
+        hit = next((n for n in sorted(names) if markers.search(n)), None)
+        if hit is not None:
+            return arch, f"/proc/iomem: the {arch} device-tree peripheral {hit!r}"
     rams = [res for res in top if res.name == "System RAM"]
     if (
         iomem.addresses_visible
@@ -654,7 +743,14 @@ def _arch_from_iomem(iomem: IomemMap | None) -> tuple[str, str] | None:
     return None
 
 
-def _arch_from_cmdline(cmdline: Cmdline | None) -> str | None:
+# Device-tree compatible names of peripherals only one architecture has (Documentation/devicetree/bindings).
+_DT_MARKERS = (
+    (re.compile(r"\b(pl011|pl031|pl061|pl022|sp805|gic|its@|smmu)|arm,|ARMH", re.I), "arm64"),
+    (re.compile(r"\b(plic|clint|aclint)|riscv", re.I), "riscv64"),
+)
+
+
+def _arch_from_cmdline(cmdline: Cmdline | None, *, boot_image: bool = True) -> str | None:
     """The architecture of the kernel ``BOOT_IMAGE`` names, or of an s390-only parameter.
 
     >>> _arch_from_cmdline(parse_cmdline("BOOT_IMAGE=/vmlinuz-5.10.0-10-amd64 ro"))
@@ -664,7 +760,7 @@ def _arch_from_cmdline(cmdline: Cmdline | None) -> str | None:
     """
     if cmdline is None:
         return None
-    arch = _arch_from_release(_release_from_boot_image(cmdline))
+    arch = _arch_from_release(_release_from_boot_image(cmdline)) if boot_image else None
     if arch is not None:
         return arch
     for name, found in _CMDLINE_ARCH:
@@ -1244,6 +1340,8 @@ def analyse_boot_file(fp: Any, kind: str, path: str, size: int) -> BootFile:
             image = read_kernel_image(fp, name=path)
         except SourceError as e:
             return BootFile(path, size, problem=e.one_line())
+        if image.interpreter:
+            return BootFile(path, size, format=image.format, problem=f"{path}: an ELF program with a PT_INTERP program interpreter, not a kernel")
         return BootFile(path, size, memory_size=image.memory_size, format=image.format)
     from crashplan.host.formats.initrd import analyse_initrd
 

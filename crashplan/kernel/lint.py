@@ -133,7 +133,8 @@ def _ram_findings(scans: tuple[TokenScan, ...], plain: TokenScan | None, f: Feat
         and plain.token.form == "ranges"
         and "crashkernel size resulted in zero bytes" in d.messages
     ):
-        out.append(Finding("warning", "no-range-match", f"no range of this list matches {ram} of RAM (rounded up to 128M): nothing is reserved", (plain.start, plain.end)))
+        rounded = " (rounded up to 128M)" if f.round_ram_128m else f" (Linux {f.version} does not round it up to 128M)"
+        out.append(Finding("warning", "no-range-match", f"no range of this list matches {ram} of RAM{rounded}: nothing is reserved", (plain.start, plain.end)))
     if d.crash_size and d.crash_size >= system_ram:
         span = (plain.start, plain.end) if plain is not None else None
         out.append(Finding("warning", "size-ge-ram", f"the size {format_size(d.crash_size)} is not smaller than system RAM ({ram}): nothing is reserved", span))

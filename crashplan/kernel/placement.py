@@ -379,7 +379,10 @@ def build_layout(
         occupants.append(Occupant("firmware reserved", r, True))
     end = merged[-1].end if merged else 0
     low_max = rules.low_max
-    if low_max is None:
+    if arch == "s390x":
+        # s390's reserve_crashkernel() has no low and high windows: one search over all RAM.
+        low_max = end
+    elif low_max is None:
         low_max = min(4 * GiB, end) if arch in ("arm64", "riscv64") else 4 * GiB
         if dma_limit is not None:
             low_max = min(low_max, dma_limit)
@@ -692,13 +695,17 @@ def assess(decision: Decision, layout: Layout) -> Assessment:
     with_image = base.copy()
     if layout.kernel_image is not None:
         with_image.reserve(layout.kernel_image.start, layout.kernel_image.end)
+    # Only x86_64's early layout is checked against the real kernel (tests/kernel/).
+    exact = layout.arch == "x86_64" and not layout.kaslr and all(o.exact for o in layout.occupants)
+    if layout.arch in ("s390x", "ppc64le"):
+        # Their own searches (no KASLR on either): the largest size place() reserves is the answer.
+        largest = _s390_max(with_image, layout) if layout.arch == "s390x" else _ppc_max(with_image, layout)
+        return Assessment(nominal, tuple(verdicts), largest, 0, largest, 0, exact, layout.assumptions)
     low_nominal = _nominal_fit(with_image, layout, 0, layout.limits.low_max)
     high_nominal = _nominal_fit(with_image, layout, layout.limits.low_max, layout.limits.high_max)
     lows = _window_ranges(base, 0, layout.limits.low_max)
     highs = _window_ranges(base, layout.limits.low_max, layout.limits.high_max)
     align = layout.rules.crash_align
-    # Only x86_64's early layout is checked against the real kernel (tests/kernel/).
-    exact = layout.arch == "x86_64" and not layout.kaslr and all(o.exact for o in layout.occupants)
     return Assessment(
         placement=nominal,
         verdicts=tuple(verdicts),
@@ -709,6 +716,39 @@ def assess(decision: Decision, layout: Layout) -> Assessment:
         addresses_exact=exact,
         assumptions=layout.assumptions,
     )
+
+
+def _s390_max(free: _Free, layout: Layout) -> int:
+    """The largest ``crashkernel=`` that s390's ``reserve_crashkernel()`` reserves (no offset).
+
+    The area is searched top-down in ``[size, end of RAM)`` (``low = max(crash_size,
+    sclp.hsa_size)``, arch/s390/kernel/setup.c), so it lies at or above its own size: a free
+    range ``[s, e)`` holds a 1 MiB-aligned size ``S`` when ``round_down(e, 1M) - S >= max(s, S)``,
+    and the first memory chunk must be at least ``S``.  The HSA size is not known from user space.
+    """
+    mb = layout.rules.crash_align
+    best = 0
+    for s, e in free.ranges:
+        top = e // mb * mb
+        s = max(s, PAGE_SIZE)
+        if top <= s:
+            continue
+        best = max(best, min((top - s) // mb * mb, top // 2 // mb * mb))
+    first = layout.ram[0].size // mb * mb if layout.ram else 0
+    return min(best, first)
+
+
+def _ppc_max(free: _Free, layout: Layout) -> int:
+    """The largest ``crashkernel=`` powerpc reserves: the free extent at ``get_crash_base()``.
+
+    powerpc always takes the fixed-base path of ``reserve_crashkernel_generic()`` (reference 2.9):
+    the whole ``[base, base + size)`` must be free; there is no search and no fall-back.
+    """
+    base = layout.rules.fixed_base or 0
+    for s, e in free.ranges:
+        if s <= base < e:
+            return e - base
+    return 0
 
 
 def _window_ranges(free: _Free, start: int, end: int) -> list[tuple[int, int]]:

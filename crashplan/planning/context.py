@@ -71,13 +71,53 @@ def boot_file_json(item: BootFile | None, kind: str) -> dict[str, object] | None
 
 
 def _explicit(path: str, kind: str) -> BootFile:
+    """Measure a ``--kernel``/``--initrd`` file; one that is empty or is not what it should be is exit 3.
+
+    A file found on the host may be odd and the estimate falls back with a finding; a file the
+    user named is what they want measured, so reading ``/etc/passwd`` as a tiny initrd would be
+    a wrong answer, not a fallback.
+    """
     import os
 
+    from crashplan.errors import SourceError
     from crashplan.host.sources import open_local_file
 
     with open_local_file(path) as fp:
         size = os.fstat(fp.fileno()).st_size
-        return analyse_boot_file(fp, kind, path, size)
+        head = fp.read(64)
+        fp.seek(0)
+        item = analyse_boot_file(fp, kind, path, size)
+    option = f"--{kind}"
+    if size == 0:
+        raise SourceError(f"{option}: the file is empty", path=path, code=f"{kind}-empty")
+    unusable = item.memory_size is None if kind == "kernel" else item.tmpfs_bytes is None and not item.format
+    if unusable:
+        what = "a kernel image (bzImage, arm64/riscv Image, ELF vmlinux, EFI zboot)" if kind == "kernel" else "an initrd (cpio, or a compressed cpio)"
+        looks = _looks_like(head)
+        if looks == "an ELF file" and item.problem and "PT_INTERP" in item.problem:
+            looks = "a user-space program (an ELF file with a program interpreter)"
+        raise SourceError(f"{option}: not {what}; it looks like {looks}", path=path, code="not-a-kernel" if kind == "kernel" else "not-an-initrd")
+    return item
+
+
+def _looks_like(head: bytes) -> str:
+    """A few words on what a file's first bytes look like.
+
+    >>> _looks_like(b"root:x:0:0:root:/root:/bin/bash\\n")
+    'text (root:x:0:0:root:/ro...)'
+    >>> _looks_like(b"\\x7fELF\\x02\\x01\\x01")
+    'an ELF file'
+    """
+    if head.startswith(b"\x7fELF"):
+        return "an ELF file"
+    try:
+        text = head.decode("ascii")
+    except UnicodeDecodeError:
+        return f"binary data (first bytes {head[:8].hex(' ')})"
+    if all(c.isprintable() or c in "\t\r\n" for c in text):
+        first = text.splitlines()[0] if text.splitlines() else text
+        return f"text ({first[:20]}...)"
+    return f"binary data (first bytes {head[:8].hex(' ')})"
 
 
 def gather_for_plan(
@@ -86,12 +126,17 @@ def gather_for_plan(
     kernel: str | None = None,
     initrd: str | None = None,
     profile: str | None = None,
+    arch: str | None = None,
+    kernel_version: str | None = None,
 ) -> PlanContext:
-    """Open the source, gather its facts, measure the kdump kernel and initrd, pick the profile."""
+    """Open the source, gather its facts, measure the kdump kernel and initrd, pick the profile.
+
+    ``arch`` and ``kernel_version`` replace what the source tells (``--arch``, ``--kernel-version``).
+    """
     from crashplan.host.sources import open_source
 
     source = open_source(source_path)
-    facts = gather_facts(source)
+    facts = gather_facts(source, arch=arch, kernel_version=kernel_version)
     boot = analyse_boot_files(source, facts.boot_files)
     if kernel is not None:
         boot = BootFiles(kernel=_explicit(kernel, "kernel"), initrd=boot.initrd)

@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING
 
 from crashplan.errors import CrashplanError
 from crashplan.host.facts import HostFacts
-from crashplan.units import GiB, TiB, format_size
+from crashplan.units import GiB, TiB
 
 if TYPE_CHECKING:
+    from crashplan.kernel.features import Features
     from crashplan.planning.context import PlanContext
 
 __all__ = ["FleetSummary", "HostResult", "expand_sources", "run_fleet", "summarise"]
@@ -41,6 +42,7 @@ class HostResult:
     taken_recommended: int | None = None
     borrowed_recommended: int | None = None
     places: str | None = None
+    kernel_version: str | None = None
 
     def to_json(self) -> dict[str, object]:
         """The host as a JSON object (one line of ``--format jsonl``)."""
@@ -60,6 +62,7 @@ class FleetSummary:
     taken_now: int
     taken_recommended: int
     returned: int
+    costs_more: int
     ranged: str | None
     ranged_covers: bool | None
 
@@ -126,6 +129,7 @@ def _one(source: str, strategy: str) -> HostResult:
         rec.taken,
         rec.borrowed,
         rec.places,
+        str(ctx.facts.kernel_version) if ctx.facts.kernel_version is not None else None,
     )
     if len(_PLANS) >= _PLAN_CACHE_SIZE:
         _PLANS.clear()
@@ -187,47 +191,81 @@ def summarise(results: list[HostResult]) -> FleetSummary:
         need_max=needs[-1] if needs else None,
         taken_now=now,
         taken_recommended=rec,
-        returned=now - rec,
+        returned=max(0, now - rec),
+        costs_more=max(0, rec - now),
         ranged=(ranged := _covering_ranged(ok)),
         ranged_covers=_covers(ranged, ok) if ranged else None,
     )
 
 
+def _kernels(r: HostResult) -> tuple[Features, ...]:
+    """The kernel rules a host's string is checked under: its own, or the oldest and newest when unknown."""
+    from crashplan.kernel.features import parse_kernel_version
+    from crashplan.kernel.versions import feature_cases
+
+    version = parse_kernel_version(r.kernel_version) if r.kernel_version else None
+    return feature_cases(r.arch or "x86_64", version)
+
+
+def _matched_ram(ram: int, f: Features) -> int:
+    """The RAM ``parse_crashkernel_mem()`` compares: rounded up to 128 MiB since about v6.2."""
+    step = 128 << 20
+    return -(-ram // step) * step if f.round_ram_128m else ram
+
+
 def _covers(ranged: str, results: list[HostResult]) -> bool:
-    """Whether the kernel gives every host at least its recommended size from ``ranged``."""
+    """Whether the kernel gives every host at least its recommended size from ``ranged``.
+
+    Checked with ``decide()`` under each host's own kernel rules (both ends of the history when
+    its version is unknown, kernel/versions.py).
+    """
     from crashplan.kernel.crashkernel import decide
-    from crashplan.kernel.features import features_for
 
     for r in results:
         if r.system_ram and r.recommended_size:
-            d = decide(ranged, r.system_ram, features_for(r.arch or "x86_64"))
-            if not d.ok or d.crash_size < r.recommended_size:
-                return False
+            for f in _kernels(r):
+                d = decide(ranged, r.system_ram, f)
+                if not d.ok or d.crash_size < r.recommended_size:
+                    return False
     return True
 
 
 def _covering_ranged(results: list[HostResult]) -> str | None:
     """One ``crashkernel=`` range list that gives every host at least its recommended size.
 
-    Ranges follow the kernel's matching (RAM rounded up to 128 MiB, start included, end
-    excluded); each range takes the largest recommendation of the hosts that fall in it, and
-    ranges no host falls in are left out.
+    Ranges follow the kernel's matching (start included, end excluded, RAM rounded up to 128 MiB
+    on the kernels that do it, both readings for a host whose version is unknown).  The list is
+    contiguous from the smallest host's range to an open end, so RAM sizes between the hosts are
+    covered too, and sizes never shrink as RAM grows: each range takes the largest
+    recommendation of the hosts in it or below it.  Written by the grammar's own formatter.
     """
-    sized = [(r.system_ram, r.recommended_size) for r in results if r.system_ram and r.recommended_size]
-    if not sized:
+    from bisect import bisect_right
+
+    from crashplan.kernel.grammar import (
+        CrashkernelSpec,
+        CrashkernelToken,
+        RangeEntry,
+        format_crashkernel,
+    )
+
+    wanted: dict[int, int] = {}
+    for r in results:
+        if not (r.system_ram and r.recommended_size):
+            continue
+        for f in _kernels(r):
+            i = bisect_right(_BOUNDS, _matched_ram(r.system_ram, f))
+            wanted[i] = max(wanted.get(i, 0), r.recommended_size)
+    if not wanted:
         return None
-    step = 128 << 20
-    parts = []
-    highs: tuple[int | None, ...] = (*_BOUNDS, None)
-    for lo, hi in zip((0, *_BOUNDS), highs, strict=True):
-        inside = [size for ram, size in sized if -(-ram // step) * step >= lo and (hi is None or -(-ram // step) * step < hi)]
-        if inside:
-            parts.append((lo, hi, max(inside)))
-    merged: list[list[object]] = []
-    for lo, hi, size in parts:
-        if merged and merged[-1][2] == size and merged[-1][1] == lo:
-            merged[-1][1] = hi
+    starts = (0, *_BOUNDS)
+    first, last = min(wanted), max(wanted)
+    entries: list[RangeEntry] = []
+    size = 0
+    for i in range(first, last + 1):
+        size = max(size, wanted.get(i, 0))
+        end = starts[i + 1] if i < last else None
+        if entries and entries[-1].size == size:
+            entries[-1] = RangeEntry(entries[-1].start, end, size)
         else:
-            merged.append([lo, hi, size])
-    text = ",".join(f"{format_size(lo)}-{format_size(hi) if hi else ''}:{format_size(size)}" for lo, hi, size in merged)  # type: ignore[arg-type]
-    return "crashkernel=" + text
+            entries.append(RangeEntry(starts[i], end, size))
+    return format_crashkernel(CrashkernelSpec((CrashkernelToken("ranges", ranges=tuple(entries)),)))

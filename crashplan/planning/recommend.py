@@ -25,11 +25,13 @@ import itertools
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
+from crashplan.errors import CrashplanError
 from crashplan.host.facts import HostFacts
 from crashplan.host.formats.dmesg import Dmesg
 from crashplan.kernel.crashkernel import decide
 from crashplan.kernel.features import Features, features_for
 from crashplan.kernel.lint import diagnose
+from crashplan.kernel.versions import feature_cases
 from crashplan.planning.footprint import Footprint, FootprintInputs, estimate_footprint, round_up
 from crashplan.planning.simulate import Simulation, layout_from_facts, simulate
 from crashplan.profiles import Profile
@@ -44,9 +46,11 @@ if TYPE_CHECKING:
 __all__ = [
     "FORMATS",
     "STRATEGIES",
+    "NoPlanError",
     "Option",
     "Plan",
     "check_cmdline",
+    "check_reservation",
     "evaluate_option",
     "footprint_inputs",
     "make_plan",
@@ -150,13 +154,15 @@ def _features(facts: HostFacts) -> Features:
     return features_for(facts.arch or "x86_64", facts.kernel_version)
 
 
-def _placement(facts: HostFacts, cmdline: str, dmesg: Dmesg | None, layout: Layout | None = None) -> Simulation | None:
+def _placement(
+    facts: HostFacts, cmdline: str, dmesg: Dmesg | None, layout: Layout | None = None, features: Features | None = None
+) -> Simulation | None:
     """The placement of ``cmdline``, None when the host shows no addresses to place it in."""
     if layout is None:
         layout = _host_layout(facts, dmesg)
         if layout is None:
             return None
-    return simulate(facts, cmdline, features=_features(facts), dmesg=dmesg, layout=layout)
+    return simulate(facts, cmdline, features=features or _features(facts), dmesg=dmesg, layout=layout)
 
 
 def _host_layout(facts: HostFacts, dmesg: Dmesg | None) -> Layout | None:
@@ -176,20 +182,23 @@ def evaluate_option(
     *,
     simulation: Simulation | None = None,
     layout: Layout | None = None,
+    features: Features | None = None,
 ) -> Option:
     """What ``cmdline`` reserves on the host, takes from production and covers.
 
     ``simulation`` is the placement of ``cmdline`` when the caller already has it, ``layout``
-    the host's layout (:func:`crashplan.planning.simulate.layout_from_facts`).
+    the host's layout (:func:`crashplan.planning.simulate.layout_from_facts`), ``features``
+    the kernel's rules (default: the host's kernel, the newest mirrored when unknown).
     """
     ram = facts.system_ram or 0
-    f = _features(facts)
+    f = features or _features(facts)
     if not cmdline or not ram:
         return Option(label, kind, cmdline, 0, 0, 0, 0.0, None, False if cmdline is None else None, "everything (no dump)", "-")
     d = decide(cmdline, ram, f)
     standard = (d.crash_size + d.low_size) if d.ok else 0
     borrowed = d.cma_size if d.reserves_cma else 0
-    sim = simulation if simulation is not None and simulation.cmdline == cmdline else _placement(facts, cmdline, dmesg, layout)
+    reuse = simulation is not None and simulation.cmdline == cmdline and simulation.features == f
+    sim = simulation if reuse else _placement(facts, cmdline, dmesg, layout, f)
     places = None
     if sim is not None:
         verdicts = [v.verdict for v in sim.assessment.verdicts if v.name != "crashkernel-cma"]
@@ -275,10 +284,13 @@ def make_plan(
             chosen, reason = "standard", f"crashkernel=,cma needs Linux 6.17 on x86_64 (6.19 on ppc64le); this is {f.arch} {f.version}"
         else:
             chosen, reason = "standard", "the dump level keeps user pages, which a ,cma reservation would lose"
-    elif strategy == "cma" and not f.has_cma:
+    elif strategy == "cma" and (facts.kernel_version is None or not f.has_cma):
         from crashplan.errors import UsageError
 
-        raise UsageError(f"--strategy cma needs Linux >= 6.17 on x86_64 or >= 6.19 on ppc64le; the host runs {f.arch} {f.version}")
+        needs = "--strategy cma needs Linux >= 6.17 on x86_64 or >= 6.19 on ppc64le"
+        if facts.kernel_version is None:
+            raise UsageError(f"{needs}, and the source does not tell the kernel version (give --kernel-version X.Y)")
+        raise UsageError(f"{needs}; the host runs {facts.arch or 'an unknown architecture'} Linux {facts.kernel_version}")
     tokens: tuple[str, ...]
     if chosen == "cma":
         tokens = (f"crashkernel={format_size(footprint.cma_size)},cma", f"crashkernel={format_size(footprint.cma_fixed_size)}")
@@ -293,17 +305,36 @@ def make_plan(
     else:
         tokens = (f"crashkernel={format_size(footprint.recommended_size)}",)
         reason = reason or "the smallest crashkernel=X that covers the estimated need with the margin"
+    _require_checkable(facts, chosen)
     cmdline = " ".join(tokens)
     layout = _host_layout(facts, dmesg)
     sim = _placement(facts, cmdline, dmesg, layout)
-    if chosen == "standard" and sim is not None and f.has_high:
+    # Every parameter printed is judged by check's own code on the same facts (check_cmdline);
+    # the first candidate without an error-level finding is the answer.
+    candidates = [(tokens, cmdline, sim, "")]
+    if sim is not None and f.has_high and chosen in ("standard", "cma"):
+        size = footprint.recommended_size if chosen == "standard" else footprint.cma_fixed_size
         verdicts = {v.name: v.verdict for v in sim.assessment.verdicts}
         if verdicts.get("crashkernel") != "fits":
-            high = (f"crashkernel={format_size(footprint.recommended_size)},high",)
-            high_sim = _placement(facts, high[0], dmesg, layout)
-            if high_sim is not None and all(v.verdict == "fits" for v in high_sim.assessment.verdicts):
-                tokens, cmdline, sim = high, high[0], high_sim
-                reason += "; the low 4 GiB cannot always hold it, so it goes high with the default low area"
+            high = (*tokens[:-1], f"crashkernel={format_size(size)},high")
+            high_line = " ".join(high)
+            high_sim = _placement(facts, high_line, dmesg, layout)
+            if high_sim is not None:
+                entry = (high, high_line, high_sim, "; the low 4 GiB cannot always hold it, so it goes high with the default low area")
+                if all(v.verdict == "fits" for v in high_sim.assessment.verdicts):
+                    candidates.insert(0, entry)
+                else:
+                    candidates.append(entry)
+    judged = []
+    for c_tokens, c_line, c_sim, c_reason in candidates:
+        errors = [x for x in check_cmdline(c_line, facts, footprint, dmesg=dmesg, simulation=c_sim, layout=layout) if x.severity == "error"]
+        if not errors:
+            tokens, cmdline, sim = c_tokens, c_line, c_sim
+            reason += c_reason
+            break
+        judged.append((c_line, errors))
+    else:
+        raise NoPlanError(_no_plan_message(judged, facts, footprint, sim), code="no-plan")
     if sim is None:
         findings.append(Finding("warning", "placement-unavailable", "placement was not checked: the source shows no physical addresses (run as root or use a root snapshot)"))
     else:
@@ -318,6 +349,50 @@ def make_plan(
     else:
         options = (_current_option(facts, footprint), recommendation)
     return Plan(chosen, reason, cmdline, tokens, recommendation, options, footprint, sim, tuple(findings))
+
+
+class NoPlanError(CrashplanError):
+    """No candidate parameter both places and covers the need on the host (exit 3)."""
+
+    code = "no-plan"
+
+
+def _require_checkable(facts: HostFacts, strategy: str) -> None:
+    """Refuse to plan what cannot be checked: the architecture and system RAM decide the answer."""
+    if facts.arch is None:
+        raise NoPlanError(
+            f"no {strategy} recommendation: the architecture is unknown ({facts.provenance.get('arch', 'not in the source')}), "
+            "and it decides the placement rules and the kernel's RAM count; give --arch",
+            code="arch-unknown",
+        )
+    if facts.system_ram is None:
+        raise NoPlanError(
+            f"no {strategy} recommendation: system RAM is unknown ({facts.provenance.get('system_ram', 'not in the source')}), "
+            "so the kernel's decision cannot be checked; use a capture with /proc/iomem (as root) or /proc/meminfo",
+            code="ram-unknown",
+        )
+
+
+def _no_plan_message(judged: list[tuple[str, list[Finding]]], facts: HostFacts, footprint: Footprint, sim: Simulation | None) -> str:
+    """Why nothing is recommended, and what would help."""
+    need = round_up(footprint.total, MiB) >> 20
+    why = "; ".join(f"{line}: " + ", ".join(f"{x.code} ({x.message})" for x in errors) for line, errors in judged)
+    helps = []
+    if sim is not None:
+        a = sim.assessment
+        helps.append(f"the largest area that always fits is {format_size(max(a.max_low, a.max_high))}")
+    codes = {x.code for x in footprint.findings}
+    if "initrd-size-unknown" in codes:
+        helps.append("--initrd PATH (the need assumes a worst-case kdump initrd)")
+    if "kernel-size-unknown" in codes:
+        helps.append("--kernel PATH")
+    if str(facts.provenance.get("arch", "")).startswith("inferred"):
+        helps.append(f"--arch (the architecture {facts.arch} is {facts.provenance['arch']})")
+    if not facts.addresses_visible:
+        helps.append("a root capture (this one shows no physical addresses)")
+    return f"no crashkernel= both places and covers the estimated need of {need}M on this host: {why}" + (
+        f"; what would help: {'; '.join(helps)}" if helps else ""
+    )
 
 
 def _comparison(
@@ -382,16 +457,42 @@ def check_cmdline(
     footprint: Footprint,
     *,
     dmesg: Dmesg | None = None,
+    simulation: Simulation | None = None,
+    layout: Layout | None = None,
 ) -> tuple[Finding, ...]:
     """Judge a parameter: it parses, places, covers the footprint, is not wasteful, is safe.
 
     Stable codes: ``not-reserved`` and ``does-not-place`` and ``does-not-cover`` (errors),
     ``may-not-place``, ``wasteful`` and the grammar's warning codes (warnings).
+    ``simulation`` and ``layout`` save the placement work when the caller already has them
+    (``recommend`` judges its own answer with this function).
     """
-    f = _features(facts)
+    cases = feature_cases(facts.arch or "x86_64", facts.kernel_version)
+    results = [_check_with(cmdline, facts, footprint, f, dmesg, simulation, layout) for f in cases]
+    if len(results) == 1 or results[0] == results[1]:
+        return results[-1]
+    # The kernel version is unknown and the two ends of the history disagree: report both,
+    # each finding that holds only for one of them says for which.
+    old, new = results
+    merged = [x for x in new if x in old]
+    merged += [replace(x, message=f"{x.message} (if the kernel is as old as {cases[0].version}; its version is unknown)") for x in old if x not in new]
+    merged += [replace(x, message=f"{x.message} (if the kernel is as new as {cases[1].version}; its version is unknown)") for x in new if x not in old]
+    order = {"error": 0, "warning": 1, "info": 2}
+    return tuple(sorted(merged, key=lambda x: order.get(x.severity, 3)))
+
+
+def _check_with(
+    cmdline: str,
+    facts: HostFacts,
+    footprint: Footprint,
+    f: Features,
+    dmesg: Dmesg | None,
+    simulation: Simulation | None,
+    layout: Layout | None,
+) -> tuple[Finding, ...]:
     ram = facts.system_ram or 0
     findings: list[Finding] = []
-    option = evaluate_option("checked", "check", cmdline, facts, footprint, dmesg)
+    option = evaluate_option("checked", "check", cmdline, facts, footprint, dmesg, simulation=simulation, layout=layout, features=f)
     d = decide(cmdline, ram, f)
     if not d.ok and not (d.reserves_cma and f.cma_despite_error):
         findings.append(Finding("error", "not-reserved", f"the kernel reserves nothing: {d.error}"))
@@ -406,6 +507,32 @@ def check_cmdline(
     if d.ok and option.taken > 2 * footprint.total:
         findings.append(Finding("warning", "wasteful", f"{format_size(option.taken)} is more than twice the estimated need ({round_up(footprint.total, MiB) >> 20}M)"))
     findings.extend(w for w in diagnose(cmdline, f, ram) if w.severity != "info")
+    return tuple(findings)
+
+
+def check_reservation(facts: HostFacts, footprint: Footprint) -> tuple[Finding, ...]:
+    """Judge the reservation the capture shows when the command line that made it is unknown.
+
+    The "Crash kernel" regions of /proc/iomem (or ``kexec_crash_size``) are what the kernel
+    reserved at boot: that area is judged (covers the need, not wasteful), placement is moot.
+    Codes: ``cmdline-unknown`` (info), ``no-reservation`` and ``does-not-cover`` (errors),
+    ``wasteful`` and ``reservation-unknown`` (warnings).
+    """
+    why = str(facts.provenance.get("cmdline", "")).removeprefix("unknown: ") or "not in the source"
+    findings = [Finding("info", "cmdline-unknown", f"the kernel command line is unknown ({why}): the reservation the capture shows is judged")]
+    reserved = facts.reservation_total
+    where = str(facts.provenance.get("reservation_total", ""))
+    if reserved is None:
+        findings.append(Finding("warning", "reservation-unknown", f"the reservation is unknown too ({where.removeprefix('unknown: ')}): nothing to judge"))
+        return tuple(findings)
+    need = round_up(footprint.total, MiB) >> 20
+    cma = sum(r.size for r in facts.cma_ranges) if facts.cma_ranges else 0
+    if reserved == 0:
+        findings.append(Finding("error", "no-reservation", f"no crash kernel memory is reserved ({where}): no dump is written"))
+    elif reserved + cma < footprint.total:
+        findings.append(Finding("error", "does-not-cover", f"the {format_size(reserved + cma)} reserved ({where}) does not cover the estimated need of {need}M"))
+    elif reserved > 2 * footprint.total:
+        findings.append(Finding("warning", "wasteful", f"the {format_size(reserved)} reserved ({where}) is more than twice the estimated need ({need}M)"))
     return tuple(findings)
 
 

@@ -15,10 +15,12 @@ from crashplan.host.facts import HostFacts
 from crashplan.host.formats.cmdline import split_cmdline
 from crashplan.host.formats.dmesg import Dmesg
 from crashplan.kernel.crashkernel import Decision, decide
-from crashplan.kernel.features import Features, features_for
+from crashplan.kernel.features import DEFAULT_KERNEL_VERSION, Features, features_for
 from crashplan.kernel.grammar import scan_crashkernel
 from crashplan.kernel.lint import diagnose
 from crashplan.kernel.placement import Assessment, Layout, assess, build_layout, memmap_holes
+from crashplan.kernel.versions import feature_cases
+from crashplan.units import format_size
 from crashplan.values import Finding, MemRange
 
 __all__ = ["Simulation", "layout_from_facts", "simulate", "simulation_to_json"]
@@ -100,12 +102,40 @@ def simulate(
     decision = decide(cmdline, facts.system_ram, f)
     scans = scan_crashkernel(cmdline, f)
     warnings = diagnose(cmdline, f, facts.system_ram, scans=scans, decision=decision)
+    if facts.kernel_version is None and f.version == DEFAULT_KERNEL_VERSION:
+        warnings = (*warnings, *_version_dependent(cmdline, facts.system_ram, f, decision))
     error = None
     if not decision.ok:  # explain (and its types) only when there is an error to explain
         from crashplan.kernel.explain import decision_syntax_error
 
         error = decision_syntax_error(cmdline, decision, scans)
     return Simulation(cmdline, facts, f, decision, layout, assess(decision, layout), warnings, error)
+
+
+def _reserves(d: Decision) -> str:
+    if not d.ok:
+        return "reserves nothing" + (f" but {format_size(d.cma_size)} of CMA" if d.reserves_cma else "")
+    parts = [format_size(d.crash_size)] + ([f"{format_size(d.low_size)} low"] if d.high and d.low_size else [])
+    parts += [f"{format_size(d.cma_size)} of CMA"] if d.reserves_cma else []
+    return "reserves " + " + ".join(parts)
+
+
+def _version_dependent(cmdline: str, system_ram: int, f: Features, decision: Decision) -> tuple[Finding, ...]:
+    """A warning when the unknown kernel version changes what is reserved (kernel/versions.py)."""
+    for other in feature_cases(f.arch, None):
+        if other.version == f.version:
+            continue
+        old = decide(cmdline, system_ram, other)
+        if _reserves(old) != _reserves(decision):
+            return (
+                Finding(
+                    "warning",
+                    "version-dependent",
+                    f"the kernel version is unknown: Linux {f.version} {_reserves(decision)}, "
+                    f"but a kernel as old as {other.version} {_reserves(old)} (give --kernel-version X.Y)",
+                ),
+            )
+    return ()
 
 
 def simulation_to_json(sim: Simulation) -> dict[str, object]:
@@ -119,7 +149,8 @@ def simulation_to_json(sim: Simulation) -> dict[str, object]:
         "exit_code": 3 if sim.error else 0,
         "source": sim.facts.source,
         "arch": sim.layout.arch,
-        "kernel_version": str(sim.features.version),
+        "kernel_version": str(sim.facts.kernel_version) if sim.facts.kernel_version else None,
+        "rules_version": str(sim.features.version),
         "system_ram": sim.facts.system_ram,
         "cmdline": sim.cmdline,
         "resolved": sim.decision.to_json(),

@@ -12,10 +12,33 @@ from crashplan.kernel.crashkernel import Decision
 from crashplan.units import format_human
 from crashplan.values import MemRange
 
-__all__ = ["render_facts_text"]
+__all__ = ["describe_host", "render_facts_text"]
 
 _LABEL = 21  # width of the label column, the longest label and two spaces
 _MAX_RANGES = 12  # ranges listed before "... and N more"
+
+
+def _unknown(facts: HostFacts, key: str) -> str:
+    """``unknown (why)``, the why from the fact's provenance."""
+    why = str(facts.provenance.get(key, "")).removeprefix("unknown: ")
+    return f"unknown ({why})" if why else "unknown"
+
+
+def describe_host(facts: HostFacts, rules: object | None = None) -> str:
+    """``arch, Linux X.Y, system RAM N``, each unknown shown as ``unknown (why)``.
+
+    ``rules`` is the kernel version whose rules were applied when the host's is unknown.
+    """
+    arch = facts.arch or f"architecture {_unknown(facts, 'arch')}"
+    if facts.kernel_version is not None:
+        version = f"Linux {facts.kernel_version}"
+    else:
+        version = f"Linux version {_unknown(facts, 'kernel_version')}" + (f", rules of Linux {rules} applied" if rules else "")
+    if facts.system_ram is None:
+        ram = f"system RAM {_unknown(facts, 'system_ram')}"
+    else:
+        ram = f"system RAM {format_human(facts.system_ram)}" + (" (estimated)" if facts.system_ram_estimated else "")
+    return f"{arch}, {version}, {ram}"
 
 
 def render_facts_text(facts: HostFacts) -> str:

@@ -6,6 +6,7 @@ Plain-text renderers here are used on the fast paths (``explain``); they never i
 from __future__ import annotations
 
 import json
+import re
 from typing import TYPE_CHECKING, cast
 
 from crashplan.units import format_size
@@ -21,14 +22,51 @@ if TYPE_CHECKING:
     from crashplan.kernel.explain import Explanation
     from crashplan.planning.fleet import FleetSummary, HostResult
 
-__all__ = ["dumps_json", "render_explanation_text"]
+__all__ = ["dumps_json", "escape_undecodable", "render_explanation_text", "utf8_safe"]
+
+
+# Lone surrogates: the bytes of a file that are not UTF-8, as surrogateescape decoded them.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _escape_surrogate(m: re.Match[str]) -> str:
+    code = ord(m.group())
+    return f"\\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"\\u{code:04x}"
+
+
+def escape_undecodable(text: str) -> str:
+    r"""``text`` with every byte that was not UTF-8 written as ``\xNN`` (as messages show it), so it encodes.
+
+    >>> escape_undecodable(b"a\xffb".decode("utf-8", "surrogateescape"))
+    'a\\xffb'
+    """
+    return _SURROGATE.sub(_escape_surrogate, text) if _SURROGATE.search(text) else text
+
+
+def utf8_safe(value: object) -> object:
+    """``value`` (JSON-like) with :func:`escape_undecodable` applied to every string, for YAML."""
+    if isinstance(value, str):
+        return escape_undecodable(value)
+    if isinstance(value, dict):
+        return {utf8_safe(k): utf8_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [utf8_safe(v) for v in value]
+    return value
 
 
 def dumps_json(value: object, *, lines: bool = False) -> str:
-    """JSON text for stdout: indented for people, one line for ``--batch`` (JSON lines)."""
+    r"""JSON text for stdout: indented for people, one line for ``--batch`` (JSON lines).
+
+    Always valid UTF-8: a byte of the input that is not UTF-8 is written as the four
+    characters ``\xNN`` inside the string (a JSON ``"\\xNN"``).
+    """
     if lines:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-    return json.dumps(value, indent=2, ensure_ascii=False)
+        out = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    else:
+        out = json.dumps(value, indent=2, ensure_ascii=False)
+    if _SURROGATE.search(out):
+        out = _SURROGATE.sub(lambda m: "\\" + _escape_surrogate(m), out)
+    return out
 
 
 def _size(value: int) -> str:
@@ -173,10 +211,9 @@ def render_simulation_text(sim: object, *, file: IO[str] | None = None) -> None:
     a = sim.assessment
     kind = "exact" if a.addresses_exact else "predicted"
     console.print(Text(f"{sim.cmdline}  on {sim.facts.source or 'this host'}", style="bold"))
-    console.print(
-        f"  {sim.layout.arch}, Linux {sim.features.version}, system RAM {format_human(sim.facts.system_ram or 0)}"
-        f"; addresses are {kind}"
-    )
+    from crashplan.render.facts import describe_host
+
+    console.print(f"  {describe_host(sim.facts, sim.features.version)}; addresses are {kind}")
     console.print()
     console.print("kernel log of this boot:", style="bold")
     for line in a.placement.kernel_log or ("(nothing: no crashkernel= reservation)",):
@@ -185,11 +222,15 @@ def render_simulation_text(sim: object, *, file: IO[str] | None = None) -> None:
         console.print()
         console.print("verdicts (wherever the kernel image lands):", style="bold")
         for v in a.verdicts:
-            console.print(f"  {v.name} {format_human(v.size)}: {v.verdict}")
-    console.print(
-        f"\nlargest size that always fits: low window {format_human(a.max_low)}, high window {format_human(a.max_high)}"
-        f" (with the image where it was: {format_human(a.max_low_nominal)} / {format_human(a.max_high_nominal)})"
-    )
+            console.print(f"  {v.name} {format_size(v.size)}: {v.verdict}")
+    if sim.layout.arch in ("s390x", "ppc64le"):
+        # One search (s390) or one fixed base (powerpc): no low and high windows.
+        console.print(f"\nlargest size that always fits: {format_human(a.max_low)}")
+    else:
+        console.print(
+            f"\nlargest size that always fits: low window {format_human(a.max_low)}, high window {format_human(a.max_high)}"
+            f" (with the image where it was: {format_human(a.max_low_nominal)} / {format_human(a.max_high_nominal)})"
+        )
     segments = _memory_segments(sim)
     console.print()
     console.print("physical memory map:", style="bold")
@@ -230,7 +271,9 @@ def render_footprint_text(ctx: object, fp: object, *, file: IO[str] | None = Non
     f = ctx.facts
     how = "detected" if ctx.profile_detected else "given"
     console.print(Text(f"crash kernel footprint on {ctx.source}", style="bold"))
-    console.print(f"  {f.arch}, Linux {f.kernel_version}, system RAM {format_human(f.system_ram or 0)}; profile {ctx.profile.name} ({how})")
+    from crashplan.render.facts import describe_host
+
+    console.print(f"  {describe_host(f)}; profile {ctx.profile.name} ({how})")
     table = Table(show_edge=False, pad_edge=False, box=None)
     table.add_column("part")
     table.add_column("item")
@@ -265,8 +308,10 @@ def render_plan_text(ctx: object, plan: object, *, file: IO[str] | None = None) 
     f = ctx.facts
     console.print(Text(f"recommended: {plan.cmdline}", style="bold green"))
     console.print(f"  strategy {plan.strategy}: {plan.reason}")
+    from crashplan.render.facts import describe_host
+
     console.print(
-        f"  on {ctx.source}: {f.arch}, Linux {f.kernel_version}, system RAM {format_human(f.system_ram or 0)}; "
+        f"  on {ctx.source}: {describe_host(f)}; "
         f"profile {ctx.profile.name}; estimated need {format_human(plan.footprint.total)} "
         f"(fixed {format_human(plan.footprint.fixed)}, runtime {format_human(plan.footprint.runtime)})"
     )
@@ -345,7 +390,8 @@ def render_fleet_text(
             f"estimated need: min {format_human(low)}, median {format_human(median)}, "
             f"p90 {format_human(p90)}, max {format_human(high)}"
         )
-    console.print(f"taken from production now {format_human(s.taken_now)}, with the recommendations {format_human(s.taken_recommended)}; returned {format_human(s.returned) if s.returned >= 0 else '-' + format_human(-s.returned)}")
+    balance = f"returned {format_human(s.returned)}" if s.returned or not s.costs_more else f"the recommendations cost {format_human(s.costs_more)} more"
+    console.print(f"taken from production now {format_human(s.taken_now)}, with the recommendations {format_human(s.taken_recommended)}; {balance}")
     if s.ranged:
         covers = "covers every host" if s.ranged_covers else "does NOT cover every host"
         console.print(f"one string for the fleet: {s.ranged} ({covers})")

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from crashplan.kernel.crashkernel import decide
 from crashplan.kernel.features import features_for
+from crashplan.kernel.grammar import parse_crashkernel
+from crashplan.kernel.versions import feature_cases
 from crashplan.planning.fleet import HostResult, expand_sources, summarise
 from crashplan.units import GiB, MiB
 
@@ -30,9 +32,12 @@ def test_fleet_json_over_every_test_host():
     summary = out["summary"]
     assert summary["ranged_covers"] is True
     for h in hosts:
-        d = decide(summary["ranged"], h["system_ram"], features_for(h["arch"]))
-        assert d.ok and d.crash_size >= h["recommended_size"]
-    assert summary["returned"] == summary["taken_now"] - summary["taken_recommended"]
+        version = features_for(h["arch"], h["kernel_version"]).version if h["kernel_version"] else None
+        for f in feature_cases(h["arch"], version):
+            d = decide(summary["ranged"], h["system_ram"], f)
+            assert d.ok and d.crash_size >= h["recommended_size"], (h["source"], str(f.version))
+    assert summary["returned"] - summary["costs_more"] == summary["taken_now"] - summary["taken_recommended"]
+    assert summary["returned"] >= 0 and summary["costs_more"] >= 0
     assert summary["need_min"] <= summary["need_median"] <= summary["need_max"]
 
 
@@ -55,7 +60,7 @@ def test_fleet_jsonl_and_a_broken_host(tmp_path):
 
 
 def test_summary_ranged_string_takes_the_largest_need_per_range():
-    """Hosts in the same RAM range share the largest recommendation; other ranges stay apart."""
+    """Hosts in the same RAM range share the largest recommendation; the list is contiguous and never shrinks."""
     results = [
         HostResult("a", True, system_ram=3 * GiB, arch="x86_64", need=200 * MiB, recommended_size=256 * MiB, taken_now=512 * MiB, taken_recommended=256 * MiB),
         HostResult("b", True, system_ram=3 * GiB + 512 * MiB, arch="x86_64", need=250 * MiB, recommended_size=320 * MiB, taken_now=512 * MiB, taken_recommended=320 * MiB),
@@ -63,8 +68,32 @@ def test_summary_ranged_string_takes_the_largest_need_per_range():
         HostResult("d", False, error="broken"),
     ]
     s = summarise(results)
-    assert s.ranged == "crashkernel=2G-4G:320M,128G-256G:384M"
-    assert s.ranged_covers and s.failed == 1 and s.returned == (2 * GiB) - (960 * MiB)
+    assert s.ranged == "crashkernel=2G-128G:320M,128G-:384M"
+    assert s.ranged_covers and s.failed == 1 and s.returned == (2 * GiB) - (960 * MiB) and s.costs_more == 0
+
+
+def test_fleet_string_covers_a_host_below_a_boundary_on_an_old_kernel():
+    """twaite's 3.2 desktop (7.96 GiB, no 128M round-up on 3.2) reserves from the fleet string (issue 15: 8G-16G:472M reserved nothing)."""
+    p = _cli("fleet", str(HOSTS / "twaite-desktop-8g"), "--format", "json")
+    out = json.loads(p.stdout)
+    host, summary = out["hosts"][0], out["summary"]
+    assert host["kernel_version"] == "3.2" and host["system_ram"] < 8 * GiB
+    d = decide(summary["ranged"], host["system_ram"], features_for("x86_64", "3.2"))
+    assert d.ok and d.crash_size >= host["recommended_size"] and summary["ranged_covers"]
+    assert parse_crashkernel(summary["ranged"]).tokens[0].ranges[-1].end is None
+
+
+def test_unknown_version_host_is_covered_under_both_readings():
+    """A host 1 MiB under 8G whose version is unknown falls in the range below 8G or at 8G: both get its size."""
+    results = [HostResult("a", True, system_ram=8 * GiB - MiB, arch="x86_64", need=1, recommended_size=400 * MiB)]
+    s = summarise(results)
+    assert s.ranged == "crashkernel=4G-:400M" and s.ranged_covers
+
+
+def test_costs_more_is_never_a_negative_return():
+    """When the recommendations take more than today, the summary says costs_more, and returned is 0."""
+    s = summarise([HostResult("a", True, system_ram=4 * GiB, arch="x86_64", need=1, recommended_size=512 * MiB, taken_now=0, taken_recommended=512 * MiB, kernel_version="6.8")])
+    assert s.returned == 0 and s.costs_more == 512 * MiB
 
 
 def test_expand_sources(tmp_path):

@@ -118,6 +118,8 @@ class KernelImage:
     compression: str | None = None
     notes: tuple[str, ...] = ()
     name: str = field(default="", compare=False, repr=False)
+    #: An ELF with a ``PT_INTERP`` program interpreter: a user-space program, never a kernel.
+    interpreter: bool = False
 
 
 def detect_compression(head: bytes) -> str | None:
@@ -394,12 +396,14 @@ def _elf(head: bytes, file_size: int, fp: BinaryIO, name: str) -> KernelImage:
         raise SourceError("ELF program header table is truncated", path=name, hint=_FALLBACK_HINT,
                           code="kernel-image-corrupt")
     loads: list[tuple[int, int, int]] = []  # (p_paddr, p_memsz, p_align)
+    interpreter = False
     for i in range(e_phnum):
         fields = struct.unpack_from(ph_format, table, i * e_phentsize)
         if is64:
             p_type, _flags, _off, _vaddr, p_paddr, _filesz, p_memsz, p_align = fields
         else:
             p_type, _off, _vaddr, p_paddr, _filesz, p_memsz, _flags, p_align = fields
+        interpreter = interpreter or p_type == 3  # PT_INTERP
         if p_type == 1 and p_memsz:  # PT_LOAD
             loads.append((p_paddr, p_memsz, p_align))
     if not loads:
@@ -418,6 +422,7 @@ def _elf(head: bytes, file_size: int, fp: BinaryIO, name: str) -> KernelImage:
         load_address=start,
         notes=(f"{len(loads)} PT_LOAD segments, memsz sum {total} bytes, span {span} bytes",),
         name=name,
+        interpreter=interpreter,
     )
 
 

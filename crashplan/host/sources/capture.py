@@ -55,6 +55,7 @@ HOST_FILES: tuple[str, ...] = (
     "proc/cmdline",
     "proc/buddyinfo",
     "proc/zoneinfo",
+    "proc/cpuinfo",
     "proc/modules",
     "proc/version",
     "proc/sys/kernel/osrelease",

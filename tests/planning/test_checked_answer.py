@@ -1,0 +1,107 @@
+"""An answer is either checked or not printed: recommend, check and simulate agree on real captures.
+
+Every host under tests/data/hosts, every strategy the host supports: what ``recommend`` prints,
+fed back to ``check --cmdline`` on the same source, gives no error-level finding.  Hosts where
+nothing places are variants derived from the real captures (STYLE 26).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from crashplan.cli import main
+
+HOSTS = Path(__file__).parents[1] / "data" / "hosts"
+HOST_NAMES = sorted(p.name for p in HOSTS.iterdir() if (p / "proc").is_dir())
+S390 = HOSTS / "lore-s390x-vm-2g-crash256m"
+
+
+@dataclass
+class Result:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+def run(*args: str) -> Result:
+    """Run crashplan through main(), the one place that maps errors to exit codes."""
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(list(args))
+        except SystemExit as e:
+            code = int(e.code or 0)
+    return Result(code, out.getvalue(), err.getvalue())
+
+
+def _supports_cma(host: Path) -> bool:
+    facts = json.loads(run("facts", "--source", str(host), "--format", "json").stdout)
+    if facts["kernel_version"] is None or facts["arch"] not in ("x86_64", "ppc64le"):
+        return False
+    major, minor = map(int, facts["kernel_version"].split("."))
+    return (major, minor) >= ((6, 17) if facts["arch"] == "x86_64" else (6, 19))
+
+
+@pytest.mark.parametrize("strategy", ["standard", "cma", "ranged"])
+@pytest.mark.parametrize("name", HOST_NAMES)
+def test_recommendation_passes_check(name: str, strategy: str) -> None:
+    """What recommend prints, check --cmdline on the same source accepts without an error-level finding."""
+    host = HOSTS / name
+    if strategy == "cma" and not _supports_cma(host):
+        r = run("recommend", "--source", str(host), "--strategy", "cma", "--format", "cmdline")
+        assert r.exit_code == 2 and "cma" in r.stderr and r.stdout == ""
+        return
+    r = run("recommend", "--source", str(host), "--strategy", strategy, "--format", "cmdline")
+    assert r.exit_code == 0, r.stderr
+    cmdline = r.stdout.strip()
+    c = run("check", "--source", str(host), "--cmdline", cmdline, "--format", "json")
+    out = json.loads(c.stdout)
+    errors = [f for f in out["findings"] if f["severity"] == "error"]
+    assert errors == [] and c.exit_code == 0, (cmdline, errors)
+
+
+def _s390_with_ram(tmp_path: Path, ram_end: int) -> Path:
+    """The real s390x guest's map with its RAM cut to ``ram_end`` bytes and no reservation."""
+    dest = tmp_path / "s390x"
+    shutil.copytree(S390, dest)
+    lines = (S390 / "proc" / "iomem").read_text().splitlines(keepends=True)
+    kept = [f"00000000-{ram_end - 1:08x} : System RAM\n", *(x for x in lines[1:] if x.startswith(" "))]
+    (dest / "proc" / "iomem").write_text("".join(kept))
+    return dest
+
+
+def test_nothing_places_is_exit_3(tmp_path: Path) -> None:
+    """On a 1 GiB s390x guest the need cannot be placed (s390 puts the area at or above its own size): exit 3, no number."""
+    host = _s390_with_ram(tmp_path, 1 << 30)
+    r = run("recommend", "--source", str(host), "--format", "cmdline")
+    assert r.exit_code == 3 and r.stdout == ""
+    assert "no crashkernel= both places and covers" in r.stderr
+    assert "does-not-place" in r.stderr and "--initrd" in r.stderr and "--arch" in r.stderr
+
+
+def test_nothing_places_json_envelope(tmp_path: Path) -> None:
+    """The refusal is a JSON error envelope with the stable code no-plan."""
+    host = _s390_with_ram(tmp_path, 1 << 30)
+    r = run("recommend", "--source", str(host), "--format", "json")
+    assert r.exit_code == 3
+    out = json.loads(r.stdout)
+    assert out["status"] == "error" and out["errors"][0]["code"] == "no-plan"
+
+
+@pytest.mark.parametrize("strategy", ["standard", "ranged", "auto"])
+def test_unknown_system_ram_is_exit_3(tmp_path: Path, strategy: str) -> None:
+    """A capture without iomem or meminfo (buddyinfo only) gets no number: system RAM is unknown."""
+    dest = tmp_path / "buddy"
+    (dest / "proc").mkdir(parents=True)
+    shutil.copy(HOSTS / "twaite-desktop-8g" / "proc" / "buddyinfo", dest / "proc" / "buddyinfo")
+    r = run("recommend", "--source", str(dest), "--strategy", strategy, "--format", "cmdline")
+    assert r.exit_code == 3 and r.stdout == ""
+    assert "system RAM is unknown" in r.stderr or "architecture is unknown" in r.stderr

@@ -1,0 +1,99 @@
+"""Unknown is a value: an absent command line, kernel version, system RAM or arch stays unknown.
+
+Derived from the real captures: the three lore.kernel.org pastes have no /proc/cmdline and no
+kernel version, twaite's desktop has a buddyinfo that alone tells no RAM size.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.planning.test_checked_answer import run
+
+HOSTS = Path(__file__).parents[1] / "data" / "hosts"
+NO_CMDLINE = ["lore-x86-qemu-4g-crash256m", "lore-x86-hpe-xeon-32g-crash-low256m-high512m", "lore-s390x-vm-2g-crash256m"]
+QEMU_LORE = HOSTS / "lore-x86-qemu-4g-crash256m"
+
+
+def _check(host: Path, *args: str) -> tuple[int, list[dict[str, str]]]:
+    r = run("check", "--source", str(host), *args, "--format", "json")
+    return r.exit_code, json.loads(r.stdout)["findings"]
+
+
+@pytest.mark.parametrize("name", NO_CMDLINE)
+def test_check_judges_the_visible_reservation(name: str) -> None:
+    """Without /proc/cmdline, check judges the "Crash kernel" regions instead of calling the host unreserved."""
+    _, findings = _check(HOSTS / name)
+    codes = [f["code"] for f in findings]
+    assert "no-crashkernel" not in codes and "cmdline-unknown" in codes
+    assert not {"no-reservation", "reservation-unknown"} & set(codes)
+
+
+def test_check_calls_a_large_visible_reservation_wasteful(tmp_path: Path) -> None:
+    """A 1 GiB "Crash kernel" on the 4 GiB guest is more than twice the need: wasteful."""
+    dest = tmp_path / "host"
+    shutil.copytree(QEMU_LORE, dest)
+    iomem = dest / "proc" / "iomem"
+    iomem.write_text(iomem.read_text().replace("  af000000-beffffff : Crash kernel", "  7f000000-beffffff : Crash kernel"))
+    status, findings = _check(dest)
+    assert status == 0 and "wasteful" in [f["code"] for f in findings]
+
+
+def test_check_without_any_reservation_shown(tmp_path: Path) -> None:
+    """No command line and no "Crash kernel" in a root map: nothing is reserved, an error."""
+    dest = tmp_path / "host"
+    shutil.copytree(QEMU_LORE, dest)
+    iomem = dest / "proc" / "iomem"
+    iomem.write_text("".join(x for x in iomem.read_text().splitlines(keepends=True) if "Crash kernel" not in x))
+    status, findings = _check(dest)
+    assert status == 4 and "no-reservation" in [f["code"] for f in findings]
+
+
+def test_check_unknown_version_reports_the_worse_kernel() -> None:
+    """A range boundary at 4G on 4 GiB minus a hole: only kernels >= 6.2 round up; the older case is reported."""
+    status, findings = _check(QEMU_LORE, "--cmdline", "crashkernel=4G-:512M")
+    assert status == 4
+    msgs = [f["message"] for f in findings if f["code"] == "not-reserved"]
+    assert msgs and "as old as 3.10" in msgs[0]
+    assert any("does not round it up" in f["message"] for f in findings if f["code"] == "no-range-match")
+
+
+def test_simulate_unknown_version_warns() -> None:
+    """simulate on an unknown kernel says the older kernels reserve something else."""
+    r = run("simulate", "crashkernel=4G-:256M", "--source", str(QEMU_LORE), "--format", "json")
+    out = json.loads(r.stdout)
+    assert out["kernel_version"] is None and out["rules_version"] == "7.3"
+    assert "version-dependent" in [w["code"] for w in out["warnings"]]
+
+
+@pytest.mark.parametrize("command", ["recommend", "footprint"])
+def test_no_none_or_assumed_version_in_text(command: str) -> None:
+    """The human output says 'unknown (why)', never 'Linux None' or the assumed newest version."""
+    r = run(command, "--source", str(HOSTS / "lore-s390x-vm-2g-crash256m"))
+    assert r.exit_code == 0, r.stderr
+    assert "None" not in r.stdout and "Linux 7.3" not in r.stdout
+    assert re.search(r"Linux version unknown \(", r.stdout)
+
+
+def test_unknown_ram_is_unknown_not_zero(tmp_path: Path) -> None:
+    """A buddyinfo-only capture: facts JSON has system_ram null, footprint text says unknown (why), never 0 B."""
+    dest = tmp_path / "buddy"
+    (dest / "proc").mkdir(parents=True)
+    shutil.copy(HOSTS / "twaite-desktop-8g" / "proc" / "buddyinfo", dest / "proc" / "buddyinfo")
+    out = json.loads(run("facts", "--source", str(dest), "--format", "json").stdout)
+    assert out["system_ram"] is None
+    r = run("footprint", "--source", str(dest), "--arch", "x86_64")
+    assert "system RAM unknown (" in r.stdout and "system RAM 0 B" not in r.stdout
+
+
+def test_strategy_cma_on_unknown_version_names_the_unknown() -> None:
+    """--strategy cma on an unknown kernel says the version is unknown (exit 2), not 'the host runs 7.3'."""
+    r = run("recommend", "--source", str(QEMU_LORE), "--strategy", "cma")
+    assert r.exit_code == 2 and "does not tell the kernel version" in r.stderr and "7.3" not in r.stderr
+    ok = run("recommend", "--source", str(QEMU_LORE), "--strategy", "cma", "--kernel-version", "6.17", "--format", "cmdline")
+    assert ok.exit_code == 0 and ",cma" in ok.stdout
