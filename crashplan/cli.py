@@ -560,6 +560,33 @@ def simulate(spec: tuple[str, ...], source: str | None, kernel_version: str | No
     return ExitCode.OK
 
 
+@cli.command(context_settings=CONTEXT_SETTINGS, epilog=EXIT_CODES_HELP)
+@click.argument("name", required=False, metavar="[COMMAND]")
+def schema(name: str | None) -> int:
+    """Print the JSON Schema (draft 2020-12) of a command's --format json output.
+
+    COMMAND is a command name, or error (the envelope of any failed command), fleet-line (one
+    line of fleet --format jsonl) or snapshot (crashplan-snapshot.json).  The schema printed is
+    self-contained.  Without COMMAND, lists the schemas.
+
+    \b
+    Example:
+      crashplan schema check > check.schema.json
+      crashplan check --format json | check-jsonschema --schemafile check.schema.json -
+    """
+    from crashplan.render.rich import dumps_json
+    from crashplan.schemas import load_schema, schema_names
+
+    if name is not None and name not in schema_names():
+        raise click.UsageError(f"no schema {name!r}; known: {', '.join(schema_names())}")
+    if name is None:
+        for known in schema_names():
+            click.echo(f"{known:<11}  {load_schema(known)['title']}")
+    else:
+        click.echo(dumps_json(load_schema(name)))
+    return ExitCode.OK
+
+
 def _report(error: CrashplanError) -> None:
     """Write an error as one line on stderr (plus the caret for syntax errors)."""
     click.echo(f"crashplan: error: {error.one_line()}", err=True)
