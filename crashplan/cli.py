@@ -284,32 +284,18 @@ def check(
       sudo crashplan check
       crashplan check --source host.tar.zst --cmdline 'crashkernel=1G,cma crashkernel=256M' --strict
     """
+    from crashplan import api
     from crashplan.kernel.explain import join_specs
-    from crashplan.planning.context import gather_for_plan
-    from crashplan.planning.footprint import estimate_footprint
-    from crashplan.planning.recommend import check_cmdline, footprint_inputs
+    from crashplan.planning.check import check_host, render_check_text, report_to_json
     from crashplan.render.rich import dumps_json
-    from crashplan.values import Finding
 
-    ctx = gather_for_plan(source, kernel=kernel, initrd=initrd, profile=profile_name)
-    fp = estimate_footprint(footprint_inputs(ctx.facts, ctx.profile), ctx.profile.estimator, ctx.profile.source_texts)
-    cmdline = join_specs([proposed]) if proposed is not None else ctx.facts.cmdline
-    if cmdline is None or "crashkernel=" not in cmdline:
-        findings: tuple[Finding, ...] = (Finding("error", "no-crashkernel", "no crashkernel= parameter: the kernel reserves nothing and no dump is written"),)
-    else:
-        findings = check_cmdline(cmdline, ctx.facts, fp, dmesg=ctx.dmesg)
-    failing = [f for f in findings if f.severity == "error" or (strict and f.severity == "warning")]
-    status = ExitCode.FINDINGS if failing else ExitCode.OK
+    ctx = api.open_host(source, kernel=kernel, initrd=initrd, profile=profile_name)
+    report = check_host(ctx, proposed=join_specs([proposed]) if proposed is not None else None)
     if fmt == "json":
-        out = ctx.envelope("check") | {"status": "findings" if failing else "ok", "exit_code": int(status), "checked": cmdline, "need": fp.total, "findings": [f.to_json() for f in findings]}
-        click.echo(dumps_json(out))
+        click.echo(dumps_json(report_to_json(ctx, report, strict=strict)))
     else:
-        click.echo(f"checked: {cmdline or '(no command line)'}")
-        click.echo(f"  estimated need {fp.total >> 20} MiB; profile {ctx.profile.name}")
-        for f in findings:
-            click.echo(f"  {f.severity} {f.code}: {f.message}")
-        click.echo("result: " + ("findings (exit 4)" if failing else "ok"))
-    return status
+        click.echo(render_check_text(ctx, report, strict=strict), nl=False)
+    return ExitCode.FINDINGS if report.failing(strict=strict) else ExitCode.OK
 
 
 @cli.command(context_settings=CONTEXT_SETTINGS, epilog=EXIT_CODES_HELP)
