@@ -86,6 +86,26 @@ def image_options(f: Any) -> Any:
     return click.option("--kernel", metavar="FILE", help="The kdump kernel to measure (default: found under /boot of the source).")(f)
 
 
+def output_option(f: Any) -> Any:
+    """``--output FILE``: write the artefact to FILE atomically instead of stdout."""
+    return click.option(
+        "--output",
+        "output",
+        metavar="FILE",
+        help="Write to FILE atomically (a temporary file in its directory, then a rename), e.g. node_exporter's textfile directory.",
+    )(f)
+
+
+def _emit(text: str, output: str | None) -> None:
+    """Print ``text``, or write it to ``output`` atomically (a missing directory: exit 3, nothing written)."""
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    from crashplan.host.sources.output import write_atomic
+
+    write_atomic(output, text)
+
+
 def _ram(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
     if value is None:
         return None
@@ -262,7 +282,8 @@ def recommend(
 @profile_option
 @click.option("--cmdline", "proposed", metavar="'crashkernel=...'", help="Judge this parameter instead of the host's current one.")
 @click.option("--strict", is_flag=True, help="Exit 4 on warnings too.")
-@format_option("text", "json")
+@format_option("text", "json", "prometheus")
+@output_option
 def check(
     source: str | None,
     kernel: str | None,
@@ -271,6 +292,7 @@ def check(
     proposed: str | None,
     strict: bool,
     fmt: str,
+    output: str | None,
 ) -> int:
     """Judge the current or a proposed crashkernel= parameter, for CI and hosts.
 
@@ -283,6 +305,7 @@ def check(
     Example:
       sudo crashplan check
       crashplan check --source host.tar.zst --cmdline 'crashkernel=1G,cma crashkernel=256M' --strict
+      sudo crashplan check --format prometheus --output /var/lib/node_exporter/textfile/crashplan.prom
     """
     from crashplan import api
     from crashplan.kernel.explain import join_specs
@@ -292,9 +315,14 @@ def check(
     ctx = api.open_host(source, kernel=kernel, initrd=initrd, profile=profile_name)
     report = check_host(ctx, proposed=join_specs([proposed]) if proposed is not None else None)
     if fmt == "json":
-        click.echo(dumps_json(report_to_json(ctx, report, strict=strict)))
+        text = dumps_json(report_to_json(ctx, report, strict=strict)) + "\n"
+    elif fmt == "prometheus":
+        from crashplan.render.prometheus import render_check_prometheus
+
+        text = render_check_prometheus(ctx, report, strict=strict)
     else:
-        click.echo(render_check_text(ctx, report, strict=strict), nl=False)
+        text = render_check_text(ctx, report, strict=strict)
+    _emit(text, output)
     return ExitCode.FINDINGS if report.failing(strict=strict) else ExitCode.OK
 
 
@@ -363,8 +391,9 @@ def _write_dropin(path: str, content: str, force: bool, family: str) -> None:
 
 @cli.command(context_settings=CONTEXT_SETTINGS, epilog=EXIT_CODES_HELP)
 @click.option("--source", metavar="PATH", help="A snapshot directory or archive (default: this host).")
-@format_option("text", "json")
-def facts(source: str | None, fmt: str) -> int:
+@format_option("text", "json", "prometheus")
+@output_option
+def facts(source: str | None, fmt: str, output: str | None) -> int:
     """Show what crashplan sees on a host, and where each fact comes from.
 
     Architecture, kernel, system RAM as the kernel counts it, the RAM map, the current
@@ -375,6 +404,7 @@ def facts(source: str | None, fmt: str) -> int:
     Example:
       crashplan facts
       crashplan facts --source host.tar.zst --format json
+      crashplan facts --format prometheus --output /var/lib/node_exporter/textfile/crashplan-facts.prom
     """
     from crashplan.host.facts import facts_to_json, gather_facts
     from crashplan.host.sources import open_source
@@ -383,9 +413,13 @@ def facts(source: str | None, fmt: str) -> int:
 
     host = gather_facts(open_source(source))
     if fmt == "json":
-        click.echo(dumps_json(facts_to_json(host)))
+        _emit(dumps_json(facts_to_json(host)) + "\n", output)
+    elif fmt == "prometheus":
+        from crashplan.render.prometheus import render_facts_prometheus
+
+        _emit(render_facts_prometheus(host), output)
     else:
-        click.echo(render_facts_text(host), nl=False)
+        _emit(render_facts_text(host), output)
     return ExitCode.OK
 
 
