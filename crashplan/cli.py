@@ -281,6 +281,7 @@ def recommend(
 @image_options
 @profile_option
 @click.option("--cmdline", "proposed", metavar="'crashkernel=...'", help="Judge this parameter instead of the host's current one.")
+@click.option("--plan", "plan_path", metavar="PLAN.json", help="Compare the host with a plan saved by recommend --format json.")
 @click.option("--strict", is_flag=True, help="Exit 4 on warnings too.")
 @format_option("text", "json", "prometheus")
 @output_option
@@ -290,6 +291,7 @@ def check(
     initrd: str | None,
     profile_name: str | None,
     proposed: str | None,
+    plan_path: str | None,
     strict: bool,
     fmt: str,
     output: str | None,
@@ -305,15 +307,27 @@ def check(
     Example:
       sudo crashplan check
       crashplan check --source host.tar.zst --cmdline 'crashkernel=1G,cma crashkernel=256M' --strict
+      sudo crashplan check --plan plan.json    # after: recommend --format json > plan.json, write, reboot
       sudo crashplan check --format prometheus --output /var/lib/node_exporter/textfile/crashplan.prom
     """
     from crashplan import api
     from crashplan.kernel.explain import join_specs
-    from crashplan.planning.check import check_host, render_check_text, report_to_json
+    from crashplan.planning.check import (
+        check_host,
+        compare_plan,
+        read_plan,
+        render_check_text,
+        report_to_json,
+    )
     from crashplan.render.rich import dumps_json
 
+    if plan_path is not None and proposed is not None:
+        raise click.UsageError("--plan checks the host against a saved plan: give --plan or --cmdline, not both")
+    plan = read_plan(plan_path) if plan_path is not None else None
     ctx = api.open_host(source, kernel=kernel, initrd=initrd, profile=profile_name)
     report = check_host(ctx, proposed=join_specs([proposed]) if proposed is not None else None)
+    if plan is not None and plan_path is not None:
+        report = compare_plan(ctx, report, plan, plan_path)
     if fmt == "json":
         text = dumps_json(report_to_json(ctx, report, strict=strict)) + "\n"
     elif fmt == "prometheus":

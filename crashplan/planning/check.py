@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from crashplan.planning.context import PlanContext
     from crashplan.planning.footprint import Footprint
 
-__all__ = ["CheckReport", "HostState", "check_host", "host_state_to_json", "overwrite_fix", "render_check_text", "report_to_json", "verify_host"]
+__all__ = ["CheckReport", "HostState", "check_host", "compare_plan", "host_state_to_json", "overwrite_fix", "read_plan", "render_check_text", "report_to_json", "verify_host"]
 
 # kexec_crash_size is page-granular and the low area is aligned: a MiB is not a shortfall.
 _TOLERANCE = 1 * MiB
@@ -259,3 +259,100 @@ def render_check_text(ctx: PlanContext, report: CheckReport, *, strict: bool = F
             lines.append("  the host matches the plan")
     lines.append("result: " + ("findings (exit 4)" if report.failing(strict=strict) else "ok"))
     return "\n".join(lines) + "\n"
+
+
+# A plan file larger than this is not a plan (recommend's JSON is about 10 KiB).
+_PLAN_LIMIT = 4 << 20
+# The kernel matches crashkernel= ranges on system RAM rounded up to 128 MiB
+# (parse_crashkernel_mem(), kernel/crash_reserve.c): within that step it is the same host.
+_RAM_STEP = 128 * MiB
+
+
+def read_plan(path: str) -> dict[str, object]:
+    """The JSON object of a plan file saved by ``recommend --format json``.
+
+    :raises CrashplanError: the file cannot be read, is not JSON, or is not a crashplan plan
+        (exit 3, saying why).
+    """
+    import json
+
+    from crashplan.errors import SourceError
+    from crashplan.host.sources import open_local_file
+
+    with open_local_file(path) as fp:
+        data = fp.read(_PLAN_LIMIT + 1)
+    if len(data) > _PLAN_LIMIT:
+        raise SourceError(f"larger than {_PLAN_LIMIT >> 20} MiB: not a plan saved by crashplan recommend --format json", path=path, code="bad-plan")
+    try:
+        doc = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise SourceError("not valid UTF-8: not a plan saved by crashplan recommend --format json", path=path, code="bad-plan") from e
+    except json.JSONDecodeError as e:
+        raise SourceError(f"not JSON ({e.msg}): not a plan saved by crashplan recommend --format json", path=path, line=e.lineno, code="bad-plan") from e
+    if not isinstance(doc, dict) or doc.get("command") != "recommend" or "crashplan_result_version" not in doc:
+        what = f"a crashplan {doc['command']} result" if isinstance(doc, dict) and isinstance(doc.get("command"), str) else "not a crashplan result"
+        raise SourceError(f"{what}, not a plan: save one with crashplan recommend --format json", path=path, code="bad-plan")
+    if doc["crashplan_result_version"] != 1:
+        raise SourceError(f"crashplan_result_version {doc['crashplan_result_version']!r}; this crashplan reads version 1", path=path, code="bad-plan")
+    rec = doc.get("recommendation")
+    fp_doc = doc.get("footprint")
+    if doc.get("status") == "error" or not isinstance(rec, dict) or not isinstance(rec.get("cmdline"), str) or not isinstance(fp_doc, dict):
+        raise SourceError("a plan without a recommendation (the recommend run failed?)", path=path, code="bad-plan")
+    for key, kind in (("reserved", int), ("taken_from_production", int), ("borrowed", int)):
+        if not isinstance(rec.get(key), kind) or isinstance(rec.get(key), bool):
+            raise SourceError(f'"recommendation.{key}" should be an integer', path=path, code="bad-plan")
+    if not isinstance(fp_doc.get("total"), int):
+        raise SourceError('"footprint.total" should be an integer', path=path, code="bad-plan")
+    return doc
+
+
+def _file_size(doc: object, key: str) -> int | None:
+    value = doc.get(key) if isinstance(doc, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def compare_plan(ctx: PlanContext, report: CheckReport, plan: dict[str, object], path: str) -> CheckReport:
+    """``report`` with the differences between the host and the saved ``plan`` (``plan_findings``).
+
+    :raises CrashplanError: the plan is for another host (another architecture, or system RAM
+        that the kernel's 128 MiB matching tells apart), exit 3.
+    """
+    from dataclasses import replace
+
+    from crashplan.errors import SourceError
+
+    facts = ctx.facts
+    plan_arch, plan_ram = plan.get("arch"), plan.get("system_ram")
+    if plan_arch is not None and facts.arch is not None and plan_arch != facts.arch:
+        raise SourceError(f"the plan is for another host: {plan_arch}, and this host is {facts.arch}", path=path, code="plan-other-host")
+    if isinstance(plan_ram, int) and facts.system_ram and -(-plan_ram // _RAM_STEP) != -(-facts.system_ram // _RAM_STEP):
+        raise SourceError(
+            f"the plan is for another host: {format_human(plan_ram)} of system RAM, and this host has {format_human(facts.system_ram)}",
+            path=path, code="plan-other-host",
+        )
+    rec = plan["recommendation"]
+    assert isinstance(rec, dict)
+    cmdline: str = rec["cmdline"]
+    findings: list[Finding] = []
+    h = report.host
+    wanted = sorted(cmdline.split())
+    have = sorted((h.crashkernel or "").split())
+    if wanted != have:
+        findings.append(Finding("error", "plan-not-applied", f"the command line has {h.crashkernel or 'no crashkernel='}, the plan says {cmdline}: the plan was not written to the boot entry that booted, or not rebooted since"))
+    taken, borrowed = rec["taken_from_production"], rec["borrowed"]
+    if h.reserved is not None and taken and h.reserved + _TOLERANCE < taken:
+        findings.append(Finding("error", "plan-reservation-short", f"the plan reserves {format_human(taken)}, the kernel reserved {format_human(h.reserved)}"))
+    if borrowed and h.cma_reserved is not None and h.cma_reserved + _TOLERANCE < borrowed:
+        findings.append(Finding("warning", "plan-cma-short", f"the plan borrows {format_human(borrowed)} from CMA, the kernel reserved {format_human(h.cma_reserved)}"))
+    boot = facts.boot_files
+    for kind, now, key in (("initrd", boot.initrd, "size"), ("kernel", boot.kernel, "memory_size")):
+        before = _file_size(plan.get(kind), key)
+        current = None if now is None else (now.size if key == "size" else now.memory_size)
+        if before is not None and current is not None and current > before:
+            path_now = now.path if now is not None else kind
+            findings.append(Finding("warning", f"{kind}-grew", f"the kdump {kind} {path_now} is {format_human(current)}, {format_human(current - before)} more than the {format_human(before)} the plan measured"))
+    fp_total = plan["footprint"]["total"]  # type: ignore[index]
+    if report.footprint.total > fp_total and report.footprint.total > taken + borrowed:
+        findings.append(Finding("error", "plan-no-longer-covers", f"the estimated need is now {format_human(report.footprint.total)} (the plan assumed {format_human(fp_total)}), more than the {format_human(taken + borrowed)} the plan reserves: recommend again"))
+    source = plan.get("source")
+    return replace(report, plan_file=path, plan_cmdline=cmdline, plan_source=source if isinstance(source, str) else None, plan_findings=tuple(findings))

@@ -173,3 +173,133 @@ def test_text_output_separates_host_and_proposal(tmp_path):
         main(["check", "--source", src, "--cmdline", "crashkernel=512M"])
     text = out.getvalue()
     assert text.index("as the kernel left it at boot") < text.index("error not-loaded") < text.index("checked (proposed): crashkernel=512M")
+
+
+# --------------------------------------------------------------------------------------------
+# check --plan: the after-reboot step of "recommend, write, reboot, verify"
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(list(args))
+        except SystemExit as e:
+            code = int(e.code or 0)
+    return code, out.getvalue(), err.getvalue()
+
+
+def save_plan(tmp_path: Path, *args: str) -> str:
+    code, out, err = run("recommend", *args, "--format", "json")
+    assert code == 0, err
+    path = tmp_path / "plan.json"
+    path.write_text(out)
+    return str(path)
+
+
+def applied_512m(tmp_path: Path) -> str:
+    """The 256M boot as a 512M plan leaves it: proc/cmdline, the "Crash kernel" line of proc/iomem and kexec_crash_size edited together."""
+    iomem = (HOSTS / RESERVED / "proc/iomem").read_text().replace("af000000-beffffff : Crash kernel", "9f000000-beffffff : Crash kernel")
+    cmdline = (HOSTS / RESERVED / "proc/cmdline").read_text().replace("crashkernel=256M", "crashkernel=512M")
+    return derive(tmp_path, RESERVED, {"proc/iomem": iomem, "proc/cmdline": cmdline, "sys/kernel/kexec_crash_size": f"{512 << 20}\n", "dmesg.txt": None})
+
+
+def test_plan_round_trip_on_a_snapshot_matches(tmp_path):
+    """recommend --strategy standard saved, then check --plan on the host booted with it: no plan finding, exit 0."""
+    host = applied_512m(tmp_path)
+    plan = save_plan(tmp_path, "--source", host, "--strategy", "standard")
+    assert json.loads(Path(plan).read_text())["recommendation"]["cmdline"] == "crashkernel=512M"
+    code, doc = check("--source", host, "--plan", plan)
+    assert doc["plan"] == {"file": plan, "cmdline": "crashkernel=512M", "source": host, "findings": []}
+    assert code == 0, doc
+
+
+def test_plan_not_applied_and_short(tmp_path):
+    """The same plan against the boot that still has crashkernel=256M: plan-not-applied and plan-reservation-short."""
+    plan = save_plan(tmp_path, "--source", applied_512m(tmp_path), "--strategy", "standard")
+    code, doc = check("--source", str(HOSTS / RESERVED), "--plan", plan)
+    assert [f["code"] for f in doc["plan"]["findings"]] == ["plan-not-applied", "plan-reservation-short"]
+    assert code == 4
+    from jsonschema import Draft202012Validator
+
+    from crashplan.schemas import load_schema
+
+    Draft202012Validator(load_schema("check")).validate(doc)
+
+
+def _initrd(tmp_path: Path, name: str, size: int) -> str:
+    import gzip
+    import subprocess
+
+    if not shutil.which("cpio"):
+        pytest.skip("needs GNU cpio")
+    root = tmp_path / f"{name}-tree"
+    root.mkdir()
+    (root / "init").write_bytes(b"#!/bin/sh\n" + b"x" * size)
+    names = "\n".join([".", "init"]).encode()
+    cpio = subprocess.run(["cpio", "-o", "-H", "newc", "--quiet"], cwd=root, input=names, capture_output=True, check=True).stdout
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(cpio, mtime=0))
+    return str(path)
+
+
+def test_plan_initrd_grew(tmp_path):
+    """A kdump initrd that grew since the plan (both given with --initrd) is an initrd-grew finding."""
+    host = applied_512m(tmp_path)
+    small = _initrd(tmp_path, "small.img", 1 << 20)
+    big = _initrd(tmp_path, "big.img", 24 << 20)
+    plan = save_plan(tmp_path, "--source", host, "--strategy", "standard", "--initrd", small)
+    _, doc = check("--source", host, "--plan", plan, "--initrd", big)
+    codes = [f["code"] for f in doc["plan"]["findings"]]
+    assert "initrd-grew" in codes
+    _, same = check("--source", host, "--plan", plan, "--initrd", small)
+    assert "initrd-grew" not in [f["code"] for f in same["plan"]["findings"]]
+
+
+def test_plan_round_trip_on_the_live_host(tmp_path):
+    """On this host: recommend saved, check --plan reads it back and compares (whatever this host has)."""
+    code, out, err = run("recommend", "--format", "json")
+    if code == 3:
+        pytest.skip(f"this host cannot be read: {err.strip()}")
+    (tmp_path / "plan.json").write_text(out)
+    code, doc = check("--plan", str(tmp_path / "plan.json"))
+    assert code in (0, 4)
+    applied = sorted((doc["host"]["crashkernel"] or "").split()) == sorted(json.loads(out)["recommendation"]["cmdline"].split())
+    assert ("plan-not-applied" in [f["code"] for f in doc["plan"]["findings"]]) is not applied
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{", "not JSON (Expecting property name enclosed in double quotes): not a plan saved by crashplan recommend --format json"),
+        ('{"crashplan_result_version": 1, "command": "facts"}', "a crashplan facts result, not a plan: save one with crashplan recommend --format json"),
+        ("[1, 2]", "not a crashplan result, not a plan: save one with crashplan recommend --format json"),
+        ('{"crashplan_result_version": 2, "command": "recommend"}', "crashplan_result_version 2; this crashplan reads version 1"),
+        ('{"crashplan_result_version": 1, "command": "recommend", "status": "error", "errors": []}', "a plan without a recommendation (the recommend run failed?)"),
+        (b"\xff\xfe", "not valid UTF-8: not a plan saved by crashplan recommend --format json"),
+    ],
+    ids=["garbled", "facts", "list", "version", "failed", "binary"],
+)
+def test_error_bad_plan_file(tmp_path, content, message):
+    """A plan file that is not a crashplan plan: exit 3 with one line saying why."""
+    path = tmp_path / "plan.json"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    code, out, err = run("check", "--source", str(HOSTS / RESERVED), "--plan", str(path))
+    assert code == 3 and out == ""
+    assert err.startswith(f"crashplan: error: {path}") and err.rstrip("\n").endswith(message) and err.count("\n") == 1
+
+
+def test_error_plan_of_another_host(tmp_path):
+    """A plan made on the 8 GiB desktop, checked on the 4 GiB VM or on s390x: exit 3, 'the plan is for another host'."""
+    plan = save_plan(tmp_path, "--source", str(HOSTS / "twaite-desktop-8g"))
+    code, _, err = run("check", "--source", str(HOSTS / RESERVED), "--plan", plan)
+    assert code == 3 and err.endswith(": the plan is for another host: 8 GiB of system RAM, and this host has 4 GiB\n")
+    code, _, err = run("check", "--source", str(HOSTS / "lore-s390x-vm-2g-crash256m"), "--plan", plan)
+    assert code == 3 and err.endswith(": the plan is for another host: x86_64, and this host is s390x\n")
+
+
+def test_error_plan_and_cmdline_together():
+    """--plan and --cmdline are two different questions: usage error, exit 2."""
+    code, _, err = run("check", "--source", str(HOSTS / RESERVED), "--plan", "x.json", "--cmdline", "crashkernel=1G")
+    assert code == 2 and "give --plan or --cmdline, not both" in err
