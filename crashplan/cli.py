@@ -348,7 +348,9 @@ def check(
 def fleet(paths: tuple[str, ...], strategy: str, jobs: int | None, fmt: str) -> int:
     """Plan many snapshots at once: per host and for the whole fleet.
 
-    PATH is a snapshot (directory or archive) or a directory of snapshots.  Per host: the
+    PATH is a snapshot (directory or archive) or a directory of snapshots; or per-host JSON
+    results of recommend or check (.json/.jsonl files, a directory of them, '-' for JSON lines
+    on stdin), reduced without reading any snapshot.  Per host: the
     recommendation and the memory taken now against recommended.  For the fleet: the
     distribution of the estimated needs, the one ranged crashkernel= string that covers every
     host, and the memory returned to production.  A host that cannot be read is reported and
@@ -358,10 +360,18 @@ def fleet(paths: tuple[str, ...], strategy: str, jobs: int | None, fmt: str) -> 
     Example:
       crashplan fleet snapshots/
       crashplan fleet a.tar.zst b.tar.zst --format jsonl > plans.jsonl
+      crashplan fleet results/                 # recommend/check --format json of each host
+      cat results/*.jsonl | crashplan fleet - --format json
     """
     from crashplan.planning.fleet import expand_sources, run_fleet, summarise
+    from crashplan.planning.reduce import is_result_path
     from crashplan.render.rich import dumps_json, fleet_progress, render_fleet_text
 
+    results_given = [is_result_path(p) for p in paths]
+    if any(results_given):
+        if not all(results_given):
+            raise click.UsageError("give snapshots or per-host JSON results, not both")
+        return _fleet_reduce(paths, fmt)
     sources = expand_sources(paths)
     results = []
     with fleet_progress(len(sources)) as advance:
@@ -377,6 +387,34 @@ def fleet(paths: tuple[str, ...], strategy: str, jobs: int | None, fmt: str) -> 
     else:
         render_fleet_text(results, summary)
     return ExitCode.BAD_INPUT if summary.failed else ExitCode.OK
+
+
+def _fleet_reduce(paths: tuple[str, ...], fmt: str) -> int:
+    """``fleet`` over per-host JSON results: stream them through the reducer, print as they come."""
+    from crashplan.planning.reduce import FleetReducer, iter_results, summary_text
+    from crashplan.render.rich import dumps_json
+
+    reducer = FleetReducer()
+    if fmt == "json":
+        click.echo('{"crashplan_result_version": 1, "command": "fleet", "hosts": [', nl=False)
+    first = True
+    for path, line, doc in iter_results(paths, stdin=sys.stdin):
+        result = reducer.add_document(path, line, doc)
+        if result is not None and fmt in ("json", "jsonl"):
+            click.echo(("" if first or fmt == "jsonl" else ",\n") + dumps_json(result.to_json(), lines=True), nl=fmt == "jsonl")
+            first = False
+    for problem in reducer.problems:
+        click.echo(f"crashplan: error: {problem.one_line()}", err=True)
+    summary = reducer.summary()
+    status = ExitCode.BAD_INPUT if reducer.problems or summary.failed else ExitCode.OK
+    if fmt == "json":
+        tail = {"summary": summary.to_json(), "status": "ok" if status == ExitCode.OK else "error", "exit_code": int(status), "errors": [p.to_json() for p in reducer.problems]}
+        click.echo("],\n" + dumps_json(tail, lines=True)[1:])
+    elif fmt == "jsonl":
+        click.echo(dumps_json({"summary": summary.to_json()}, lines=True))
+    else:
+        click.echo(summary_text(summary, len(reducer.problems)), nl=False)
+    return status
 
 
 def _write_dropin(path: str, content: str, force: bool, family: str) -> None:
