@@ -117,6 +117,26 @@ def image_options(f: Any) -> Any:
     return click.option("--kernel", metavar="FILE", help="The kdump kernel to measure (default: found under /boot of the source).")(f)
 
 
+def output_option(f: Any) -> Any:
+    """``--output FILE``: write the artefact to FILE atomically instead of stdout."""
+    return click.option(
+        "--output",
+        "output",
+        metavar="FILE",
+        help="Write to FILE atomically (a temporary file in its directory, then a rename), e.g. node_exporter's textfile directory.",
+    )(f)
+
+
+def _emit(text: str, output: str | None) -> None:
+    """Print ``text``, or write it to ``output`` atomically (a missing directory: exit 3, nothing written)."""
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    from crashplan.host.sources.output import write_atomic
+
+    write_atomic(output, text)
+
+
 def _ram(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
     if value is None:
         return None
@@ -300,8 +320,10 @@ def recommend(
 @image_options
 @profile_option
 @click.option("--cmdline", "proposed", metavar="'crashkernel=...'", help="Judge this parameter instead of the host's current one.")
+@click.option("--plan", "plan_path", metavar="PLAN.json", help="Compare the host with a plan saved by recommend --format json.")
 @click.option("--strict", is_flag=True, help="Exit 4 on warnings too.")
-@format_option("text", "json")
+@format_option("text", "json", "prometheus")
+@output_option
 def check(
     source: str | None,
     arch: str | None,
@@ -310,8 +332,10 @@ def check(
     initrd: str | None,
     profile_name: str | None,
     proposed: str | None,
+    plan_path: str | None,
     strict: bool,
     fmt: str,
+    output: str | None,
 ) -> int:
     """Judge the current or a proposed crashkernel= parameter, for CI and hosts.
 
@@ -324,35 +348,37 @@ def check(
     Example:
       sudo crashplan check
       crashplan check --source host.tar.zst --cmdline 'crashkernel=1G,cma crashkernel=256M' --strict
+      sudo crashplan check --plan plan.json    # after: recommend --format json > plan.json, write, reboot
+      sudo crashplan check --format prometheus --output /var/lib/node_exporter/textfile/crashplan.prom
     """
+    from crashplan import api
     from crashplan.kernel.explain import join_specs
-    from crashplan.planning.context import gather_for_plan
-    from crashplan.planning.footprint import estimate_footprint
-    from crashplan.planning.recommend import check_cmdline, check_reservation, footprint_inputs
+    from crashplan.planning.check import (
+        check_host,
+        compare_plan,
+        read_plan,
+        render_check_text,
+        report_to_json,
+    )
     from crashplan.render.rich import dumps_json
-    from crashplan.values import Finding
 
-    ctx = gather_for_plan(source, kernel=kernel, initrd=initrd, profile=profile_name, arch=arch, kernel_version=kernel_version)
-    fp = estimate_footprint(footprint_inputs(ctx.facts, ctx.profile), ctx.profile.estimator, ctx.profile.source_texts)
-    cmdline = join_specs([proposed]) if proposed is not None else ctx.facts.cmdline
-    if cmdline is None:
-        findings: tuple[Finding, ...] = check_reservation(ctx.facts, fp)
-    elif "crashkernel=" not in cmdline:
-        findings = (Finding("error", "no-crashkernel", "no crashkernel= parameter: the kernel reserves nothing and no dump is written"),)
-    else:
-        findings = check_cmdline(cmdline, ctx.facts, fp, dmesg=ctx.dmesg)
-    failing = [f for f in findings if f.severity == "error" or (strict and f.severity == "warning")]
-    status = ExitCode.FINDINGS if failing else ExitCode.OK
+    if plan_path is not None and proposed is not None:
+        raise click.UsageError("--plan checks the host against a saved plan: give --plan or --cmdline, not both")
+    plan = read_plan(plan_path) if plan_path is not None else None
+    ctx = api.open_host(source, kernel=kernel, initrd=initrd, profile=profile_name, arch=arch, kernel_version=kernel_version)
+    report = check_host(ctx, proposed=join_specs([proposed]) if proposed is not None else None)
+    if plan is not None and plan_path is not None:
+        report = compare_plan(ctx, report, plan, plan_path)
     if fmt == "json":
-        out = ctx.envelope("check") | {"status": "findings" if failing else "ok", "exit_code": int(status), "checked": cmdline, "need": fp.total, "findings": [f.to_json() for f in findings]}
-        click.echo(dumps_json(out))
+        text = dumps_json(report_to_json(ctx, report, strict=strict)) + "\n"
+    elif fmt == "prometheus":
+        from crashplan.render.prometheus import render_check_prometheus
+
+        text = render_check_prometheus(ctx, report, strict=strict)
     else:
-        click.echo(f"checked: {cmdline if cmdline is not None else 'the reservation the capture shows (command line unknown)'}")
-        click.echo(f"  estimated need {-(-fp.total >> 20)} MiB; profile {ctx.profile.name}")
-        for f in findings:
-            click.echo(f"  {f.severity} {f.code}: {f.message}")
-        click.echo("result: " + ("findings (exit 4)" if failing else "ok"))
-    return status
+        text = render_check_text(ctx, report, strict=strict)
+    _emit(text, output)
+    return ExitCode.FINDINGS if report.failing(strict=strict) else ExitCode.OK
 
 
 @cli.command(context_settings=CONTEXT_SETTINGS, epilog=EXIT_CODES_HELP)
@@ -363,7 +389,9 @@ def check(
 def fleet(paths: tuple[str, ...], strategy: str, jobs: int | None, fmt: str) -> int:
     """Plan many snapshots at once: per host and for the whole fleet.
 
-    PATH is a snapshot (directory or archive) or a directory of snapshots.  Per host: the
+    PATH is a snapshot (directory or archive) or a directory of snapshots; or per-host JSON
+    results of recommend or check (.json/.jsonl files, a directory of them, '-' for JSON lines
+    on stdin), reduced without reading any snapshot.  Per host: the
     recommendation and the memory taken now against recommended.  For the fleet: the
     distribution of the estimated needs, the one ranged crashkernel= string that covers every
     host, and the memory returned to production.  A host that cannot be read is reported and
@@ -373,10 +401,18 @@ def fleet(paths: tuple[str, ...], strategy: str, jobs: int | None, fmt: str) -> 
     Example:
       crashplan fleet snapshots/
       crashplan fleet a.tar.zst b.tar.zst --format jsonl > plans.jsonl
+      crashplan fleet results/                 # recommend/check --format json of each host
+      cat results/*.jsonl | crashplan fleet - --format json
     """
     from crashplan.planning.fleet import expand_sources, run_fleet, summarise
+    from crashplan.planning.reduce import is_result_path
     from crashplan.render.rich import dumps_json, fleet_progress, render_fleet_text
 
+    results_given = [is_result_path(p) for p in paths]
+    if any(results_given):
+        if not all(results_given):
+            raise click.UsageError("give snapshots or per-host JSON results, not both")
+        return _fleet_reduce(paths, fmt)
     sources = expand_sources(paths)
     results = []
     with fleet_progress(len(sources)) as advance:
@@ -392,6 +428,34 @@ def fleet(paths: tuple[str, ...], strategy: str, jobs: int | None, fmt: str) -> 
     else:
         render_fleet_text(results, summary)
     return ExitCode.BAD_INPUT if summary.failed else ExitCode.OK
+
+
+def _fleet_reduce(paths: tuple[str, ...], fmt: str) -> int:
+    """``fleet`` over per-host JSON results: stream them through the reducer, print as they come."""
+    from crashplan.planning.reduce import FleetReducer, iter_results, summary_text
+    from crashplan.render.rich import dumps_json
+
+    reducer = FleetReducer()
+    if fmt == "json":
+        click.echo('{"crashplan_result_version": 1, "command": "fleet", "hosts": [', nl=False)
+    first = True
+    for path, line, doc in iter_results(paths, stdin=sys.stdin):
+        result = reducer.add_document(path, line, doc)
+        if result is not None and fmt in ("json", "jsonl"):
+            click.echo(("" if first or fmt == "jsonl" else ",\n") + dumps_json(result.to_json(), lines=True), nl=fmt == "jsonl")
+            first = False
+    for problem in reducer.problems:
+        click.echo(f"crashplan: error: {problem.one_line()}", err=True)
+    summary = reducer.summary()
+    status = ExitCode.BAD_INPUT if reducer.problems or summary.failed else ExitCode.OK
+    if fmt == "json":
+        tail = {"summary": summary.to_json(), "status": "ok" if status == ExitCode.OK else "error", "exit_code": int(status), "errors": [p.to_json() for p in reducer.problems]}
+        click.echo("],\n" + dumps_json(tail, lines=True)[1:])
+    elif fmt == "jsonl":
+        click.echo(dumps_json({"summary": summary.to_json()}, lines=True))
+    else:
+        click.echo(summary_text(summary, len(reducer.problems)), nl=False)
+    return status
 
 
 def _write_dropin(path: str, content: str, force: bool, family: str) -> None:
@@ -420,8 +484,9 @@ def _write_dropin(path: str, content: str, force: bool, family: str) -> None:
 
 @cli.command(context_settings=CONTEXT_SETTINGS, epilog=EXIT_CODES_HELP)
 @source_options
-@format_option("text", "json")
-def facts(source: str | None, arch: str | None, kernel_version: str | None, fmt: str) -> int:
+@format_option("text", "json", "prometheus")
+@output_option
+def facts(source: str | None, arch: str | None, kernel_version: str | None, fmt: str, output: str | None) -> int:
     """Show what crashplan sees on a host, and where each fact comes from.
 
     Architecture, kernel, system RAM as the kernel counts it, the RAM map, the current
@@ -432,6 +497,7 @@ def facts(source: str | None, arch: str | None, kernel_version: str | None, fmt:
     Example:
       crashplan facts
       crashplan facts --source host.tar.zst --format json
+      crashplan facts --format prometheus --output /var/lib/node_exporter/textfile/crashplan-facts.prom
     """
     from crashplan.host.facts import facts_to_json, gather_facts
     from crashplan.host.sources import open_source
@@ -440,9 +506,13 @@ def facts(source: str | None, arch: str | None, kernel_version: str | None, fmt:
 
     host = gather_facts(open_source(source), arch=arch, kernel_version=kernel_version)
     if fmt == "json":
-        click.echo(dumps_json(facts_to_json(host)))
+        _emit(dumps_json(facts_to_json(host)) + "\n", output)
+    elif fmt == "prometheus":
+        from crashplan.render.prometheus import render_facts_prometheus
+
+        _emit(render_facts_prometheus(host), output)
     else:
-        click.echo(render_facts_text(host), nl=False)
+        _emit(render_facts_text(host), output)
     return ExitCode.OK
 
 
@@ -593,6 +663,33 @@ def simulate(spec: tuple[str, ...], source: str | None, arch: str | None, kernel
         render_simulation_text(sim)
     if sim.error is not None:
         raise sim.error
+    return ExitCode.OK
+
+
+@cli.command(context_settings=CONTEXT_SETTINGS, epilog=EXIT_CODES_HELP)
+@click.argument("name", required=False, metavar="[COMMAND]")
+def schema(name: str | None) -> int:
+    """Print the JSON Schema (draft 2020-12) of a command's --format json output.
+
+    COMMAND is a command name, or error (the envelope of any failed command), fleet-line (one
+    line of fleet --format jsonl) or snapshot (crashplan-snapshot.json).  The schema printed is
+    self-contained.  Without COMMAND, lists the schemas.
+
+    \b
+    Example:
+      crashplan schema check > check.schema.json
+      crashplan check --format json | check-jsonschema --schemafile check.schema.json -
+    """
+    from crashplan.render.rich import dumps_json
+    from crashplan.schemas import load_schema, schema_names
+
+    if name is not None and name not in schema_names():
+        raise click.UsageError(f"no schema {name!r}; known: {', '.join(schema_names())}")
+    if name is None:
+        for known in schema_names():
+            click.echo(f"{known:<11}  {load_schema(known)['title']}")
+    else:
+        click.echo(dumps_json(load_schema(name)))
     return ExitCode.OK
 
 

@@ -26,6 +26,7 @@ RANK = {
     "errors": 0,
     "values": 1,
     "units": 1,
+    "schemas": 1,  # JSON Schema documents and their loader
     "kernel": 2,
     "host": 3,
     "profiles": 3,

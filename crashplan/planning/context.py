@@ -20,6 +20,7 @@ from crashplan.host.facts import (
     read_kernel_log,
 )
 from crashplan.host.formats.dmesg import Dmesg
+from crashplan.host.services import KdumpService, read_kdump_service
 from crashplan.profiles import Profile, detect_profile, load_profile
 
 __all__ = ["PlanContext", "boot_file_json", "gather_for_plan"]
@@ -34,6 +35,7 @@ class PlanContext:
     profile: Profile
     profile_detected: bool
     dmesg: Dmesg | None
+    service: KdumpService | None = None
 
     def envelope(self, command: str) -> dict[str, object]:
         """The common JSON envelope with the host and its measured boot files."""
@@ -163,4 +165,4 @@ def gather_for_plan(
             kernel_release=facts.kernel_release,
         )
         detected = True
-    return PlanContext(source.name, facts, chosen, detected, read_kernel_log(source))
+    return PlanContext(source.name, facts, chosen, detected, read_kernel_log(source), read_kdump_service(source))

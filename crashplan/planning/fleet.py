@@ -21,7 +21,14 @@ if TYPE_CHECKING:
     from crashplan.kernel.features import Features
     from crashplan.planning.context import PlanContext
 
-__all__ = ["FleetSummary", "HostResult", "expand_sources", "run_fleet", "summarise"]
+__all__ = [
+    "FleetSummary",
+    "HostResult",
+    "expand_sources",
+    "run_fleet",
+    "summarise",
+    "summary_of",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,22 +186,32 @@ def _percentile(values: list[int], fraction: float) -> int:
 def summarise(results: list[HostResult]) -> FleetSummary:
     """The distribution of needs, the covering ranged string and the memory returned."""
     ok = [r for r in results if r.ok and r.need is not None]
-    needs = sorted(r.need for r in ok if r.need is not None)
-    now = sum(r.taken_now or 0 for r in ok)
-    rec = sum(r.taken_recommended or 0 for r in ok)
+    return summary_of(
+        len(results),
+        sorted(r.need for r in ok if r.need is not None),
+        sum(r.taken_now or 0 for r in ok),
+        sum(r.taken_recommended or 0 for r in ok),
+        ok,
+    )
+
+
+def summary_of(hosts: int, needs: list[int], taken_now: int, taken_recommended: int, shapes: list[HostResult]) -> FleetSummary:
+    """The summary of ``hosts`` results from what it is made of: the sorted needs of the hosts that
+    were planned, the memory they take now and would take, and the hosts (or one host per distinct
+    arch, RAM, kernel and recommended size) the covering string must serve."""
     return FleetSummary(
-        hosts=len(results),
-        failed=len(results) - len(ok),
+        hosts=hosts,
+        failed=hosts - len(needs),
         need_min=needs[0] if needs else None,
         need_median=_percentile(needs, 0.5) if needs else None,
         need_p90=_percentile(needs, 0.9) if needs else None,
         need_max=needs[-1] if needs else None,
-        taken_now=now,
-        taken_recommended=rec,
-        returned=max(0, now - rec),
-        costs_more=max(0, rec - now),
-        ranged=(ranged := _covering_ranged(ok)),
-        ranged_covers=_covers(ranged, ok) if ranged else None,
+        taken_now=taken_now,
+        taken_recommended=taken_recommended,
+        returned=max(0, taken_now - taken_recommended),
+        costs_more=max(0, taken_recommended - taken_now),
+        ranged=(ranged := _covering_ranged(shapes)),
+        ranged_covers=_covers(ranged, shapes) if ranged else None,
     )
 
 

@@ -74,6 +74,9 @@ HOST_FILES: tuple[str, ...] = (
     "etc/default/kdump-tools",
     "etc/default/grub",
     "proc/sys/kernel/kexec_load_disabled",
+    # The kdump unit's links (crashplan.host.services.UNIT_LINKS): whether the service is enabled.
+    *(f"etc/systemd/system/{wants}/{unit}" for wants in ("multi-user.target.wants", "basic.target.wants", "default.target.wants", "sysinit.target.wants") for unit in ("kdump.service", "kdump-tools.service")),
+    "etc/kernel/install.d/92-crashkernel.install",
 )
 
 #: The note a capture without root carries.

@@ -1,0 +1,361 @@
+"""``crashplan check`` as the verifier of a host after the reboot: what the kernel did with the
+``crashkernel=`` it was given, whether a crash kernel is loaded into it, and whether the
+distribution's tools will undo it.
+
+The host state is judged from the facts the kernel leaves (``/proc/iomem``'s "Crash kernel",
+``/sys/kernel/kexec_crash_size``, ``/sys/kernel/kexec_crash_loaded``,
+``/sys/kernel/kexec_crash_cma_ranges``, the kernel log) and the distro's kdump configuration
+(shared/reference/distro-tools.md 1.3, 2.4).  Stable codes:
+
+* ``not-reserved`` (error): the command line asks for a reservation and the kernel reserved
+  nothing, or less (``reserve_crashkernel_generic()`` logs ``cannot allocate crashkernel``
+  or ``crashkernel reservation failed - memory is in use.``; kernel/crash_reserve.c);
+* ``not-loaded`` (error): memory is reserved and ``kexec_crash_loaded`` is 0: a crash now
+  writes no dump;
+* ``reserved-but-unused`` (warning): memory is reserved and the kdump service is disabled or
+  not configured: production pays for nothing;
+* ``distro-will-overwrite`` (warning): kdump-utils' ``auto_reset_crashkernel`` is not ``no``
+  (``kdumpctl _reset-crashkernel-after-update`` and the ``92-crashkernel.install`` hook reset
+  any value since kdump-utils 5b31b09), or SUSE's ``KDUMP_CRASHKERNEL`` differs from the
+  value (``kdump-commandline.service`` rewrites it); the finding gives the line to set;
+* ``cma-partial`` (warning): ``crashkernel=,cma`` got fewer bytes than asked
+  (``reserve_crashkernel_cma()`` logs ``crashkernel CMA reservation failed``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from crashplan.host.formats.dmesg import Dmesg, crash_log_lines
+from crashplan.units import MiB, format_human
+from crashplan.values import Finding
+
+if TYPE_CHECKING:
+    from crashplan.host.facts import HostFacts
+    from crashplan.host.services import KdumpService
+    from crashplan.planning.context import PlanContext
+    from crashplan.planning.footprint import Footprint
+
+__all__ = ["CheckReport", "HostState", "check_host", "compare_plan", "host_state_to_json", "overwrite_fix", "read_plan", "render_check_text", "report_to_json", "verify_host"]
+
+# kexec_crash_size is page-granular and the low area is aligned: a MiB is not a shortfall.
+_TOLERANCE = 1 * MiB
+
+
+@dataclass(frozen=True, slots=True)
+class HostState:
+    """The reservation as the kernel left it at boot, and the findings about it.
+
+    ``asked`` is what the command line's ``crashkernel=`` gives on this RAM (main plus low
+    area; None when there is no ``crashkernel=`` or it cannot be judged), ``reserved`` what
+    the kernel reserved (None: the source does not tell), ``loaded`` whether a crash kernel
+    is loaded, ``cma_asked``/``cma_reserved`` the same for ``,cma`` (None: not asked, or not
+    visible), ``kernel_log`` the kernel's own crashkernel lines when the source has its log.
+    """
+
+    cmdline: str | None
+    crashkernel: str | None
+    asked: int | None
+    reserved: int | None
+    kexec_crash_size: int | None
+    loaded: bool | None
+    cma_asked: int | None
+    cma_reserved: int | None
+    kdump_enabled: bool | None
+    kernel_log: tuple[str, ...]
+    findings: tuple[Finding, ...]
+
+
+def _crashkernel_tokens(cmdline: str | None) -> str | None:
+    if not cmdline:
+        return None
+    from crashplan.host.formats.cmdline import split_cmdline
+
+    words = [w for w in split_cmdline(cmdline) if w.startswith("crashkernel=")]
+    return " ".join(words) or None
+
+
+def _quote(lines: tuple[str, ...], *needles: str) -> str:
+    hits = [line for line in lines if any(n in line for n in needles)]
+    return "; the kernel log says: " + " / ".join(f'"{h}"' for h in hits[:3]) if hits else ""
+
+
+def verify_host(
+    facts: HostFacts,
+    *,
+    dmesg: Dmesg | None = None,
+    service: KdumpService | None = None,
+    proposed: str | None = None,
+) -> HostState:
+    """Judge the host's reservation as the kernel made it (not what a proposal would do).
+
+    ``proposed`` (the ``crashkernel=`` tokens of ``check --cmdline``) only changes the line
+    that ``distro-will-overwrite`` tells to set.
+    """
+    findings: list[Finding] = []
+    tokens = _crashkernel_tokens(facts.cmdline)
+    decision = facts.cmdline_crashkernel
+    log = crash_log_lines(dmesg) if dmesg is not None else ()
+    asked = cma_asked = None
+    if tokens is not None and decision is not None:
+        asked = decision.crash_size + decision.low_size if decision.ok else 0
+        cma_asked = decision.cma_size if decision.reserves_cma else None
+    reserved = facts.reservation_total
+    if tokens is not None and decision is not None and reserved is not None:
+        if not decision.ok and reserved == 0:
+            findings.append(Finding("error", "not-reserved", f"the command line asks for {tokens} but the kernel reserves nothing on {format_human(facts.system_ram or 0)} of RAM: {decision.error}{_quote(log, 'crashkernel')}"))
+        elif asked and reserved == 0:
+            findings.append(Finding("error", "not-reserved", f"the command line asks for {format_human(asked)} ({tokens}) but the kernel reserved nothing: placing it failed at boot{_quote(log, 'cannot allocate', 'reservation failed', 'can not overlap')}"))
+        elif asked and reserved + _TOLERANCE < asked:
+            findings.append(Finding("error", "not-reserved", f"the command line asks for {format_human(asked)} ({tokens}) but only {format_human(reserved)} is reserved: a part failed at boot, or the reservation was shrunk through /sys/kernel/kexec_crash_size{_quote(log, 'cannot allocate', 'low memory')}"))
+    cma_reserved = None
+    if cma_asked:
+        if facts.cma_ranges is not None:
+            cma_reserved = sum(r.size for r in facts.cma_ranges)
+        elif facts.cma_total is not None and facts.cma_total < cma_asked:
+            cma_reserved = facts.cma_total  # CmaTotal counts every CMA area: only a shortfall is evidence
+        if cma_reserved is not None and cma_reserved + _TOLERANCE < cma_asked:
+            findings.append(Finding("warning", "cma-partial", f"crashkernel=,cma asks for {format_human(cma_asked)} but {format_human(cma_reserved)} is reserved from CMA: the crash kernel gets less than planned{_quote(log, 'CMA')}"))
+    kdump = facts.kdump
+    enabled = service.enabled if service is not None else None
+    if kdump is not None and kdump.enabled is False:
+        enabled = False
+    if reserved:
+        if facts.kexec_crash_loaded is False:
+            findings.append(Finding("error", "not-loaded", f"{format_human(reserved)} is reserved but no crash kernel is loaded (/sys/kernel/kexec_crash_loaded is 0): a crash now writes no dump; start the kdump service and read its log"))
+        why = None
+        if enabled is False:
+            why = "the kdump service is disabled" + (" (USE_KDUMP=0 in /etc/default/kdump-tools)" if kdump is not None and kdump.enabled is False else f" ({service.evidence})" if service is not None else "")
+        elif kdump is None and facts.distro is not None:
+            why = "kdump is not configured (none of /etc/kdump.conf, /etc/sysconfig/kdump, /etc/default/kdump-tools)"
+        if why is not None:
+            findings.append(Finding("warning", "reserved-but-unused", f"{format_human(reserved)} is reserved for the crash kernel but {why}: production loses it for nothing; enable kdump, or remove crashkernel="))
+    fix = overwrite_fix(facts, proposed or tokens, service)
+    if fix is not None:
+        findings.append(fix)
+    return HostState(facts.cmdline, tokens, asked, reserved, facts.kexec_crash_size, facts.kexec_crash_loaded, cma_asked, cma_reserved, enabled, log, tuple(findings))
+
+
+def overwrite_fix(facts: HostFacts, tokens: str | None, service: KdumpService | None = None) -> Finding | None:
+    """``distro-will-overwrite`` when the distro's kdump tool will replace ``tokens``, with the line to set."""
+    kdump = facts.kdump
+    if kdump is None:
+        return None
+    if "/etc/kdump.conf" in facts.kdump_files:
+        value = kdump.raw.get("auto_reset_crashkernel")
+        if value != "no":
+            hook = " and the kernel-install hook 92-crashkernel.install" if service is not None and service.reset_hook else ""
+            said = f"auto_reset_crashkernel is {value!r}" if value is not None else "auto_reset_crashkernel is not set (kdump-utils' default is yes)"
+            return Finding("warning", "distro-will-overwrite", f"{said} in /etc/kdump.conf: kdumpctl's reset after a kdump-utils update{hook} will replace crashkernel= with the distribution default; set this line in /etc/kdump.conf: auto_reset_crashkernel no")
+    if kdump.family == "suse":
+        value = kdump.raw.get("KDUMP_CRASHKERNEL") or "auto"
+        if tokens is not None and value.split() != tokens.split():
+            return Finding("warning", "distro-will-overwrite", f"KDUMP_CRASHKERNEL is {value!r} in /etc/sysconfig/kdump: kdump-commandline.service (kdumptool commandline -c -U) will rewrite crashkernel= at the next boot; set this line in /etc/sysconfig/kdump: KDUMP_CRASHKERNEL=\"{tokens}\"")
+    return None
+
+
+def host_state_to_json(state: HostState) -> dict[str, object]:
+    """The ``"host"`` object of ``check --format json``."""
+    return {
+        "cmdline": state.cmdline,
+        "crashkernel": state.crashkernel,
+        "asked": state.asked,
+        "reserved": state.reserved,
+        "kexec_crash_size": state.kexec_crash_size,
+        "loaded": state.loaded,
+        "cma_asked": state.cma_asked,
+        "cma_reserved": state.cma_reserved,
+        "kdump_enabled": state.kdump_enabled,
+        "kernel_log": list(state.kernel_log),
+        "findings": [f.to_json() for f in state.findings],
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class CheckReport:
+    """Everything ``crashplan check`` says: the judged parameter, the host state, the plan comparison.
+
+    ``checked`` is the parameter judged (the proposal of ``--cmdline``, else the host's own
+    command line); ``findings`` are about it, ``host.findings`` about what the kernel did at
+    boot, ``plan_findings`` about the differences from a saved plan (None: no plan given).
+    """
+
+    checked: str | None
+    proposed: bool
+    footprint: Footprint
+    findings: tuple[Finding, ...]
+    host: HostState
+    plan_file: str | None = None
+    plan_cmdline: str | None = None
+    plan_source: str | None = None
+    plan_findings: tuple[Finding, ...] | None = None
+
+    def failing(self, *, strict: bool = False) -> tuple[Finding, ...]:
+        """The findings that make ``check`` exit 4: errors, and with ``strict`` warnings too."""
+        every = (*self.findings, *self.host.findings, *(self.plan_findings or ()))
+        return tuple(f for f in every if f.severity == "error" or (strict and f.severity == "warning"))
+
+
+def check_host(ctx: PlanContext, *, proposed: str | None = None) -> CheckReport:
+    """Judge ``proposed`` (or the host's own ``crashkernel=``) against the host, and the host's state."""
+    from crashplan.planning.footprint import estimate_footprint
+    from crashplan.planning.recommend import check_cmdline, check_reservation, footprint_inputs
+
+    facts = ctx.facts
+    fp = estimate_footprint(footprint_inputs(facts, ctx.profile), ctx.profile.estimator, ctx.profile.source_texts)
+    cmdline = proposed if proposed is not None else facts.cmdline
+    if cmdline is None:
+        # The command line is unknown, not empty: judge the reservation the capture shows.
+        findings: tuple[Finding, ...] = check_reservation(facts, fp)
+    elif "crashkernel=" not in cmdline:
+        findings = (Finding("error", "no-crashkernel", "no crashkernel= parameter: the kernel reserves nothing and no dump is written"),)
+    else:
+        findings = check_cmdline(cmdline, facts, fp, dmesg=ctx.dmesg)
+    host = verify_host(facts, dmesg=ctx.dmesg, service=ctx.service, proposed=_crashkernel_tokens(proposed) if proposed else None)
+    return CheckReport(cmdline, proposed is not None, fp, findings, host)
+
+
+def report_to_json(ctx: PlanContext, report: CheckReport, *, strict: bool = False) -> dict[str, object]:
+    """The ``check --format json`` envelope."""
+    failing = report.failing(strict=strict)
+    plan = None
+    if report.plan_findings is not None:
+        plan = {"file": report.plan_file, "cmdline": report.plan_cmdline, "source": report.plan_source, "findings": [f.to_json() for f in report.plan_findings]}
+    return ctx.envelope("check") | {
+        "status": "findings" if failing else "ok",
+        "exit_code": 4 if failing else 0,
+        "checked": report.checked,
+        "proposed": report.proposed,
+        "need": report.footprint.total,
+        "recommended_size": report.footprint.recommended_size,
+        "findings": [f.to_json() for f in report.findings],
+        "host": host_state_to_json(report.host),
+        "plan": plan,
+    }
+
+
+def _size(value: int | None) -> str:
+    return "unknown" if value is None else format_human(value)
+
+
+def render_check_text(ctx: PlanContext, report: CheckReport, *, strict: bool = False) -> str:
+    """The text report: the host as the kernel left it, then the judged parameter, then the plan."""
+    h = report.host
+    loaded = {None: "unknown", True: "yes", False: "no"}[h.loaded]
+    enabled = {None: "unknown", True: "enabled", False: "disabled"}[h.kdump_enabled]
+    lines = [
+        f"host ({ctx.source}, as the kernel left it at boot):",
+        f"  crashkernel= on the command line: {h.crashkernel or '(none)'}",
+        f"  asked {_size(h.asked)}, reserved {_size(h.reserved)}" + (f"; CMA asked {_size(h.cma_asked)}, reserved {_size(h.cma_reserved)}" if h.cma_asked else ""),
+        f"  crash kernel loaded: {loaded}; kdump service: {enabled}",
+        *(f"  kernel log: {line}" for line in h.kernel_log),
+        *(f"  {f.severity} {f.code}: {f.message}" for f in h.findings),
+        f"checked{' (proposed)' if report.proposed else ''}: {report.checked if report.checked is not None else 'the reservation the capture shows (command line unknown)'}",
+        f"  estimated need {-(-report.footprint.total >> 20)} MiB; profile {ctx.profile.name}",
+        *(f"  {f.severity} {f.code}: {f.message}" for f in report.findings),
+    ]
+    if report.plan_findings is not None:
+        lines.append(f"plan ({report.plan_file}): {report.plan_cmdline}")
+        lines.extend(f"  {f.severity} {f.code}: {f.message}" for f in report.plan_findings)
+        if not report.plan_findings:
+            lines.append("  the host matches the plan")
+    lines.append("result: " + ("findings (exit 4)" if report.failing(strict=strict) else "ok"))
+    return "\n".join(lines) + "\n"
+
+
+# A plan file larger than this is not a plan (recommend's JSON is about 10 KiB).
+_PLAN_LIMIT = 4 << 20
+# The kernel matches crashkernel= ranges on system RAM rounded up to 128 MiB
+# (parse_crashkernel_mem(), kernel/crash_reserve.c): within that step it is the same host.
+_RAM_STEP = 128 * MiB
+
+
+def read_plan(path: str) -> dict[str, object]:
+    """The JSON object of a plan file saved by ``recommend --format json``.
+
+    :raises CrashplanError: the file cannot be read, is not JSON, or is not a crashplan plan
+        (exit 3, saying why).
+    """
+    import json
+
+    from crashplan.errors import SourceError
+    from crashplan.host.sources import open_local_file
+
+    with open_local_file(path) as fp:
+        data = fp.read(_PLAN_LIMIT + 1)
+    if len(data) > _PLAN_LIMIT:
+        raise SourceError(f"larger than {_PLAN_LIMIT >> 20} MiB: not a plan saved by crashplan recommend --format json", path=path, code="bad-plan")
+    try:
+        doc = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise SourceError("not valid UTF-8: not a plan saved by crashplan recommend --format json", path=path, code="bad-plan") from e
+    except json.JSONDecodeError as e:
+        raise SourceError(f"not JSON ({e.msg}): not a plan saved by crashplan recommend --format json", path=path, line=e.lineno, code="bad-plan") from e
+    if not isinstance(doc, dict) or doc.get("command") != "recommend" or "crashplan_result_version" not in doc:
+        what = f"a crashplan {doc['command']} result" if isinstance(doc, dict) and isinstance(doc.get("command"), str) else "not a crashplan result"
+        raise SourceError(f"{what}, not a plan: save one with crashplan recommend --format json", path=path, code="bad-plan")
+    if doc["crashplan_result_version"] != 1:
+        raise SourceError(f"crashplan_result_version {doc['crashplan_result_version']!r}; this crashplan reads version 1", path=path, code="bad-plan")
+    rec = doc.get("recommendation")
+    fp_doc = doc.get("footprint")
+    if doc.get("status") == "error" or not isinstance(rec, dict) or not isinstance(rec.get("cmdline"), str) or not isinstance(fp_doc, dict):
+        raise SourceError("a plan without a recommendation (the recommend run failed?)", path=path, code="bad-plan")
+    for key, kind in (("reserved", int), ("taken_from_production", int), ("borrowed", int)):
+        if not isinstance(rec.get(key), kind) or isinstance(rec.get(key), bool):
+            raise SourceError(f'"recommendation.{key}" should be an integer', path=path, code="bad-plan")
+    if not isinstance(fp_doc.get("total"), int):
+        raise SourceError('"footprint.total" should be an integer', path=path, code="bad-plan")
+    return doc
+
+
+def _file_size(doc: object, key: str) -> int | None:
+    value = doc.get(key) if isinstance(doc, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def compare_plan(ctx: PlanContext, report: CheckReport, plan: dict[str, object], path: str) -> CheckReport:
+    """``report`` with the differences between the host and the saved ``plan`` (``plan_findings``).
+
+    :raises CrashplanError: the plan is for another host (another architecture, or system RAM
+        that the kernel's 128 MiB matching tells apart), exit 3.
+    """
+    from dataclasses import replace
+
+    from crashplan.errors import SourceError
+
+    facts = ctx.facts
+    plan_arch, plan_ram = plan.get("arch"), plan.get("system_ram")
+    if plan_arch is not None and facts.arch is not None and plan_arch != facts.arch:
+        raise SourceError(f"the plan is for another host: {plan_arch}, and this host is {facts.arch}", path=path, code="plan-other-host")
+    if isinstance(plan_ram, int) and facts.system_ram and -(-plan_ram // _RAM_STEP) != -(-facts.system_ram // _RAM_STEP):
+        raise SourceError(
+            f"the plan is for another host: {format_human(plan_ram)} of system RAM, and this host has {format_human(facts.system_ram)}",
+            path=path, code="plan-other-host",
+        )
+    rec = plan["recommendation"]
+    assert isinstance(rec, dict)
+    cmdline: str = rec["cmdline"]
+    findings: list[Finding] = []
+    h = report.host
+    wanted = sorted(cmdline.split())
+    have = sorted((h.crashkernel or "").split())
+    if wanted != have:
+        findings.append(Finding("error", "plan-not-applied", f"the command line has {h.crashkernel or 'no crashkernel='}, the plan says {cmdline}: the plan was not written to the boot entry that booted, or not rebooted since"))
+    taken, borrowed = rec["taken_from_production"], rec["borrowed"]
+    if h.reserved is not None and taken and h.reserved + _TOLERANCE < taken:
+        findings.append(Finding("error", "plan-reservation-short", f"the plan reserves {format_human(taken)}, the kernel reserved {format_human(h.reserved)}"))
+    if borrowed and h.cma_reserved is not None and h.cma_reserved + _TOLERANCE < borrowed:
+        findings.append(Finding("warning", "plan-cma-short", f"the plan borrows {format_human(borrowed)} from CMA, the kernel reserved {format_human(h.cma_reserved)}"))
+    boot = facts.boot_files
+    for kind, now, key in (("initrd", boot.initrd, "size"), ("kernel", boot.kernel, "memory_size")):
+        before = _file_size(plan.get(kind), key)
+        current = None if now is None else (now.size if key == "size" else now.memory_size)
+        if before is not None and current is not None and current > before:
+            path_now = now.path if now is not None else kind
+            findings.append(Finding("warning", f"{kind}-grew", f"the kdump {kind} {path_now} is {format_human(current)}, {format_human(current - before)} more than the {format_human(before)} the plan measured"))
+    fp_total = plan["footprint"]["total"]  # type: ignore[index]
+    if report.footprint.total > fp_total and report.footprint.total > taken + borrowed:
+        findings.append(Finding("error", "plan-no-longer-covers", f"the estimated need is now {format_human(report.footprint.total)} (the plan assumed {format_human(fp_total)}), more than the {format_human(taken + borrowed)} the plan reserves: recommend again"))
+    source = plan.get("source")
+    return replace(report, plan_file=path, plan_cmdline=cmdline, plan_source=source if isinstance(source, str) else None, plan_findings=tuple(findings))
