@@ -54,6 +54,7 @@ from crashplan.host.formats.sysfs import (
     parse_kexec_crash_size,
 )
 from crashplan.host.formats.zoneinfo import ZoneInfo, parse_zoneinfo
+from crashplan.host.platform import LuksDevice, gather_platform, platform_to_json
 from crashplan.kernel.syntax import (
     ARCHES,
     Decision,
@@ -66,7 +67,10 @@ from crashplan.units import GiB, format_human
 from crashplan.values import Finding, MemRange, Severity, build_columns
 
 if TYPE_CHECKING:
+    from crashplan.host.formats.iommu import Iommus
     from crashplan.host.formats.kdumpconf import Family, KdumpConfig
+    from crashplan.host.formats.memencrypt import MemEncryption
+    from crashplan.host.formats.pcidrivers import PciDrivers
     from crashplan.host.sources import HostInfo, SnapshotInfo, Source
 
 __all__ = [
@@ -243,6 +247,12 @@ class HostFacts:
     findings: tuple[Finding, ...]
     provenance: Mapping[str, str] = field(compare=False, hash=False, repr=False)
     source: str = field(default="", compare=False)
+    # Platform facts that cost the capture kernel memory (crashplan.host.platform).
+    mem_encryption: MemEncryption | None = None
+    pci_drivers: PciDrivers | None = None
+    iommus: Iommus | None = None
+    luks_devices: tuple[LuksDevice, ...] | None = None
+    dump_protocol: str | None = None
 
     @property
     def named_crash_regions(self) -> tuple[tuple[str, MemRange], ...]:
@@ -404,6 +414,11 @@ def gather_facts(source: Source) -> HostFacts:
     distro = _distro(r, f)
     kdump, kdump_files = _kdump(r, f, distro)
     boot = _boot_files(f, source, stored, release)
+    # Platform facts (crashplan.host.platform): their provenance, findings and absences join ours.
+    platform = gather_platform(source, r.text, kdump=kdump, kdump_where=f.prov["kdump"], iomem=iomem)
+    f.prov.update(platform.provenance)
+    f.findings.extend(platform.findings)
+    r.absent.extend(platform.absent)
 
     absent_core = [p for p in r.absent if p[1:] in _CORE_FILES]
     if not any(text is not None for text in r.cache.values()) and not source.is_live and stored is None:
@@ -455,6 +470,11 @@ def gather_facts(source: Source) -> HostFacts:
         findings=tuple(r.findings + f.findings),
         provenance=MappingProxyType(f.prov),
         source=source.name,
+        mem_encryption=platform.mem_encryption,
+        pci_drivers=platform.pci_drivers,
+        iommus=platform.iommus,
+        luks_devices=platform.luks_devices,
+        dump_protocol=platform.dump_protocol,
     )
 
 
@@ -1370,6 +1390,7 @@ def facts_to_json(facts: HostFacts) -> dict[str, object]:
         },
         "kdump": _kdump_json(facts.kdump, facts.kdump_files),
         "boot_files": boot_files_to_json(facts.boot_files),
+        "platform": platform_to_json(facts),
         "absent": list(facts.absent),
         "provenance": {key: facts.provenance[key] for key in _PROVENANCE_ORDER if key in facts.provenance},
         "findings": [finding.to_json() for finding in facts.findings],

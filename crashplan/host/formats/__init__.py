@@ -20,6 +20,10 @@ module             file                                                 kernel /
 ``osrelease``      ``/etc/os-release``                                  os-release(5)
 ``kdumpconf``      ``/etc/kdump.conf``, ``/etc/sysconfig/kdump``,       kdump-utils, openSUSE
                    ``/etc/default/kdump-tools``                         kdump, kdump-tools
+``memencrypt``     the kernel log, ``/sys/kernel/mm/mem_encrypt``       arch/x86/mm/mem_encrypt.c
+``pcidrivers``     ``/sys/bus/pci/drivers/*/``                          drivers/base/bus.c
+``iommu``          ``/sys/class/iommu``, ``/sys/devices/platform``      drivers/iommu/iommu-sysfs.c
+``luksdump``       ``cryptsetup luksDump`` output                       cryptsetup lib/luks2
 =================  ===================================================  ========================
 
 Import the submodules directly (``from crashplan.host.formats.iomem import parse_iomem``); this
@@ -33,10 +37,14 @@ __all__ = [
     "cmdline",
     "cpulist",
     "iomem",
+    "iommu",
     "kdumpconf",
+    "luksdump",
+    "memencrypt",
     "meminfo",
     "modules",
     "osrelease",
+    "pcidrivers",
     "sysfs",
     "zoneinfo",
 ]
