@@ -172,7 +172,8 @@ def _mem_encryption(
                 files[name] = text
         found = parse_mem_encrypt_status(files, path=source.display(_MEM_ENCRYPT))
         prov["mem_encryption"] = (
-            found.line if found is not None else f"no feature 'active' in /{_MEM_ENCRYPT}/*/status"
+            f"{' '.join(found.features)} 'active' in /{_MEM_ENCRYPT}/*/status" if found is not None
+            else f"no feature 'active' in /{_MEM_ENCRYPT}/*/status"
         )
         return found
     if lines is not None:
