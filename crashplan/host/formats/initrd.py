@@ -16,6 +16,9 @@ way the kernel does, without unpacking it to disk and without holding it in memo
   are parsed; file data is skipped by arithmetic.
 * RFC 8878 section 3.1 for the zstd frame: block headers are walked to find where a frame ends,
   because a stream decompressor cannot be told to stop there.
+* ``lib/decompress_unlz4.c: unlz4()`` for lz4: only the legacy format (``lz4 -l``, magic
+  ``02 21 4c 18``), read with the optional ``lz4`` package (``crashplan[lz4]``); without it, or
+  for the lz4 frame format the kernel cannot unpack, a finding says so.
 
 tmpfs (``mm/shmem.c``) stores file data in whole pages, so the tmpfs cost of a regular file is its
 size rounded up to ``PAGE_SIZE``.  Each inode also costs a ``shmem_inode_info`` and a ``dentry``
@@ -73,9 +76,12 @@ _HEADER_FIELDS = struct.Struct(">13I").unpack  # a newc header's fields once hex
 _TRAILER = b"TRAILER!!!\0"
 _SHORT_SYMLINK_LEN = 128  # mm/shmem.c
 _ZSTD_BLOCK_MAX = 128 * 1024  # RFC 8878 3.1.1.2.4: Block_Maximum_Size <= 128 KiB
+_LZ4_MAGIC = 0x184C2102  # lib/decompress_unlz4.c ARCHIVE_MAGICNUMBER, the legacy format (lz4 -l)
+_LZ4_CHUNK = 8 << 20  # LZ4_DEFAULT_UNCOMPRESSED_CHUNK_SIZE: each legacy block unpacks to at most this
+_LZ4_MISSING = ("initrd-lz4-unsupported", "lz4 not supported: the optional lz4 package is not "
+                "installed (pip install 'crashplan[lz4]')")
 _UNSUPPORTED = {
-    "lz4": ("initrd-lz4-unsupported", "lz4 not supported (Python has no lz4 decompressor here)"),
-    "lz4-frame": ("initrd-lz4-unsupported", "lz4 not supported, and it is the lz4 frame format, "
+    "lz4-frame": ("initrd-lz4-unsupported", "lz4 not supported here, and it is the lz4 frame format, "
                   "which the kernel cannot unpack either (it needs the legacy format, lz4 -l)"),
     "lzo": ("initrd-lzo-unsupported", "lzo not supported (Python has no lzo decompressor)"),
 }
@@ -372,7 +378,7 @@ class _Walk:
                 code, reason = _UNSUPPORTED[compression]
                 self._begin_stream(offset, compression)
                 raise _Stop(code, f"{reason}, segment at offset {offset}")
-            reader = self._zstd if compression == "zstd" else self._stream
+            reader = {"zstd": self._zstd, "lz4": self._lz4}.get(compression, self._stream)
             offset = self._segment(offset, compression, reader)
 
     def _begin_stream(self, offset: int, compression: str) -> None:
@@ -462,6 +468,48 @@ class _Walk:
         finally:
             view.release()
         return end
+
+    def _lz4(self, offset: int, compression: str) -> int:
+        """An lz4 legacy stream, read as ``lib/decompress_unlz4.c: unlz4()`` reads it.
+
+        After the magic come blocks of a little-endian u32 compressed size and that many bytes
+        of an LZ4 block that unpacks to at most 8 MiB; a repeated magic starts a concatenated
+        stream and is skipped.  The format has no end marker: the stream ends at the end of
+        the file, or (since Linux kernel commit 2c484419efc0 ("lib/decompress_unlz4.c: correctly
+        handle zero-padding around initrds.") (in v5.14)) at a zero size or fewer than 4 bytes
+        left, which is where the next segment's zero padding starts.
+        """
+        try:
+            import lz4.block  # the optional dependency crashplan[lz4]
+        except ImportError:
+            raise _Stop(*_LZ4_MISSING) from None
+        pos = offset + 4
+        while True:
+            self._check()
+            self.fp.seek(pos)
+            head = self.fp.read(4)
+            if len(head) < 4:
+                return pos
+            size = int.from_bytes(head, "little")
+            if size == _LZ4_MAGIC:
+                pos += 4
+                continue
+            if size == 0:
+                return pos
+            if size > _LZ4_CHUNK + _LZ4_CHUNK // 255 + 16:  # LZ4_compressBound(8 MiB)
+                raise _Stop("initrd-corrupt", f"lz4 segment at offset {offset}: block at offset "
+                            f"{pos} claims {size} bytes, more than an 8 MiB block can take")
+            block = self.fp.read(size)
+            if len(block) < size:
+                raise _Stop("initrd-truncated", f"lz4 segment at offset {offset} is truncated "
+                            "(end of file inside a block)")
+            try:
+                out = lz4.block.decompress(block, uncompressed_size=_LZ4_CHUNK)
+            except lz4.block.LZ4BlockError as e:
+                raise _Stop("initrd-corrupt", f"lz4 segment at offset {offset} is corrupt: block at "
+                            f"offset {pos}: {e}") from None
+            self._feed(out)
+            pos += 4 + size
 
     def _zstd_frame_end(self, offset: int) -> int:
         """The file offset just past the zstd frame at ``offset`` (RFC 8878 section 3.1.1)."""
