@@ -194,6 +194,9 @@ class BootFile:
     tmpfs_bytes: int | None = None
     format: str | None = None
     problem: str | None = None
+    # An initrd's squashfs/erofs root image once mounted (formats/initrd.py InitrdImage.cache_bytes).
+    image_cache_bytes: int | None = None
+    image: str | None = None
 
 
 @frozen
@@ -1191,8 +1194,8 @@ def _parse_stored_boot(value: Any, path: str) -> BootFiles:
             or not isinstance(item.get("path"), str)
             or not isinstance(item.get("size"), int)
             or isinstance(item.get("size"), bool)
-            or any(not isinstance(item[k], int) or isinstance(item[k], bool) for k in ("memory_size", "unpacked_bytes", "tmpfs_bytes") if item.get(k) is not None)
-            or any(not isinstance(item[k], str) for k in ("format", "problem") if item.get(k) is not None)
+            or any(not isinstance(item[k], int) or isinstance(item[k], bool) for k in ("memory_size", "unpacked_bytes", "tmpfs_bytes", "image_cache_bytes") if item.get(k) is not None)
+            or any(not isinstance(item[k], str) for k in ("format", "problem", "image") if item.get(k) is not None)
         ):
             raise SourceError(
                 f'"files": {{"boot": {{"{key}"}}}} should be {{"path": string, "size": integer}}',
@@ -1243,7 +1246,7 @@ def _range_json(r: MemRange) -> dict[str, int]:
     return {"start": r.start, "end": r.end, "size": r.size}
 
 
-_BOOT_OPTIONAL = ("memory_size", "unpacked_bytes", "tmpfs_bytes", "format", "problem")
+_BOOT_OPTIONAL = ("memory_size", "unpacked_bytes", "tmpfs_bytes", "format", "problem", "image_cache_bytes", "image")
 
 
 def boot_files_to_json(boot: BootFiles) -> dict[str, dict[str, object] | None]:
@@ -1275,6 +1278,11 @@ def analyse_boot_file(fp: Any, kind: str, path: str, size: int) -> BootFile:
 
     facts = analyse_initrd(fp, name=path)
     problem = "; ".join(f.message for f in facts.findings) or None
+    image = "; ".join(
+        f"/{i.name}: {i.image.kind} {i.image.compression}, {i.image.bytes_used} bytes used, {i.image.inodes} inodes, "
+        f"{i.image.files} files of {i.image.file_bytes} bytes" if i.image is not None else f"/{i.name}: {i.problem}"
+        for i in facts.images
+    ) or None
     return BootFile(
         path,
         size,
@@ -1282,6 +1290,8 @@ def analyse_boot_file(fp: Any, kind: str, path: str, size: int) -> BootFile:
         tmpfs_bytes=facts.tmpfs_bytes,
         format="+".join(facts.compression) or None,
         problem=problem,
+        image_cache_bytes=facts.image_cache_bytes if facts.images else None,
+        image=image,
     )
 
 

@@ -92,6 +92,9 @@ class FootprintInputs:
     smmu_source: str = ""
     luks_keyslots: tuple[tuple[int, ...], ...] = ()
     luks_source: str = ""
+    # The initrd's squashfs/erofs root image once mounted: page cache of the image and its files.
+    initrd_image_cache: int | None = None
+    initrd_image_source: str = ""
 
 
 @frozen
@@ -164,6 +167,8 @@ def estimate_footprint(
         factor, src = const("initrd_unpack_factor")
         items.append(Item("initramfs unpacked in tmpfs (fallback)", "runtime", loaded * factor, src))
         findings.append(Finding("warning", "initrd-unpacked-unknown", f"the initrd's unpacked size is unknown: assuming {factor} x its size ({src})"))
+    if inputs.initrd_image_cache:
+        items.append(Item("initrd's root image mounted (page cache of the image and of its files)", "runtime", inputs.initrd_image_cache, inputs.initrd_image_source))
     size, src = const("kernel_runtime_base")
     items.append(Item("kernel, busybox and makedumpfile at run time (nr_cpus=1)", "runtime", size, src))
     size, src = const("kdump_userspace")

@@ -135,6 +135,12 @@ def footprint_inputs(facts: HostFacts, profile: Profile) -> FootprintInputs:
     initrd_source = f"{initrd.path}: file size; unpacked tree walked (crashplan.host.formats.initrd)" if initrd is not None else ""
     nr_cpus = (facts.kdump.nr_cpus if facts.kdump is not None else None) or profile.nr_cpus or 1
     platform = platform_inputs(facts)
+    if initrd is not None and initrd.image_cache_bytes:
+        platform["initrd_image_cache"] = initrd.image_cache_bytes
+        platform["initrd_image_source"] = (
+            f"{initrd.path}: {initrd.image} (superblock and inode table read; crashplan.host.formats.fsimage): "
+            "its bytes_used in the loop device's page cache + every file in pages + an inode and dentry each"
+        )
     return FootprintInputs(
         arch=facts.arch or "x86_64",
         system_ram=facts.system_ram or 0,

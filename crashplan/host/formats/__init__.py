@@ -24,6 +24,8 @@ module             file                                                 kernel /
 ``pcidrivers``     ``/sys/bus/pci/drivers/*/``                          drivers/base/bus.c
 ``iommu``          ``/sys/class/iommu``, ``/sys/devices/platform``      drivers/iommu/iommu-sysfs.c
 ``luksdump``       ``cryptsetup luksDump`` output                       cryptsetup lib/luks2
+``kmsg``           ``/dev/kmsg`` records                                 Documentation/ABI dev-kmsg
+``fsimage``        squashfs/erofs images in a kdump initrd              fs/squashfs, fs/erofs
 =================  ===================================================  ========================
 
 Import the submodules directly (``from crashplan.host.formats.iomem import parse_iomem``); this
@@ -36,9 +38,11 @@ __all__ = [
     "buddyinfo",
     "cmdline",
     "cpulist",
+    "fsimage",
     "iomem",
     "iommu",
     "kdumpconf",
+    "kmsg",
     "luksdump",
     "memencrypt",
     "meminfo",
