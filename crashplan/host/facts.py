@@ -44,7 +44,7 @@ from crashplan.errors import ParseError, SourceError
 from crashplan.host.formats.buddyinfo import BuddyInfo, parse_buddyinfo
 from crashplan.host.formats.cmdline import Cmdline, get_param, parse_cmdline
 from crashplan.host.formats.cpulist import parse_cpulist
-from crashplan.host.formats.dmesg import Dmesg, parse_dmesg
+from crashplan.host.formats.dmesg import KERNEL_LOG_FILES, Dmesg, parse_dmesg
 from crashplan.host.formats.iomem import IomemMap, Resource, parse_iomem
 from crashplan.host.formats.meminfo import Meminfo, parse_meminfo
 from crashplan.host.formats.osrelease import OsRelease, parse_os_release
@@ -54,13 +54,17 @@ from crashplan.host.formats.sysfs import (
     parse_kexec_crash_size,
 )
 from crashplan.host.formats.zoneinfo import ZoneInfo, parse_zoneinfo
+from crashplan.host.platform import LuksDevice, gather_platform, platform_to_json
 from crashplan.kernel.crashkernel import Decision, decide
 from crashplan.kernel.features import ARCHES, KernelVersion, features_for, parse_kernel_version
 from crashplan.units import GiB, format_human
 from crashplan.values import Finding, MemRange, Severity, build_columns
 
 if TYPE_CHECKING:
+    from crashplan.host.formats.iommu import Iommus
     from crashplan.host.formats.kdumpconf import Family, KdumpConfig
+    from crashplan.host.formats.memencrypt import MemEncryption
+    from crashplan.host.formats.pcidrivers import PciDrivers
     from crashplan.host.sources import HostInfo, SnapshotInfo, Source
 
 __all__ = [
@@ -195,6 +199,9 @@ class BootFile:
     tmpfs_bytes: int | None = None
     format: str | None = None
     problem: str | None = None
+    # An initrd's squashfs/erofs root image once mounted (formats/initrd.py InitrdImage.cache_bytes).
+    image_cache_bytes: int | None = None
+    image: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +255,12 @@ class HostFacts:
     findings: tuple[Finding, ...]
     provenance: Mapping[str, str] = field(compare=False, hash=False, repr=False)
     source: str = field(default="", compare=False)
+    # Platform facts that cost the capture kernel memory (crashplan.host.platform).
+    mem_encryption: MemEncryption | None = None
+    pci_drivers: PciDrivers | None = None
+    iommus: Iommus | None = None
+    luks_devices: tuple[LuksDevice, ...] | None = None
+    dump_protocol: str | None = None
 
     @property
     def named_crash_regions(self) -> tuple[tuple[str, MemRange], ...]:
@@ -422,6 +435,11 @@ def gather_facts(source: Source, *, arch: str | None = None, kernel_version: str
     distro = _distro(r, f)
     kdump, kdump_files = _kdump(r, f, distro)
     boot = _boot_files(f, source, stored, release)
+    # Platform facts (crashplan.host.platform): their provenance, findings and absences join ours.
+    platform = gather_platform(source, r.text, kdump=kdump, kdump_where=f.prov["kdump"], iomem=iomem)
+    f.prov.update(platform.provenance)
+    f.findings.extend(platform.findings)
+    r.absent.extend(platform.absent)
 
     absent_core = [p for p in r.absent if p[1:] in _CORE_FILES]
     if not any(text is not None for text in r.cache.values()) and not source.is_live and stored is None:
@@ -473,6 +491,11 @@ def gather_facts(source: Source, *, arch: str | None = None, kernel_version: str
         findings=tuple(r.findings + f.findings),
         provenance=MappingProxyType(f.prov),
         source=source.name,
+        mem_encryption=platform.mem_encryption,
+        pci_drivers=platform.pci_drivers,
+        iommus=platform.iommus,
+        luks_devices=platform.luks_devices,
+        dump_protocol=platform.dump_protocol,
     )
 
 
@@ -1261,8 +1284,8 @@ def _parse_stored_boot(value: Any, path: str) -> BootFiles:
             or not isinstance(item.get("path"), str)
             or not isinstance(item.get("size"), int)
             or isinstance(item.get("size"), bool)
-            or any(not isinstance(item[k], int) or isinstance(item[k], bool) for k in ("memory_size", "unpacked_bytes", "tmpfs_bytes") if item.get(k) is not None)
-            or any(not isinstance(item[k], str) for k in ("format", "problem") if item.get(k) is not None)
+            or any(not isinstance(item[k], int) or isinstance(item[k], bool) for k in ("memory_size", "unpacked_bytes", "tmpfs_bytes", "image_cache_bytes") if item.get(k) is not None)
+            or any(not isinstance(item[k], str) for k in ("format", "problem", "image") if item.get(k) is not None)
         ):
             raise SourceError(
                 f'"files": {{"boot": {{"{key}"}}}} should be {{"path": string, "size": integer}}',
@@ -1313,7 +1336,7 @@ def _range_json(r: MemRange) -> dict[str, int]:
     return {"start": r.start, "end": r.end, "size": r.size}
 
 
-_BOOT_OPTIONAL = ("memory_size", "unpacked_bytes", "tmpfs_bytes", "format", "problem")
+_BOOT_OPTIONAL = ("memory_size", "unpacked_bytes", "tmpfs_bytes", "format", "problem", "image_cache_bytes", "image")
 
 
 def boot_files_to_json(boot: BootFiles) -> dict[str, dict[str, object] | None]:
@@ -1347,6 +1370,11 @@ def analyse_boot_file(fp: Any, kind: str, path: str, size: int) -> BootFile:
 
     facts = analyse_initrd(fp, name=path)
     problem = "; ".join(f.message for f in facts.findings) or None
+    images = "; ".join(
+        f"/{i.name}: {i.image.kind} {i.image.compression}, {i.image.bytes_used} bytes used, {i.image.inodes} inodes, "
+        f"{i.image.files} files of {i.image.file_bytes} bytes" if i.image is not None else f"/{i.name}: {i.problem}"
+        for i in facts.images
+    ) or None
     return BootFile(
         path,
         size,
@@ -1354,6 +1382,8 @@ def analyse_boot_file(fp: Any, kind: str, path: str, size: int) -> BootFile:
         tmpfs_bytes=facts.tmpfs_bytes,
         format="+".join(facts.compression) or None,
         problem=problem,
+        image_cache_bytes=facts.image_cache_bytes if facts.images else None,
+        image=images,
     )
 
 
@@ -1462,6 +1492,7 @@ def facts_to_json(facts: HostFacts) -> dict[str, object]:
         },
         "kdump": _kdump_json(facts.kdump, facts.kdump_files),
         "boot_files": boot_files_to_json(facts.boot_files),
+        "platform": platform_to_json(facts),
         "absent": list(facts.absent),
         "provenance": {key: facts.provenance[key] for key in _PROVENANCE_ORDER if key in facts.provenance},
         "findings": [finding.to_json() for finding in facts.findings],
@@ -1470,7 +1501,6 @@ def facts_to_json(facts: HostFacts) -> dict[str, object]:
 
 
 # Where a capture may hold the kernel log: the QEMU harness's trees, sosreports, distro logs.
-KERNEL_LOG_FILES = ("dmesg.txt", "sos_commands/kernel/dmesg", "var/log/dmesg")
 
 
 def read_kernel_log(source: Source) -> Dmesg | None:

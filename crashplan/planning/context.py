@@ -68,6 +68,8 @@ def boot_file_json(item: BootFile | None, kind: str) -> dict[str, object] | None
         "unpacked_size": item.unpacked_bytes,
         "tmpfs_size": item.tmpfs_bytes,
         "compression": item.format.split("+") if item.format else [],
+        "image": item.image,
+        "image_cache_size": item.image_cache_bytes,
         "problem": item.problem,
     }
 

@@ -82,6 +82,19 @@ class FootprintInputs:
     page_size: int = PAGE
     network_dump: bool = False
     sme_sev: bool = False
+    # Platform costs (crashplan.host.platform); each ``*_source`` says where the fact came from.
+    sme_sev_source: str = ""
+    dump_protocol: str | None = None
+    dump_protocol_source: str = ""
+    mlx5_devices: int = 0
+    mlx5_source: str = ""
+    smmu: bool = False
+    smmu_source: str = ""
+    luks_keyslots: tuple[tuple[int, ...], ...] = ()
+    luks_source: str = ""
+    # The initrd's squashfs/erofs root image once mounted: page cache of the image and its files.
+    initrd_image_cache: int | None = None
+    initrd_image_source: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +167,8 @@ def estimate_footprint(
         factor, src = const("initrd_unpack_factor")
         items.append(Item("initramfs unpacked in tmpfs (fallback)", "runtime", loaded * factor, src))
         findings.append(Finding("warning", "initrd-unpacked-unknown", f"the initrd's unpacked size is unknown: assuming {factor} x its size ({src})"))
+    if inputs.initrd_image_cache:
+        items.append(Item("initrd's root image mounted (page cache of the image and of its files)", "runtime", inputs.initrd_image_cache, inputs.initrd_image_source))
     size, src = const("kernel_runtime_base")
     items.append(Item("kernel, busybox and makedumpfile at run time (nr_cpus=1)", "runtime", size, src))
     size, src = const("kdump_userspace")
@@ -167,10 +182,18 @@ def estimate_footprint(
         items.append(Item(f"per-CPU cost x {inputs.nr_cpus - 1} more CPUs", "runtime", per * (inputs.nr_cpus - 1), src))
     if inputs.network_dump:
         size, src = const("user_net")
-        items.append(Item("network dump (dhclient, ssh/nfs)", "runtime", size, src))
+        proto = inputs.dump_protocol or "ssh/nfs"
+        items.append(Item(f"network dump over {proto} (dhclient, {proto} client)", "runtime", size, _both(inputs.dump_protocol_source, src)))
     if inputs.sme_sev:
         size, src = const("sme_sev_swiotlb")
-        items.append(Item("SME/SEV bounce buffers (swiotlb)", "runtime", size, src))
+        items.append(Item("SME/SEV bounce buffers (swiotlb)", "runtime", size, _both(inputs.sme_sev_source, src)))
+    if inputs.mlx5_devices and "mlx5" in estimator:
+        size, src = const("mlx5")
+        items.append(Item("mlx5_core driver (Mellanox ConnectX)", "runtime", size, _both(inputs.mlx5_source, src)))
+    if inputs.smmu and inputs.arch == "arm64" and inputs.page_size == 64 * 1024 and "arm64_smmu" in estimator:
+        size, src = const("arm64_smmu")
+        items.append(Item("arm64 SMMUv3 queues with 64K pages", "runtime", size, _both(inputs.smmu_source, src)))
+    _luks_items(inputs, estimator, sources, items, findings)
     if inputs.arch == "arm64" and inputs.page_size == 64 * 1024 and "arm64_64k" in estimator:
         size, src = const("arm64_64k")
         items.append(Item("arm64 64K pages", "runtime", size, src))
@@ -189,6 +212,43 @@ def estimate_footprint(
     extra, _ = const("cma_runtime_extra")
     cma_size = round_up(max(runtime * factor, runtime + extra), 64 * MiB)
     return Footprint(tuple(items), fixed, runtime, total, recommended, cma_fixed, cma_size, tuple(findings))
+
+
+def _both(fact: str, constant: str) -> str:
+    """An item's source: the host fact that triggers it, then the profile constant's ``source:``."""
+    return f"{fact}; cost: {constant}" if fact else constant
+
+
+def _luks_items(
+    inputs: FootprintInputs,
+    estimator: Mapping[str, object],
+    sources: Mapping[str, str],
+    items: list[Item],
+    findings: list[Finding],
+) -> None:
+    """The Argon2 memory of the LUKS2 keyslots of the dump target, by the profile's rule, and cryptsetup's overhead."""
+    devices = [d for d in inputs.luks_keyslots if any(d)]
+    if not devices:
+        return
+    persistence = bool(estimator.get("luks_key_persistence")) and inputs.arch == "x86_64"
+    if persistence:
+        # kdump-utils d9677e1, 85eb8a7: the capture kernel reuses the first kernel's keys
+        # (/sys/kernel/config/crash_dm_crypt_keys) and runs no Argon2.
+        src = sources.get("estimator.luks_key_persistence", "profile")
+        findings.append(Finding("info", "luks-key-persistence", f"LUKS2 in the dump path, but the capture kernel reuses the first kernel's keys: no Argon2 memory counted ({src})"))
+        return
+    rule = estimator.get("luks_keyslots", "max-per-device")
+    rule_src = sources.get("estimator.luks_keyslots", "profile")
+    if rule == "sum":
+        memory = sum(sum(d) for d in devices)
+        how = "every keyslot's Memory: added up"
+    else:
+        memory = sum(max(d) for d in devices)
+        how = "the largest keyslot Memory: per device, summed"
+    items.append(Item(f"LUKS2 Argon2 keyslot memory ({len(devices)} device{'s' if len(devices) > 1 else ''})", "runtime", memory, f"{inputs.luks_source}; {how}: {rule_src}"))
+    size, src = _constant(estimator, sources, "luks_overhead")
+    if size:
+        items.append(Item("cryptsetup overhead (LUKS2 in the dump path)", "runtime", size, src))
 
 
 def footprint_to_json(fp: Footprint) -> dict[str, object]:

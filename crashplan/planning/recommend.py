@@ -23,11 +23,12 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from crashplan.errors import CrashplanError
 from crashplan.host.facts import HostFacts
 from crashplan.host.formats.dmesg import Dmesg
+from crashplan.host.platform import NETWORK_PROTOCOLS
 from crashplan.kernel.crashkernel import decide
 from crashplan.kernel.features import Features, features_for
 from crashplan.kernel.lint import diagnose
@@ -55,6 +56,7 @@ __all__ = [
     "footprint_inputs",
     "make_plan",
     "plan_to_json",
+    "platform_inputs",
     "ranged_string",
 ]
 
@@ -135,7 +137,13 @@ def footprint_inputs(facts: HostFacts, profile: Profile) -> FootprintInputs:
     tmpfs = initrd.tmpfs_bytes if initrd is not None else None
     initrd_source = f"{initrd.path}: file size; unpacked tree walked (crashplan.host.formats.initrd)" if initrd is not None else ""
     nr_cpus = (facts.kdump.nr_cpus if facts.kdump is not None else None) or profile.nr_cpus or 1
-    network = facts.kdump is not None and facts.kdump.dump_target in ("nfs", "ssh")
+    platform = platform_inputs(facts)
+    if initrd is not None and initrd.image_cache_bytes:
+        platform["initrd_image_cache"] = initrd.image_cache_bytes
+        platform["initrd_image_source"] = (
+            f"{initrd.path}: {initrd.image} (superblock and inode table read; crashplan.host.formats.fsimage): "
+            "its bytes_used in the loop device's page cache + every file in pages + an inode and dentry each"
+        )
     return FootprintInputs(
         arch=facts.arch or "x86_64",
         system_ram=facts.system_ram or 0,
@@ -146,8 +154,41 @@ def footprint_inputs(facts: HostFacts, profile: Profile) -> FootprintInputs:
         initrd_source=initrd_source,
         nr_cpus=nr_cpus,
         page_size=facts.page_size or 4096,
-        network_dump=network,
+        **platform,
     )
+
+
+def platform_inputs(facts: HostFacts) -> dict[str, Any]:
+    """The footprint inputs of the platform facts (crashplan.host.platform), each with its source."""
+    prov = facts.provenance
+    out: dict[str, Any] = {}
+    protocol = facts.dump_protocol
+    out["network_dump"] = protocol in NETWORK_PROTOCOLS
+    out["dump_protocol"] = protocol
+    out["dump_protocol_source"] = f"dump protocol {protocol}: {prov.get('dump_protocol', 'kdump configuration')}"
+    mem = facts.mem_encryption
+    out["sme_sev"] = mem is not None and mem.bounces_dma
+    out["sme_sev_source"] = prov.get("mem_encryption", "")
+    pci = facts.pci_drivers
+    if pci is not None and "mlx5_core" in pci:
+        # kdump-lib.sh has_mlx5(): the driver directory exists (registered), bound or not.
+        bound = pci.bound("mlx5_core")
+        out["mlx5_devices"] = max(1, len(bound))
+        out["mlx5_source"] = f"/sys/bus/pci/drivers/mlx5_core ({', '.join(bound) or 'no device bound'})"
+    if facts.iommus is not None and facts.iommus.smmu:
+        out["smmu"] = True
+        out["smmu_source"] = prov.get("iommus", "")
+    luks = facts.luks_devices
+    if luks and (protocol is None or protocol not in NETWORK_PROTOCOLS):
+        v2 = [d for d in luks if d.dump.version == 2]
+        out["luks_keyslots"] = tuple(tuple(m or 0 for m in d.dump.memory) for d in v2)
+        # Assumed in the dump path: crashplan does not yet follow the save directory to its
+        # block device (kdump-lib.sh get_all_kdump_crypt_dev()).
+        out["luks_source"] = (
+            f"LUKS2 {', '.join(d.device for d in v2)} ({prov.get('luks_devices', '')}), "
+            "assumed in the dump path of a local dump target"
+        )
+    return out
 
 
 def _features(facts: HostFacts) -> Features:

@@ -111,6 +111,7 @@ def render_facts_text(facts: HostFacts) -> str:
     kernel = "unknown" if boot.kernel is None else f"{boot.kernel.path} ({format_human(boot.kernel.size)})"
     initrd = "unknown" if boot.initrd is None else f"{boot.initrd.path} ({format_human(boot.initrd.size)})"
     out.fact("kdump kernel", kernel, "boot_files", more=[f"initrd: {initrd}"])
+    _platform(out, facts)
 
     if facts.absent:
         out.line("")
@@ -121,6 +122,31 @@ def render_facts_text(facts: HostFacts) -> str:
         for finding in facts.findings:
             out.line(f"  {finding.severity} {finding.code}: {finding.message}")
     return out.text()
+
+
+def _platform(out: _Out, facts: HostFacts) -> None:
+    """The platform facts that cost the capture kernel memory (crashplan.host.platform)."""
+    mem = facts.mem_encryption
+    out.fact("mem encryption", "unknown or none" if mem is None else f"{mem.vendor} {' '.join(mem.features)}", "mem_encryption")
+    pci = facts.pci_drivers
+    if pci is None:
+        out.fact("pci drivers", "unknown", "pci_drivers")
+    else:
+        bound = [f"{name}: {', '.join(devs)}" for name, devs in pci.drivers.items() if devs]
+        out.fact("pci drivers", f"{len(pci.drivers)} registered, {len(bound)} with bound devices", "pci_drivers", more=bound)
+    iommus = facts.iommus
+    out.fact("iommus", "unknown" if iommus is None else (", ".join(iommus.smmu) or "no arm SMMU"), "iommus")
+    luks = facts.luks_devices
+    out.fact(
+        "luks devices",
+        "unknown" if luks is None else f"{len(luks)}",
+        "luks_devices",
+        more=[] if luks is None else [
+            f"{d.device}: LUKS{d.dump.version}, keyslot memory {', '.join(_bytes(m) for m in d.dump.memory if m) or 'none'}"
+            for d in luks
+        ],
+    )
+    out.fact("dump protocol", facts.dump_protocol or "unknown", "dump_protocol")
 
 
 class _Out:

@@ -49,6 +49,7 @@ CONTRACT: dict[str, tuple[type, ...]] = {
     "distro": (dict, type(None)),
     "kdump": (dict, type(None)),
     "boot_files": (dict,),
+    "platform": (dict,),
     "absent": (list,),
     "provenance": (dict,),
     "findings": (list,),

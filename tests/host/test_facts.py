@@ -470,6 +470,12 @@ class FakeLive:
     def stat_size(self, relpath: str) -> int | None:
         return self._tree.stat_size(relpath)
 
+    def exists(self, relpath: str) -> bool:
+        return self._tree.exists(relpath)
+
+    def listdir(self, relpath: str) -> tuple[str, ...] | None:
+        return self._tree.listdir(relpath)
+
     def display(self, relpath: str) -> str:
         return "/" + relpath
 

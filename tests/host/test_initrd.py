@@ -144,7 +144,7 @@ def assert_unknown(facts: InitrdFacts, *codes: str) -> None:
     assert "fall back to an estimate" in message
 
 
-@pytest.mark.parametrize("kind", ["none", "gzip", "xz", "lzma", "bzip2", "zstd"])
+@pytest.mark.parametrize("kind", ["none", "gzip", "xz", "lzma", "bzip2", "zstd", "lz4"])
 def test_unpacked_size_matches_the_source_tree(kind: str, tree: Path, archive: bytes) -> None:
     """Each compression the kernel and Python both know unpacks to exactly the tree's file bytes."""
     data = archive if kind == "none" else compress(kind, archive)
@@ -248,12 +248,32 @@ def test_file_object_and_bytes_agree(tmp_path: Path, archive: bytes) -> None:
         assert analyse_initrd(fp, name=str(path)) == analyse(path.read_bytes())
 
 
+def test_lz4_legacy_after_microcode_and_padding(tree: Path, archive: bytes, early: tuple[Path, bytes]) -> None:
+    """An lz4 -l stream after the early cpio, with grub's zero padding and a second lz4 stream, unpacks like the kernel's unlz4()."""
+    lz4 = compress("lz4", archive)
+    data = early[1] + lz4 + bytes(4) + lz4
+    facts = analyse(data)
+    assert facts.findings == ()
+    assert [s.compression for s in facts.segments] == ["none", "lz4", "lz4"]
+    assert facts.segments[1].compressed_size == len(lz4)
+    assert facts.segments[1].unpacked_bytes == facts.segments[2].unpacked_bytes == expected(tree)["data"]
+
+
+def test_lz4_without_the_optional_package_is_a_finding(archive: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the lz4 package the size is unknown, and the finding says which extra to install."""
+    data = compress("lz4", archive)
+    monkeypatch.setitem(sys.modules, "lz4.block", None)
+    facts = analyse(data)
+    assert_unknown(facts, "initrd-lz4-unsupported")
+    assert "pip install 'crashplan[lz4]'" in facts.findings[0].message
+    assert facts.segments[0].compression == "lz4" and facts.segments[0].compressed_size is None
+
+
 @pytest.mark.parametrize(("kind", "code", "words"), [
-    ("lz4", "initrd-lz4-unsupported", "lz4 not supported"),
     ("lz4-frame", "initrd-lz4-unsupported", "the kernel cannot unpack either"),
 ])
 def test_lz4_is_detected_and_reported(kind: str, code: str, words: str, archive: bytes, early: tuple[Path, bytes]) -> None:
-    """lz4 segments are named, and the unknown size is a finding, not a zero."""
+    """lz4 frame segments are named, and the unknown size is a finding, not a zero."""
     data = early[1] + compress(kind, archive)
     facts = analyse(data)
     assert_unknown(facts, code)
@@ -268,7 +288,7 @@ def test_error_lzo_is_reported() -> None:
     assert_unknown(analyse(b"\x89LZO\x00\x0d\x0a\x1a\x0a" + bytes(100)), "initrd-lzo-unsupported")
 
 
-@pytest.mark.parametrize("kind", ["none", "gzip", "xz", "lzma", "bzip2", "zstd"])
+@pytest.mark.parametrize("kind", ["none", "gzip", "xz", "lzma", "bzip2", "zstd", "lz4"])
 def test_error_truncated(kind: str, archive: bytes, early: tuple[Path, bytes]) -> None:
     """A file cut short, at several points, says truncated (or corrupt) and gives no size."""
     data = early[1] + (archive if kind == "none" else compress(kind, archive))
@@ -287,7 +307,7 @@ def test_error_truncated_uncompressed_names_truncation(archive: bytes) -> None:
     assert "ends in the middle of an entry" in facts.findings[0].message
 
 
-@pytest.mark.parametrize("kind", ["gzip", "xz", "bzip2", "zstd"])
+@pytest.mark.parametrize("kind", ["gzip", "xz", "bzip2", "zstd", "lz4"])
 def test_error_corrupt(kind: str, archive: bytes) -> None:
     """Flipped bytes inside a compressed stream give a corrupt finding."""
     data = bytearray(compress(kind, archive))

@@ -20,6 +20,12 @@ module             file                                                 kernel /
 ``osrelease``      ``/etc/os-release``                                  os-release(5)
 ``kdumpconf``      ``/etc/kdump.conf``, ``/etc/sysconfig/kdump``,       kdump-utils, openSUSE
                    ``/etc/default/kdump-tools``                         kdump, kdump-tools
+``memencrypt``     the kernel log, ``/sys/kernel/mm/mem_encrypt``       arch/x86/mm/mem_encrypt.c
+``pcidrivers``     ``/sys/bus/pci/drivers/*/``                          drivers/base/bus.c
+``iommu``          ``/sys/class/iommu``, ``/sys/devices/platform``      drivers/iommu/iommu-sysfs.c
+``luksdump``       ``cryptsetup luksDump`` output                       cryptsetup lib/luks2
+``kmsg``           ``/dev/kmsg`` records                                 Documentation/ABI dev-kmsg
+``fsimage``        squashfs/erofs images in a kdump initrd              fs/squashfs, fs/erofs
 =================  ===================================================  ========================
 
 Import the submodules directly (``from crashplan.host.formats.iomem import parse_iomem``); this
@@ -32,11 +38,17 @@ __all__ = [
     "buddyinfo",
     "cmdline",
     "cpulist",
+    "fsimage",
     "iomem",
+    "iommu",
     "kdumpconf",
+    "kmsg",
+    "luksdump",
+    "memencrypt",
     "meminfo",
     "modules",
     "osrelease",
+    "pcidrivers",
     "sysfs",
     "zoneinfo",
 ]

@@ -15,7 +15,10 @@ from dataclasses import dataclass
 
 from crashplan.values import MemRange
 
-__all__ = ["Dmesg", "crash_log_lines", "parse_dmesg"]
+__all__ = ["KERNEL_LOG_FILES", "Dmesg", "crash_log_lines", "parse_dmesg"]
+
+KERNEL_LOG_FILES = ("dmesg.txt", "sos_commands/kernel/dmesg", "var/log/dmesg")
+"""Where a host tree keeps the kernel log: a crashplan snapshot, a sosreport, Debian's boot log."""
 
 _PAGE = 4096
 _STAMP = re.compile(r"^\[\s*\d+\.\d+\] ", re.MULTILINE)

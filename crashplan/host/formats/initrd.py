@@ -16,6 +16,15 @@ way the kernel does, without unpacking it to disk and without holding it in memo
   are parsed; file data is skipped by arithmetic.
 * RFC 8878 section 3.1 for the zstd frame: block headers are walked to find where a frame ends,
   because a stream decompressor cannot be told to stop there.
+* ``lib/decompress_unlz4.c: unlz4()`` for lz4: only the legacy format (``lz4 -l``, magic
+  ``02 21 4c 18``), read with the optional ``lz4`` package (``crashplan[lz4]``); without it, or
+  for the lz4 frame format the kernel cannot unpack, a finding says so.
+
+A file the kernel loop-mounts from the unpacked tree -- the squashfs or erofs root image of
+dracut's squash modules (``/squash-root.img``, ``/squashfs-root.img``, ``/erofs-root.img``,
+``/squash/root.img``) -- is kept while it streams past and read by
+:mod:`crashplan.host.formats.fsimage` (:class:`InitrdImage`): the capture kernel also holds its
+blocks and its unpacked files in the page cache.
 
 tmpfs (``mm/shmem.c``) stores file data in whole pages, so the tmpfs cost of a regular file is its
 size rounded up to ``PAGE_SIZE``.  Each inode also costs a ``shmem_inode_info`` and a ``dentry``
@@ -31,7 +40,8 @@ decompression bomb (more than :attr:`Limits.max_unpacked_bytes` decompressed) or
 Only an unreadable file (``OSError``) raises :class:`~crashplan.errors.SourceError`.  Finding
 codes (all ``warning``): ``initrd-truncated``, ``initrd-corrupt``, ``initrd-unknown-compression``,
 ``initrd-lz4-unsupported``, ``initrd-lzo-unsupported``, ``initrd-bomb``, ``initrd-timeout`` and
-``initrd-empty``.
+``initrd-empty``; ``initrd-image-unreadable`` when a root image cannot be read (the unpacked
+size stays known, the image's page cache is not counted).
 """
 
 from __future__ import annotations
@@ -48,12 +58,14 @@ from dataclasses import dataclass, field
 from typing import IO, BinaryIO, cast
 
 from crashplan.errors import SourceError
+from crashplan.host.formats.fsimage import FsImage, parse_fs_image
 from crashplan.host.formats.images import detect_compression
 from crashplan.values import Finding
 
 __all__ = [
     "TMPFS_INODE_BYTES",
     "InitrdFacts",
+    "InitrdImage",
     "Limits",
     "Segment",
     "analyse_initrd",
@@ -70,11 +82,21 @@ _SCAN = 64 * 1024  # bytes read at a time while skipping zero padding between se
 _NONZERO = re.compile(rb"[^\0]")
 _HEADER_FIELDS = struct.Struct(">13I").unpack  # a newc header's fields once hex-decoded
 _TRAILER = b"TRAILER!!!\0"
+# The root file system images dracut's squash modules put in a kdump initrd, as cpio names:
+# 99squash (squash-root.img; squash/root.img before RHEL 8.5), dracut-ng 95squash-squashfs
+# and 95squash-erofs (squashfs-root.img, erofs-root.img).
+_IMAGE_NAMES = frozenset(n + b"\0" for n in (b"squash-root.img", b"squash/root.img", b"squashfs-root.img",
+                                            b"erofs-root.img"))
+_WATCHED_SIZES = frozenset(len(n) for n in (_TRAILER, *_IMAGE_NAMES))
+_MAX_IMAGE = 1 << 30  # images larger than this are not held in memory to be read
 _SHORT_SYMLINK_LEN = 128  # mm/shmem.c
 _ZSTD_BLOCK_MAX = 128 * 1024  # RFC 8878 3.1.1.2.4: Block_Maximum_Size <= 128 KiB
+_LZ4_MAGIC = 0x184C2102  # lib/decompress_unlz4.c ARCHIVE_MAGICNUMBER, the legacy format (lz4 -l)
+_LZ4_CHUNK = 8 << 20  # LZ4_DEFAULT_UNCOMPRESSED_CHUNK_SIZE: each legacy block unpacks to at most this
+_LZ4_MISSING = ("initrd-lz4-unsupported", "lz4 not supported: the optional lz4 package is not "
+                "installed (pip install 'crashplan[lz4]')")
 _UNSUPPORTED = {
-    "lz4": ("initrd-lz4-unsupported", "lz4 not supported (Python has no lz4 decompressor here)"),
-    "lz4-frame": ("initrd-lz4-unsupported", "lz4 not supported, and it is the lz4 frame format, "
+    "lz4-frame": ("initrd-lz4-unsupported", "lz4 not supported here, and it is the lz4 frame format, "
                   "which the kernel cannot unpack either (it needs the legacy format, lz4 -l)"),
     "lzo": ("initrd-lzo-unsupported", "lzo not supported (Python has no lzo decompressor)"),
 }
@@ -121,6 +143,32 @@ class Segment:
 
 
 @dataclass(frozen=True, slots=True)
+class InitrdImage:
+    """A root file system image in the initrd (dracut's squash modules) and what mounting it costs.
+
+    ``image`` is its superblock and files (None when it could not be read: ``problem`` says
+    why).  ``cache_bytes`` is what the capture kernel holds for it beyond the image file in
+    tmpfs: the image's blocks in the loop device's page cache (``bytes_used``, in pages), every
+    file it unpacks in the page cache of the mount (``file_pages_bytes``: an upper bound, as a
+    file costs only once read) and an inode and dentry per inode (:data:`TMPFS_INODE_BYTES`,
+    the tmpfs figure as an estimate).
+    """
+
+    name: str
+    size: int
+    image: FsImage | None
+    problem: str | None = None
+
+    @property
+    def cache_bytes(self) -> int | None:
+        """Page cache and inodes of the mounted image, None when it could not be read."""
+        if self.image is None:
+            return None
+        i = self.image
+        return round_up(i.bytes_used, i.page_size) + i.file_pages_bytes + i.inodes * TMPFS_INODE_BYTES
+
+
+@dataclass(frozen=True, slots=True)
 class InitrdFacts:
     """What an initrd costs: ``size`` as loaded, and the unpacked tree as tmpfs holds it, in bytes.
 
@@ -145,6 +193,13 @@ class InitrdFacts:
     findings: tuple[Finding, ...]
     page_size: int = 4096
     name: str = field(default="", compare=False, repr=False)
+    images: tuple[InitrdImage, ...] = ()
+
+    @property
+    def image_cache_bytes(self) -> int | None:
+        """What the root file system images cost once mounted (0 without one, None if one is unreadable)."""
+        costs = [i.cache_bytes for i in self.images]
+        return None if None in costs else sum(c for c in costs if c is not None)
 
 
 class _Stop(Exception):
@@ -166,12 +221,17 @@ class _Cpio:
 
     __slots__ = (
         "buf",
+        "capture",
+        "capture_left",
+        "capture_rest",
         "data",
         "dirs",
         "entries",
         "files",
+        "images",
         "linked",
         "links",
+        "name_size",
         "others",
         "page_mask",
         "pages",
@@ -192,6 +252,10 @@ class _Cpio:
         self.links: set[tuple[int, int, int]] = set()
         self.buf = bytearray()
         self.pending: tuple[int, int, int, int, int, int, int] = (0, 0, 0, 0, 0, 0, 0)
+        self.name_size = 0
+        self.capture = bytearray()
+        self.capture_left = self.capture_rest = 0
+        self.images: list[tuple[str, bytes]] = []
         self.reset()
 
     def reset(self) -> None:
@@ -199,11 +263,13 @@ class _Cpio:
         self.pos = self.skip = 0
         self.state = self._BOUNDARY
         self.buf.clear()
+        self.capture_left = self.capture_rest = 0
+        self.capture = bytearray()
 
     @property
     def mid_entry(self) -> bool:
         """Whether the stream so far ends inside an entry (the kernel's ``state != Reset``)."""
-        return bool(self.state != self._BOUNDARY or self.skip or self.buf)
+        return bool(self.state != self._BOUNDARY or self.skip or self.buf or self.capture_left)
 
     def feed(self, data: bytes | memoryview, *, raw: bool) -> int | None:
         """Consume ``data``; return ``None``, or in ``raw`` mode the index where the archive ended.
@@ -224,6 +290,16 @@ class _Cpio:
                     break
                 i += skip
                 skip = 0
+            if self.capture_left:
+                # The data of a root file system image (_IMAGE_NAMES): kept to be read.
+                take = min(self.capture_left, n - i)
+                self.capture += data[i : i + take]
+                i += take
+                self.capture_left -= take
+                if self.capture_left:
+                    break
+                skip = self._captured()
+                continue
             if i >= n:
                 break
             if self.state != self._BOUNDARY:
@@ -255,7 +331,7 @@ class _Cpio:
 
     def _partial(self, data: bytes | memoryview, i: int, n: int, base: int) -> tuple[int, int]:
         """Collect a header or name split across chunks into ``buf``; process it when complete."""
-        need = (_NEWC_HEADER if self.state == self._HEADER else len(_TRAILER)) - len(self.buf)
+        need = (_NEWC_HEADER if self.state == self._HEADER else self.name_size) - len(self.buf)
         take = min(need, n - i)
         self.buf += data[i : i + take]
         i += take
@@ -287,9 +363,11 @@ class _Cpio:
                         f"{end - _NEWC_HEADER} of the cpio stream") from None
         # N_ALIGN(): the name ends padded to 4 bytes, then the data, padded to 4 bytes.
         next_header = (((end + namesize + 3) & ~3) + filesize + 3) & ~3
-        if namesize == len(_TRAILER):
-            # A possible "TRAILER!!!": read the name; _name() then skips the rest of the entry.
+        if namesize in _WATCHED_SIZES:
+            # A possible "TRAILER!!!" or root image: read the name; _name() then skips (or
+            # keeps) the rest of the entry.
             self.state = self._NAME
+            self.name_size = namesize
             self.pending = (mode, filesize, nlink, ino, major, minor, next_header - end - namesize)
             return 0
         if 0 < namesize <= _PATH_MAX:  # do_header() ignores other names
@@ -301,9 +379,25 @@ class _Cpio:
         self.state = self._BOUNDARY
         if name == _TRAILER:
             self.links.clear()  # do_name(): free_hash() at the trailer
-        else:
-            self._count(mode, filesize, nlink, ino, major, minor)
+            return rest
+        self._count(mode, filesize, nlink, ino, major, minor)
+        if name in _IMAGE_NAMES and mode & _S_IFMT == _S_IFREG and 0 < filesize <= _MAX_IMAGE:
+            # The name ends at a known offset: the data starts at the next multiple of 4.
+            pad = rest - filesize - (-filesize % 4)
+            self.capture = bytearray()
+            self.capture_left = filesize
+            self.capture_rest = -filesize % 4
+            self.pending = (mode, filesize, nlink, ino, major, minor, 0)
+            self.images.append((name[:-1].decode(), b""))
+            return pad
         return rest
+
+    def _captured(self) -> int:
+        """An image's data is complete: keep it, and skip its padding."""
+        name, _ = self.images[-1]
+        self.images[-1] = (name, bytes(self.capture))
+        self.capture = bytearray()
+        return self.capture_rest
 
     def _count(self, mode: int, filesize: int, nlink: int, ino: int, major: int, minor: int) -> None:
         self.entries += 1
@@ -371,7 +465,7 @@ class _Walk:
                 code, reason = _UNSUPPORTED[compression]
                 self._begin_stream(offset, compression)
                 raise _Stop(code, f"{reason}, segment at offset {offset}")
-            reader = self._zstd if compression == "zstd" else self._stream
+            reader = {"zstd": self._zstd, "lz4": self._lz4}.get(compression, self._stream)
             offset = self._segment(offset, compression, reader)
 
     def _begin_stream(self, offset: int, compression: str) -> None:
@@ -461,6 +555,48 @@ class _Walk:
         finally:
             view.release()
         return end
+
+    def _lz4(self, offset: int, compression: str) -> int:
+        """An lz4 legacy stream, read as ``lib/decompress_unlz4.c: unlz4()`` reads it.
+
+        After the magic come blocks of a little-endian u32 compressed size and that many bytes
+        of an LZ4 block that unpacks to at most 8 MiB; a repeated magic starts a concatenated
+        stream and is skipped.  The format has no end marker: the stream ends at the end of
+        the file, or (since Linux kernel commit 2c484419efc0 ("lib/decompress_unlz4.c: correctly
+        handle zero-padding around initrds.") (in v5.14)) at a zero size or fewer than 4 bytes
+        left, which is where the next segment's zero padding starts.
+        """
+        try:
+            import lz4.block  # the optional dependency crashplan[lz4]
+        except ImportError:
+            raise _Stop(*_LZ4_MISSING) from None
+        pos = offset + 4
+        while True:
+            self._check()
+            self.fp.seek(pos)
+            head = self.fp.read(4)
+            if len(head) < 4:
+                return pos
+            size = int.from_bytes(head, "little")
+            if size == _LZ4_MAGIC:
+                pos += 4
+                continue
+            if size == 0:
+                return pos
+            if size > _LZ4_CHUNK + _LZ4_CHUNK // 255 + 16:  # LZ4_compressBound(8 MiB)
+                raise _Stop("initrd-corrupt", f"lz4 segment at offset {offset}: block at offset "
+                            f"{pos} claims {size} bytes, more than an 8 MiB block can take")
+            block = self.fp.read(size)
+            if len(block) < size:
+                raise _Stop("initrd-truncated", f"lz4 segment at offset {offset} is truncated "
+                            "(end of file inside a block)")
+            try:
+                out = lz4.block.decompress(block, uncompressed_size=_LZ4_CHUNK)
+            except lz4.block.LZ4BlockError as e:
+                raise _Stop("initrd-corrupt", f"lz4 segment at offset {offset} is corrupt: block at "
+                            f"offset {pos}: {e}") from None
+            self._feed(out)
+            pos += 4 + size
 
     def _zstd_frame_end(self, offset: int) -> int:
         """The file offset just past the zstd frame at ``offset`` (RFC 8878 section 3.1.1)."""
@@ -622,6 +758,20 @@ def analyse_initrd(
             name, size, "no cpio entries found")))
     inodes = c.entries - c.linked
     compressions = tuple(dict.fromkeys(s.compression for s in walk.segments))
+    images = []
+    for image_name, data in c.images:
+        if not data:
+            continue  # the walk stopped inside it: the finding above says why
+        try:
+            fs = parse_fs_image(data, path=f"{name}:{image_name}", page_size=page_size)
+        except SourceError as e:
+            images.append(InitrdImage(image_name, len(data), None, e.one_line()))
+            findings.append(Finding("warning", "initrd-image-unreadable", f"{e.one_line()}: its page "
+                                    "cache is not counted"))
+            continue
+        if fs is None:
+            continue  # a file of that name that is no image: tmpfs holds it, nothing mounts it
+        images.append(InitrdImage(image_name, len(data), fs))
     return InitrdFacts(
         size=size,
         unpacked_bytes=c.data if known else None,
@@ -637,6 +787,7 @@ def analyse_initrd(
         findings=tuple(findings),
         page_size=page_size,
         name=name,
+        images=tuple(images),
     )
 
 

@@ -53,6 +53,7 @@ _SUSE_SCHEMES = {
     "file": "local",
     "ftp": "ftp",
     "sftp": "sftp",
+    "scp": "sftp",  # kdump-read-config: scp://*|sftp://*) KDUMP_PROTO=sftp
     "ssh": "ssh",
     "nfs": "nfs",
     "cifs": "cifs",

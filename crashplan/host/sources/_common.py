@@ -41,6 +41,16 @@ ARCHIVE_SUFFIXES: tuple[tuple[str, str], ...] = (
 # The top-level names a host tree is read from.  An archive keeps only these in memory; they
 # are also never mistaken for the single top-level folder an archive may wrap its tree in.
 _WANTED_DIRS = frozenset({"proc", "sys", "etc", "boot"})
+# Beyond those: the kernel log where a capture or a sosreport keeps it, crashplan's own captured
+# command output (crashplan/luksDump/) and sos' cryptsetup plugin (crashplan.host.platform).
+_WANTED_PREFIXES = (
+    ("dmesg.txt",),
+    ("var", "log", "dmesg"),
+    ("crashplan",),
+    ("sos_commands", "kernel", "dmesg"),
+    ("sos_commands", "cryptsetup"),
+)
+_ROOT_NAMES = _WANTED_DIRS | {"dmesg.txt", "crashplan", "sos_commands"}
 
 
 def archive_kind(name: str) -> str | None:
@@ -96,15 +106,19 @@ def wanted(parts: tuple[str, ...]) -> bool:
 
     >>> wanted(("proc", "iomem")), wanted(("crashplan-snapshot.json",)), wanted(("var", "log"))
     (True, True, False)
+    >>> wanted(("dmesg.txt",)), wanted(("sos_commands", "cryptsetup", "x")), wanted(("sos_commands", "block"))
+    (True, True, False)
     """
     if not parts:
         return False
-    return parts[0] in _WANTED_DIRS or parts == (SNAPSHOT_NAME,)
+    if parts[0] in _WANTED_DIRS or parts == (SNAPSHOT_NAME,):
+        return True
+    return any(parts[: len(p)] == p for p in _WANTED_PREFIXES)
 
 
 def is_tree_root_name(name: str) -> bool:
     """Whether a top-level name is part of a host tree (so it is not a wrapping folder)."""
-    return name in _WANTED_DIRS or name == SNAPSHOT_NAME
+    return name in _ROOT_NAMES or name == SNAPSHOT_NAME
 
 
 def too_large(limit: int, *, path: str) -> SourceError:

@@ -46,7 +46,7 @@ from crashplan.host.sources.snapshot import (
 if TYPE_CHECKING:
     from crashplan.host.sources import Source
 
-__all__ = ["HOST_FILES", "NON_ROOT_NOTE", "CaptureReport", "capture_snapshot"]
+__all__ = ["HOST_FILES", "HOST_LISTINGS", "HOST_TREES", "NON_ROOT_NOTE", "CaptureReport", "capture_snapshot"]
 
 #: Host files a snapshot copies when they exist, by relpath.
 HOST_FILES: tuple[str, ...] = (
@@ -78,6 +78,22 @@ HOST_FILES: tuple[str, ...] = (
     *(f"etc/systemd/system/{wants}/{unit}" for wants in ("multi-user.target.wants", "basic.target.wants", "default.target.wants", "sysinit.target.wants") for unit in ("kdump.service", "kdump-tools.service")),
     "etc/kernel/install.d/92-crashkernel.install",
 )
+
+#: Directories a snapshot keeps as names only, ``(relpath, depth)``: down to ``depth`` levels,
+#: a directory stays a directory and anything else (the device links of a driver, attribute
+#: files) becomes an empty file of the same name; host/platform.py reads only the names.
+HOST_LISTINGS: tuple[tuple[str, int], ...] = (
+    ("sys/bus/pci/drivers", 2),
+    ("sys/class/iommu", 1),
+    ("sys/devices/platform", 1),
+)
+
+#: Small sysfs trees a snapshot copies file by file, ``(relpath, depth)``.
+HOST_TREES: tuple[tuple[str, int], ...] = (("sys/kernel/mm/mem_encrypt", 2),)
+
+#: Where a snapshot keeps the kernel log, and ``cryptsetup luksDump`` output per device.
+KERNEL_LOG_NAME = "dmesg.txt"
+LUKS_DUMP_DIR = "crashplan/luksDump"
 
 #: The note a capture without root carries.
 NON_ROOT_NOTE = (
@@ -153,6 +169,11 @@ def capture_snapshot(
         else:
             files[relpath] = data
 
+    host_files = sorted(files)
+    _capture_trees(source, files, unreadable)
+    _capture_kernel_log(source, files)
+    _capture_luks_dumps(source, files)
+
     host = _host_info(source)
     notes = (NON_ROOT_NOTE,) if host.root is False else ()
     document = {
@@ -162,7 +183,10 @@ def capture_snapshot(
         "crashplan_version": package_version(),
         "source": source.name,
         **host.to_json(),
-        "captured": sorted(files),
+        "captured": host_files,
+        # Listings (names only), small sysfs trees, the kernel log and luksDump output
+        # (crashplan.host.platform): every other file of the snapshot.
+        "captured_extra": sorted(set(files) - set(host_files)),
         "unreadable": [{"path": u.path, "reason": u.reason} for u in unreadable],
         "absent": absent,
         "notes": list(notes),
@@ -185,6 +209,78 @@ def capture_snapshot(
         root=host.root,
         notes=notes,
     )
+
+
+def _capture_trees(source: Source, files: dict[str, bytes], unreadable: list[Unreadable]) -> None:
+    """Add :data:`HOST_LISTINGS` (names as empty files) and :data:`HOST_TREES` (files) to ``files``."""
+
+    def names(relpath: str) -> tuple[str, ...] | None:
+        try:
+            return source.listdir(relpath)
+        except SourceError:  # a file (or unreadable): not a directory to list
+            return None
+
+    def leaf(relpath: str, copy: bool) -> None:
+        if not copy:
+            files.setdefault(relpath, b"")
+            return
+        if relpath in files or names(relpath) is not None:
+            return  # a directory below the depth copied
+        try:
+            data = source.read_bytes(relpath)
+        except SourceError as e:
+            unreadable.append(Unreadable(path=relpath, reason=e.message))
+            return
+        if data is not None:
+            files[relpath] = data
+
+    def walk(relpath: str, depth: int, copy: bool) -> None:
+        entries = names(relpath)
+        if entries is None:
+            leaf(relpath, copy)
+            return
+        for name in entries:
+            child = f"{relpath}/{name}"
+            if depth > 1:
+                walk(child, depth - 1, copy)
+            else:
+                leaf(child, copy)
+
+    for relpath, depth in HOST_LISTINGS:
+        if source.exists(relpath):
+            walk(relpath, depth, copy=False)
+    for relpath, depth in HOST_TREES:
+        if source.exists(relpath):
+            walk(relpath, depth, copy=True)
+
+
+def _capture_kernel_log(source: Source, files: dict[str, bytes]) -> None:
+    """The kernel log as ``dmesg.txt``: the live ring buffer, or the log a source already holds."""
+    from crashplan.host.formats.dmesg import KERNEL_LOG_FILES
+
+    kernel_log = getattr(source, "kernel_log", None)
+    text = kernel_log() if source.is_live and kernel_log is not None else None
+    if text is None and not source.is_live:
+        for relpath in KERNEL_LOG_FILES:
+            text = source.read_text(relpath)
+            if text is not None:
+                break
+    if text is not None:
+        files[KERNEL_LOG_NAME] = text.encode("utf-8", "surrogateescape")
+
+
+def _capture_luks_dumps(source: Source, files: dict[str, bytes]) -> None:
+    """``cryptsetup luksDump`` of the host's LUKS devices (live), or the dumps a source holds."""
+    luks_dumps = getattr(source, "luks_dumps", None)
+    if source.is_live and luks_dumps is not None:
+        for device, text in luks_dumps().items():
+            files[f"{LUKS_DUMP_DIR}/{device}"] = text.encode()
+        return
+    names = source.listdir(LUKS_DUMP_DIR) if source.exists(LUKS_DUMP_DIR) else None
+    for name in names or ():
+        data = source.read_bytes(f"{LUKS_DUMP_DIR}/{name}")
+        if data is not None:
+            files[f"{LUKS_DUMP_DIR}/{name}"] = data
 
 
 def _output_kind(dest: Path) -> str:

@@ -253,7 +253,7 @@ ERRORS = [
     (
         parse_sysconfig_kdump,
         "KDUMP_SAVEDIR=gopher://h/x\nKDUMP_CPUS=1\n",
-        "k:1: unsupported KDUMP_SAVEDIR scheme 'gopher' (expected one of cifs, file, ftp, nfs, sftp, smb, ssh)",
+        "k:1: unsupported KDUMP_SAVEDIR scheme 'gopher' (expected one of cifs, file, ftp, nfs, scp, sftp, smb, ssh)",
     ),
     (parse_sysconfig_kdump, "KDUMP_CPUS=all\n", "k:1: KDUMP_CPUS must be a number, got 'all'"),
     (
