@@ -42,7 +42,7 @@ from crashplan.values import Finding
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from crashplan.kernel.placement import Layout
+    from crashplan.kernel.memblock import Layout
 
 __all__ = [
     "FORMATS",

@@ -18,7 +18,8 @@ from crashplan.kernel.crashkernel import Decision, decide
 from crashplan.kernel.features import DEFAULT_KERNEL_VERSION, Features, features_for
 from crashplan.kernel.grammar import scan_crashkernel
 from crashplan.kernel.lint import diagnose
-from crashplan.kernel.placement import Assessment, Layout, assess, build_layout, memmap_holes
+from crashplan.kernel.memblock import Layout, build_layout, memmap_holes
+from crashplan.kernel.placement import Assessment, assess
 from crashplan.kernel.versions import feature_cases
 from crashplan.units import format_size
 from crashplan.values import Finding, MemRange

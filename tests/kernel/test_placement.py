@@ -19,7 +19,8 @@ from crashplan.host.facts import gather_facts, read_kernel_log
 from crashplan.host.sources import open_source
 from crashplan.kernel.crashkernel import decide
 from crashplan.kernel.features import features_for
-from crashplan.kernel.placement import _Free, assess, build_layout, memmap_holes, place
+from crashplan.kernel.memblock import FreeMap, build_layout, memmap_holes
+from crashplan.kernel.placement import assess, place
 from crashplan.planning.simulate import layout_from_facts, simulate, simulation_to_json
 from crashplan.units import GiB, MiB
 from crashplan.values import MemRange
@@ -66,14 +67,14 @@ def test_top_down_matches_brute_force(pieces, size, align, lo, hi):
         start = cursor + gap
         ranges.append((start * unit, (start + length) * unit))
         cursor = start + length
-    free = _Free(list(ranges))
+    free = FreeMap(list(ranges))
     got = free.top_down(size * unit, align * unit, lo * unit, hi * unit)
     assert got == _brute_top_down(ranges, size * unit, align * unit, lo * unit, hi * unit)
 
 
 def test_reserve_splits_ranges():
     """Reserving inside, across and around free ranges leaves exactly the rest."""
-    free = _Free([(0, 100), (200, 300), (400, 500)])
+    free = FreeMap([(0, 100), (200, 300), (400, 500)])
     free.reserve(50, 250)
     free.reserve(450, 600)
     assert free.ranges == [(0, 50), (250, 300), (400, 450)]
