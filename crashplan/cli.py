@@ -404,6 +404,7 @@ def fleet(paths: tuple[str, ...], strategy: str, jobs: int | None, fmt: str) -> 
       crashplan fleet results/                 # recommend/check --format json of each host
       cat results/*.jsonl | crashplan fleet - --format json
     """
+    from crashplan.envelope import envelope
     from crashplan.planning.fleet import expand_sources, run_fleet, summarise
     from crashplan.planning.reduce import is_result_path
     from crashplan.render.rich import dumps_json, fleet_progress, render_fleet_text
@@ -421,23 +422,26 @@ def fleet(paths: tuple[str, ...], strategy: str, jobs: int | None, fmt: str) -> 
             if fmt == "jsonl":
                 click.echo(dumps_json(result.to_json(), lines=True))
     summary = summarise(results)
+    status = ExitCode.BAD_INPUT if summary.failed else ExitCode.OK
     if fmt == "json":
-        click.echo(dumps_json({"crashplan_result_version": 1, "command": "fleet", "status": "ok", "exit_code": 0, "summary": summary.to_json(), "hosts": [r.to_json() for r in results], "errors": []}))
+        failed = [{"code": "host-failed", "message": r.error or "the host could not be planned", "source": r.source} for r in results if not r.ok]
+        click.echo(dumps_json(envelope("fleet", {"summary": summary.to_json(), "hosts": [r.to_json() for r in results]}, exit_code=status, errors=failed)))
     elif fmt == "jsonl":
         click.echo(dumps_json({"summary": summary.to_json()}, lines=True))
     else:
         render_fleet_text(results, summary)
-    return ExitCode.BAD_INPUT if summary.failed else ExitCode.OK
+    return status
 
 
 def _fleet_reduce(paths: tuple[str, ...], fmt: str) -> int:
     """``fleet`` over per-host JSON results: stream them through the reducer, print as they come."""
+    from crashplan.envelope import RESULT_VERSION, status_of
     from crashplan.planning.reduce import FleetReducer, iter_results, summary_text
     from crashplan.render.rich import dumps_json
 
     reducer = FleetReducer()
     if fmt == "json":
-        click.echo('{"crashplan_result_version": 1, "command": "fleet", "hosts": [', nl=False)
+        click.echo(f'{{"crashplan_result_version": {RESULT_VERSION}, "command": "fleet", "hosts": [', nl=False)
     first = True
     for path, line, doc in iter_results(paths, stdin=sys.stdin):
         result = reducer.add_document(path, line, doc)
@@ -449,7 +453,8 @@ def _fleet_reduce(paths: tuple[str, ...], fmt: str) -> int:
     summary = reducer.summary()
     status = ExitCode.BAD_INPUT if reducer.problems or summary.failed else ExitCode.OK
     if fmt == "json":
-        tail = {"summary": summary.to_json(), "status": "ok" if status == ExitCode.OK else "error", "exit_code": int(status), "errors": [p.to_json() for p in reducer.problems]}
+        # Streamed: the hosts go out as they are read, so the envelope's status comes last.
+        tail = {"summary": summary.to_json(), "status": status_of(status), "exit_code": int(status), "errors": [p.to_json() for p in reducer.problems]}
         click.echo("],\n" + dumps_json(tail, lines=True)[1:])
     elif fmt == "jsonl":
         click.echo(dumps_json({"summary": summary.to_json()}, lines=True))
@@ -605,6 +610,7 @@ def profiles(action: str, name: str | None, fmt: str) -> int:
       crashplan profiles show fedora-x86_64
       crashplan profiles show ./my-profile.yaml --format json
     """
+    from crashplan.envelope import envelope
     from crashplan.profiles import list_profiles, load_profile, profile_to_json, render_profile_text
     from crashplan.render.rich import dumps_json
 
@@ -614,7 +620,7 @@ def profiles(action: str, name: str | None, fmt: str) -> int:
         infos = list_profiles()
         if fmt == "json":
             rows = [{"name": i.name, "family": i.family, "arch": i.arch, "default_crashkernel": i.default_crashkernel, "description": i.description} for i in infos]
-            click.echo(dumps_json({"crashplan_result_version": 1, "command": "profiles", "status": "ok", "exit_code": 0, "profiles": rows, "errors": []}))
+            click.echo(dumps_json(envelope("profiles", {"profiles": rows})))
         else:
             width = max(len(i.name) for i in infos)
             for i in infos:
@@ -624,7 +630,7 @@ def profiles(action: str, name: str | None, fmt: str) -> int:
         raise click.UsageError("'profiles show' needs a profile NAME or FILE")
     profile = load_profile(name)
     if fmt == "json":
-        click.echo(dumps_json({"crashplan_result_version": 1, "command": "profiles", "status": "ok", "exit_code": 0, "profile": profile_to_json(profile), "errors": []}))
+        click.echo(dumps_json(envelope("profiles", {"profile": profile_to_json(profile)})))
     else:
         click.echo(render_profile_text(profile), nl=False)
     return ExitCode.OK
@@ -699,16 +705,10 @@ def _report(error: CrashplanError) -> None:
     if isinstance(error, ParseError):
         click.echo(error.caret(), err=True)
     if _State.json_errors:
+        from crashplan.envelope import envelope
         from crashplan.render.rich import dumps_json
 
-        envelope = {
-            "crashplan_result_version": 1,
-            "command": _State.command,
-            "status": "error",
-            "exit_code": int(error.exit_code),
-            "errors": [error.to_json()],
-        }
-        click.echo(dumps_json(envelope))
+        click.echo(dumps_json(envelope(_State.command, exit_code=error.exit_code, errors=[error.to_json()])))
 
 
 def main(argv: list[str] | None = None) -> None:

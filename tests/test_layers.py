@@ -27,6 +27,7 @@ RANK = {
     "values": 1,
     "units": 1,
     "schemas": 1,  # JSON Schema documents and their loader
+    "envelope": 1,
     "kernel": 2,
     "host": 3,
     "profiles": 3,

@@ -1441,11 +1441,9 @@ _PROVENANCE_ORDER = tuple(
 def facts_to_json(facts: HostFacts) -> dict[str, object]:
     """The versioned JSON envelope of ``crashplan facts``."""
     distro = facts.distro
-    return {
-        "crashplan_result_version": 1,
-        "command": "facts",
-        "status": "ok",
-        "exit_code": 0,
+    from crashplan.envelope import envelope
+
+    return envelope("facts", {
         "source": facts.source,
         "arch": facts.arch,
         "kernel_version": None if facts.kernel_version is None else str(facts.kernel_version),
@@ -1496,8 +1494,7 @@ def facts_to_json(facts: HostFacts) -> dict[str, object]:
         "absent": list(facts.absent),
         "provenance": {key: facts.provenance[key] for key in _PROVENANCE_ORDER if key in facts.provenance},
         "findings": [finding.to_json() for finding in facts.findings],
-        "errors": [],
-    }
+    })
 
 
 # Where a capture may hold the kernel log: the QEMU harness's trees, sosreports, distro logs.

@@ -8,7 +8,8 @@ sizes: every range boundary of the string, and 1G, 2G, 4G, 8G, 16G, 64G and 1T.
 from __future__ import annotations
 
 from crashplan._frozen import frozen
-from crashplan.errors import ParseError
+from crashplan.envelope import envelope
+from crashplan.errors import ExitCode, ParseError
 from crashplan.kernel.crashkernel import Decision, decide, decide_table
 from crashplan.kernel.features import Features
 from crashplan.kernel.grammar import TokenScan, as_tokens, scan_crashkernel
@@ -144,10 +145,6 @@ def explanation_to_json(x: Explanation) -> dict[str, object]:
             last[scan.lookup] = scan.start
         picked = set(last.values())
     out: dict[str, object] = {
-        "crashplan_result_version": 1,
-        "command": "explain",
-        "status": "error" if x.error else "ok",
-        "exit_code": 3 if x.error else 0,
         "cmdline": x.cmdline[:_TEXT_LIMIT],
         "arch": x.features.arch,
         "kernel_version": str(x.features.version),
@@ -164,5 +161,4 @@ def explanation_to_json(x: Explanation) -> dict[str, object]:
         ]
     out["tokens"] = [_token_json(scan, scan.start in picked) for scan in x.scans]
     out["warnings"] = [w.to_json() for w in x.warnings]
-    out["errors"] = [x.error.to_json()] if x.error else []
-    return out
+    return envelope("explain", out, exit_code=ExitCode.BAD_INPUT if x.error else ExitCode.OK, errors=[x.error.to_json()] if x.error else [])

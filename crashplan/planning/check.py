@@ -27,6 +27,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from crashplan.envelope import RESULT_VERSION
+from crashplan.errors import ExitCode
 from crashplan.host.formats.dmesg import Dmesg, crash_log_lines
 from crashplan.units import MiB, format_human
 from crashplan.values import Finding
@@ -222,9 +224,7 @@ def report_to_json(ctx: PlanContext, report: CheckReport, *, strict: bool = Fals
     plan = None
     if report.plan_findings is not None:
         plan = {"file": report.plan_file, "cmdline": report.plan_cmdline, "source": report.plan_source, "findings": [f.to_json() for f in report.plan_findings]}
-    return ctx.envelope("check") | {
-        "status": "findings" if failing else "ok",
-        "exit_code": 4 if failing else 0,
+    return ctx.envelope("check", ExitCode.FINDINGS if failing else ExitCode.OK) | {
         "checked": report.checked,
         "proposed": report.proposed,
         "need": report.footprint.total,
@@ -295,8 +295,8 @@ def read_plan(path: str) -> dict[str, object]:
     if not isinstance(doc, dict) or doc.get("command") != "recommend" or "crashplan_result_version" not in doc:
         what = f"a crashplan {doc['command']} result" if isinstance(doc, dict) and isinstance(doc.get("command"), str) else "not a crashplan result"
         raise SourceError(f"{what}, not a plan: save one with crashplan recommend --format json", path=path, code="bad-plan")
-    if doc["crashplan_result_version"] != 1:
-        raise SourceError(f"crashplan_result_version {doc['crashplan_result_version']!r}; this crashplan reads version 1", path=path, code="bad-plan")
+    if doc["crashplan_result_version"] != RESULT_VERSION:
+        raise SourceError(f"crashplan_result_version {doc['crashplan_result_version']!r}; this crashplan reads version {RESULT_VERSION}", path=path, code="bad-plan")
     rec = doc.get("recommendation")
     fp_doc = doc.get("footprint")
     if doc.get("status") == "error" or not isinstance(rec, dict) or not isinstance(rec.get("cmdline"), str) or not isinstance(fp_doc, dict):

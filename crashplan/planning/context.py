@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from crashplan.errors import CrashplanError
+from crashplan.errors import CrashplanError, ExitCode
 from crashplan.host.facts import (
     BootFile,
     BootFiles,
@@ -37,14 +37,12 @@ class PlanContext:
     dmesg: Dmesg | None
     service: KdumpService | None = None
 
-    def envelope(self, command: str) -> dict[str, object]:
+    def envelope(self, command: str, exit_code: ExitCode = ExitCode.OK) -> dict[str, object]:
         """The common JSON envelope with the host and its measured boot files."""
+        from crashplan.envelope import envelope
+
         f = self.facts
-        return {
-            "crashplan_result_version": 1,
-            "command": command,
-            "status": "ok",
-            "exit_code": 0,
+        return envelope(command, {
             "source": self.source,
             "arch": f.arch,
             "kernel_version": str(f.kernel_version) if f.kernel_version else None,
@@ -52,8 +50,7 @@ class PlanContext:
             "profile": {"name": self.profile.name, "detected": self.profile_detected},
             "kernel": boot_file_json(f.boot_files.kernel, "kernel"),
             "initrd": boot_file_json(f.boot_files.initrd, "initrd"),
-            "errors": [],
-        }
+        }, exit_code=exit_code)
 
 
 def boot_file_json(item: BootFile | None, kind: str) -> dict[str, object] | None:

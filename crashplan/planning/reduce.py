@@ -28,12 +28,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
+from crashplan.envelope import RESULT_VERSION
 from crashplan.planning.fleet import FleetSummary, HostResult, summary_of
 from crashplan.units import format_human, format_size
 
 __all__ = ["FleetReducer", "ResultProblem", "is_result_path", "iter_results", "result_from_json", "summary_text"]
 
-RESULT_VERSION = 1
 _SUFFIXES = (".json", ".jsonl", ".ndjson")
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from crashplan.errors import CrashplanError, ParseError
+from crashplan.envelope import envelope
+from crashplan.errors import CrashplanError, ExitCode, ParseError
 from crashplan.host.facts import HostFacts
 from crashplan.host.formats.cmdline import split_cmdline
 from crashplan.host.formats.dmesg import Dmesg
@@ -143,11 +144,7 @@ def simulation_to_json(sim: Simulation) -> dict[str, object]:
     """The versioned JSON envelope of ``crashplan simulate``."""
     a = sim.assessment
     low, high = sim.layout.limits.low_max, sim.layout.limits.high_max
-    return {
-        "crashplan_result_version": 1,
-        "command": "simulate",
-        "status": "error" if sim.error else "ok",
-        "exit_code": 3 if sim.error else 0,
+    return envelope("simulate", {
         "source": sim.facts.source,
         "arch": sim.layout.arch,
         "kernel_version": str(sim.facts.kernel_version) if sim.facts.kernel_version else None,
@@ -174,5 +171,4 @@ def simulation_to_json(sim: Simulation) -> dict[str, object]:
         ],
         "assumptions": list(a.assumptions),
         "warnings": [w.to_json() for w in sim.warnings],
-        "errors": [sim.error.to_json()] if sim.error else [],
-    }
+    }, exit_code=ExitCode.BAD_INPUT if sim.error else ExitCode.OK, errors=[sim.error.to_json()] if sim.error else [])
