@@ -13,7 +13,24 @@ The names are loaded on first use, so that ``crashplan --help`` and shell comple
 
 from __future__ import annotations
 
-__all__ = ["Explanation", "Footprint", "Host", "Plan", "Simulation", "__version__", "explain", "footprint", "open_host", "recommend", "simulate"]
+__all__ = [
+    "CheckReport",
+    "Explanation",
+    "FleetSummary",
+    "Footprint",
+    "Host",
+    "HostResult",
+    "Plan",
+    "Simulation",
+    "__version__",
+    "check",
+    "explain",
+    "footprint",
+    "open_host",
+    "plan_fleet",
+    "recommend",
+    "simulate",
+]
 
 _API = frozenset(__all__) - {"__version__"}
 

@@ -11,13 +11,33 @@ maps options onto one of these calls and hands the result to a renderer.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from crashplan.kernel.explain import Explanation
+from crashplan.planning.check import CheckReport
 from crashplan.planning.context import PlanContext as Host
+from crashplan.planning.fleet import FleetSummary, HostResult
 from crashplan.planning.footprint import Footprint
 from crashplan.planning.recommend import Plan, Strategy
 from crashplan.planning.simulate import Simulation
 
-__all__ = ["Explanation", "Footprint", "Host", "Plan", "Simulation", "explain", "footprint", "open_host", "recommend", "simulate"]
+__all__ = [
+    "CheckReport",
+    "Explanation",
+    "FleetSummary",
+    "Footprint",
+    "Host",
+    "HostResult",
+    "Plan",
+    "Simulation",
+    "check",
+    "explain",
+    "footprint",
+    "open_host",
+    "plan_fleet",
+    "recommend",
+    "simulate",
+]
 
 
 def explain(
@@ -113,3 +133,33 @@ def recommend(host: Host, *, strategy: Strategy = "auto") -> Plan:
         others=others,
         dmesg=host.dmesg,
     )
+
+
+def check(host: Host, *, cmdline: str | None = None, plan: str | None = None) -> CheckReport:
+    """Judge ``cmdline`` (default: the host's own ``crashkernel=``) against the host, and the host's state.
+
+    ``plan`` is the path of a plan saved by ``crashplan recommend --format json``: the host is
+    then compared with it (the after-reboot check), and ``cmdline`` must be None.  The report's
+    ``findings`` judge the parameter, ``host.findings`` what the kernel did at boot, and
+    ``plan_findings`` the differences from the plan; ``report.failing()`` is what exits 4.
+    """
+    from crashplan.kernel.explain import join_specs
+    from crashplan.planning.check import check_host, compare_plan, read_plan
+
+    if plan is not None and cmdline is not None:
+        raise ValueError("check against a saved plan, or judge a command line: not both")
+    report = check_host(host, proposed=join_specs([cmdline]) if cmdline is not None else None)
+    if plan is not None:
+        report = compare_plan(host, report, read_plan(plan), plan)
+    return report
+
+
+def plan_fleet(results: Iterable[HostResult]) -> FleetSummary:
+    """The fleet at a glance from per-host results: the needs, the memory returned, one covering string.
+
+    ``results`` come from :func:`crashplan.planning.fleet.run_fleet` over snapshots, or from
+    saved ``recommend``/``check`` results read with :mod:`crashplan.planning.reduce`.
+    """
+    from crashplan.planning.fleet import summarise
+
+    return summarise(list(results))

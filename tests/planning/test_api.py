@@ -60,3 +60,28 @@ def test_library_footprint_is_the_plans(host: str) -> None:
     """crashplan.footprint(host) is the footprint crashplan.recommend sized the plan from."""
     h = crashplan.open_host(str(HOSTS / host))
     assert crashplan.footprint(h) == crashplan.recommend(h, strategy="standard").footprint
+
+
+def test_library_check_is_the_cli_verdict() -> None:
+    """crashplan.check judges a proposed parameter as `check --cmdline` does, exit code included."""
+    host = crashplan.open_host(str(HOSTS / "qemu-x86_64-4g-no-crashkernel"))
+    small = crashplan.check(host, cmdline="crashkernel=16M")
+    assert small.failing(strict=False) and "does-not-cover" in [f.code for f in small.findings]
+    out = CliRunner().invoke(cli, ["check", "--source", str(HOSTS / "qemu-x86_64-4g-no-crashkernel"), "--cmdline", "crashkernel=16M"], standalone_mode=False)
+    assert out.return_value == 4, out.output
+    good = crashplan.check(host, cmdline=crashplan.recommend(host, strategy="standard").cmdline)
+    assert not good.failing(strict=False), [f.code for f in good.findings if f.severity == "error"]
+
+
+def test_library_plan_fleet_summarises_per_host_results() -> None:
+    """crashplan.plan_fleet gives the covering string that serves every host it was given."""
+    from crashplan.kernel.crashkernel import decide
+    from crashplan.kernel.features import features_for
+    from crashplan.planning.fleet import run_fleet
+
+    results = list(run_fleet([str(HOSTS / h) for h in ROOT_CAPTURES], strategy="standard", jobs=1))
+    summary = crashplan.plan_fleet(results)
+    assert summary.hosts == 3 and summary.failed == 0 and summary.ranged
+    for r in results:
+        assert r.system_ram and r.recommended_size
+        assert decide(summary.ranged, r.system_ram, features_for("x86_64", r.kernel_version)).crash_size >= r.recommended_size
