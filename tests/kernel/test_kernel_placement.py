@@ -42,7 +42,6 @@ def predict(s: scenarios.Scenario, base: harness.Boot, truth_cmdline: str, tmp_p
     host = crashplan.open_host(str(_as_snapshot(base, tmp_path / "capture")))
     assert host.facts.arch == "x86_64" and host.dmesg is not None and host.dmesg.initrd is not None
     sim = crashplan.simulate(host, truth_cmdline)
-    assert sim.error is None, sim.error
     return sim.assessment, sim.decision.system_ram
 
 
