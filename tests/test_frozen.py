@@ -218,7 +218,7 @@ def test_frozen_is_used_only_on_the_startup_path() -> None:
     for module in _modules():
         for obj in vars(module).values():
             if inspect.isclass(obj) and dataclasses.is_dataclass(obj) and obj.__module__ == module.__name__:
-                if obj.__name__ == "_Raw":  # profiles.load's mutable build state, by design
+                if obj.__name__ == "Raw":  # profiles.load's mutable build state, by design
                     continue
                 assert obj.__dataclass_params__.frozen and "__slots__" in obj.__dict__, obj.__qualname__  # type: ignore[attr-defined]
 

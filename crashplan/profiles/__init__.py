@@ -16,8 +16,9 @@ Built-in profiles are read from ``compiled.json``, every profile resolved and ch
 was compiled (``python -m crashplan.profiles compile``); its CRC of the YAML files must match.
 Reading YAML (a user's file, compiling, a stale index) is :mod:`crashplan.profiles.load`, the
 only module that opens YAML; it is imported when needed, and ``yaml`` inside it only to parse.
-The imports point one way: this index uses ``load``, which uses :mod:`~crashplan.profiles.model`
-(the values) and :mod:`~crashplan.profiles.store` (the files); neither of those imports back.
+The imports point one way: this index uses :mod:`~crashplan.profiles.extends`, which uses
+``load`` (one file), which uses :mod:`~crashplan.profiles.schema`, :mod:`~crashplan.profiles.model`
+(the values) and :mod:`~crashplan.profiles.store` (the files); none of them imports back.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ def _builtin(name: str) -> Profile:
         import json
 
         return _profile_from_plain(json.loads(compiled[0][name]))
-    from crashplan.profiles.load import builtin_from_yaml
+    from crashplan.profiles.extends import builtin_from_yaml
 
     return builtin_from_yaml(name)
 
@@ -160,7 +161,7 @@ def compile_builtins() -> str:
     """
     import json
 
-    from crashplan.profiles.load import builtin_from_yaml
+    from crashplan.profiles.extends import builtin_from_yaml
 
     profiles = {}
     infos = []
@@ -206,7 +207,7 @@ def load_profile(name_or_path: str | os.PathLike[str]) -> Profile:
     if isinstance(name_or_path, os.PathLike) or is_path(text):
         from pathlib import Path
 
-        from crashplan.profiles.load import Session, resolve
+        from crashplan.profiles.extends import Session, resolve
 
         session = Session()
         return resolve(session.user(Path(text)), session)
@@ -218,7 +219,7 @@ def list_profiles(*, include_abstract: bool = False, _use_compiled: bool = True)
     compiled = _compiled() if _use_compiled else None
     if compiled is not None:
         return tuple(i for i in compiled[1] if include_abstract or not i.abstract)
-    from crashplan.profiles.load import Session, builtin_from_yaml, merged_keys, resolve
+    from crashplan.profiles.extends import Session, builtin_from_yaml, merged_keys, resolve
 
     infos = []
     for name in builtin_names():
@@ -328,7 +329,7 @@ def profile_to_json(profile: Profile) -> dict[str, object]:
         v = profile.sources.get(key)
         if v is None:
             return None
-        from crashplan.profiles.load import UNITS, leaf_of
+        from crashplan.profiles.schema import UNITS, leaf_of
 
         leaf = leaf_of(key)
         return {"value": v.value, "unit": UNITS[leaf.kind] if leaf else "text", "source": v.source}
@@ -366,7 +367,7 @@ def profile_to_json(profile: Profile) -> dict[str, object]:
 
 
 def _shown(key: str, value: Value) -> str:
-    from crashplan.profiles.load import leaf_of
+    from crashplan.profiles.schema import leaf_of
 
     leaf = leaf_of(key)
     if leaf is not None and leaf.kind == "size" and isinstance(value, int):

@@ -1,4 +1,4 @@
-"""Reading profile YAML: the schema, one file into checked entries, ``extends:`` resolution.
+"""Reading one profile YAML file into checked entries, with a file, line and column for every problem.
 
 The half of :mod:`crashplan.profiles` that only runs when YAML is read: a user's profile file,
 ``python -m crashplan.profiles compile``, or a checkout whose compiled index is stale.  Built-in
@@ -15,36 +15,26 @@ them together as one :class:`~crashplan.profiles.ProfileProblems`.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from crashplan.errors import ParseError, ProfileError
-from crashplan.kernel.features import ARCHES, canonical_arch, features_for
-from crashplan.kernel.grammar import parse_crashkernel
+from crashplan.kernel.features import ARCHES, canonical_arch
 from crashplan.profiles.model import (
     MAX_PROFILE_BYTES,
     HistoryEntry,
-    Match,
-    Profile,
-    ProfileProblems,
-    SourcedValue,
 )
+from crashplan.profiles.schema import MATCH_KEYS, SECTIONS, TOP_KEYS, TOP_LEAVES, Leaf, expected
 from crashplan.profiles.store import (
-    builtin_names,
-    is_path,
-    read_builtin,
     suggest,
-    suggest_profile,
-    unknown_profile,
 )
 from crashplan.units import format_human, parse_size
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["ESTIMATOR_LEAVES", "UNITS", "Session", "builtin_from_yaml", "leaf_of", "merged_keys", "resolve"]
+__all__ = ["Entry", "Raw", "decode", "read_bounded", "read_file"]
 
 _MAX_DEPTH = 32
 # Plain YAML only: the scalar, sequence and mapping tags the safe loader resolves by itself.
@@ -54,179 +44,9 @@ _TAGS = frozenset(
 )
 _NAME_RE = re.compile(r"[a-z0-9][a-z0-9_.+-]*\Z")
 
-# --------------------------------------------------------------------------------------------
-# Schema
-
 
 @dataclass(frozen=True, slots=True)
-class _Leaf:
-    """A sourced value: ``{value: ..., source: "..."}``."""
-
-    kind: str  # size | count | factor | percent | text | crashkernel | flag | choice
-    doc: str
-    arches: tuple[str, ...] = ()
-    choices: tuple[str, ...] = ()
-    maximum: int | None = None
-
-
-_KIND_WORDS = {
-    "size": "a size such as 256M",
-    "count": "a whole number",
-    "factor": "a number",
-    "percent": "a percentage (0-100]",
-    "text": "text",
-    "crashkernel": "a crashkernel= value such as 2G-64G:256M,64G-:512M",
-    "flag": "true or false",
-}
-
-_TOP_LEAVES: dict[str, _Leaf] = {
-    "page_size": _Leaf(
-        "size", "base page size of the kernel flavour (64K kernels)", arches=("arm64",)
-    ),
-    "default_crashkernel": _Leaf("crashkernel", "the distribution's default crashkernel= value"),
-    "fadump_crashkernel": _Leaf(
-        "crashkernel", "the default for firmware-assisted dump", arches=("ppc64le",)
-    ),
-    "initramfs_tmpfs_percent": _Leaf(
-        "percent", "tmpfs size limit the kdump initramfs unpacks into"
-    ),
-    "dump_level": _Leaf("count", "makedumpfile -d dump level", maximum=31),
-    "core_collector": _Leaf("text", "the dump command of the kdump initramfs"),
-}
-
-_CMDLINE_LEAVES: dict[str, _Leaf] = {
-    "nr_cpus": _Leaf("count", "nr_cpus= given to the kdump kernel"),
-    "maxcpus": _Leaf("count", "maxcpus= given to the kdump kernel"),
-    "append": _Leaf("text", "parameters appended to the kdump kernel command line"),
-    "remove": _Leaf("text", "parameters removed from the first kernel's command line"),
-}
-
-ESTIMATOR_LEAVES: dict[str, _Leaf] = {
-    "runtime_reservation": _Leaf(
-        "size", "user space and kernel runtime allowance (kdumpctl estimate)"
-    ),
-    "initrd_unpack_factor": _Leaf("factor", "compressed initramfs size multiplier"),
-    "kernel_runtime_base": _Leaf("size", "kernel and user space at run time with nr_cpus=1"),
-    "kexec_segments": _Leaf("size", "kexec's own segments in the reservation (purgatory, boot parameters, ELF headers)"),
-    "kernel_size_fallback": _Leaf("size", "in-memory kernel size assumed when no kernel file or iomem line tells"),
-    "initrd_size_fallback": _Leaf("size", "kdump initrd size assumed when the initrd is not found"),
-    "kdump_userspace": _Leaf("size", "the kdump environment's user space beyond busybox and makedumpfile (systemd, udev, journald)"),
-    "kernel_base": _Leaf("size", "kdump kernel runtime memory, image excluded"),
-    "kernel_init": _Leaf("size", "init memory the kdump kernel frees after boot"),
-    "kernel_dynamic": _Leaf("size", "kernel dynamic allocations"),
-    "per_cpu": _Leaf("size", "kernel memory per kdump CPU"),
-    "per_cpu_dump": _Leaf("size", "dump tool memory per kdump CPU (threads, buffers)"),
-    "user_base": _Leaf("size", "kdump initramfs user space (init, udev, makedumpfile ...)"),
-    "user_net": _Leaf("size", "extra user space for a network dump target"),
-    "makedumpfile_cyclic_buffer_max": _Leaf("size", "cap of makedumpfile's cyclic bitmap buffer"),
-    "makedumpfile_free_fraction": _Leaf("factor", "share of MemFree makedumpfile may use"),
-    "makedumpfile_thread_region": _Leaf(
-        "size", "makedumpfile THREAD_REGION per --num-threads thread"
-    ),
-    "makedumpfile_per_thread": _Leaf("size", "measured makedumpfile RSS per thread"),
-    "bitmap_bits_per_page": _Leaf("count", "dump bitmap bits per page of RAM"),
-    "bitmap_max": _Leaf("size", "cap of the dump bitmap"),
-    "struct_page_size": _Leaf("size", "sizeof(struct page)"),
-    "luks_keyslots": _Leaf(
-        "choice", "how LUKS2 Argon2 memory is counted", choices=("max-per-device", "sum")
-    ),
-    "luks_overhead": _Leaf("size", "cryptsetup overhead when a LUKS2 device is in the dump path"),
-    "luks_key_persistence": _Leaf("flag", "the kdump kernel reuses the first kernel's LUKS keys"),
-    "sme_sev_swiotlb": _Leaf("size", "SWIOTLB bounce buffer under AMD SME/SEV"),
-    "arm64_64k": _Leaf("size", "extra for arm64 kernels with 64K pages", arches=("arm64",)),
-    "arm64_smmu": _Leaf("size", "extra for an arm64 SMMU with 64K pages", arches=("arm64",)),
-    "mlx5": _Leaf("size", "extra when the mlx5_core driver is bound"),
-    "per_cpu_default_delta": _Leaf(
-        "size", "default string delta per kdump CPU (kdumpctl, ppc64le)"
-    ),
-    "margin_percent": _Leaf("percent", "margin added on top of the estimate, in percent"),
-    "margin_fixed": _Leaf("size", "fixed margin added on top of the estimate"),
-    "crashplan_margin_percent": _Leaf(
-        "percent", "crashplan's own margin on its estimate, in percent"
-    ),
-    "crashplan_margin_fixed": _Leaf("size", "crashplan's own fixed margin on its estimate"),
-    "cma_runtime_factor": _Leaf("factor", "the ,cma area as a multiple of the runtime part"),
-    "cma_runtime_extra": _Leaf("size", "the least the ,cma area exceeds the runtime part by"),
-    "dirty_pagecache_factor": _Leaf("factor", "dirty page cache and in-flight I/O multiplier"),
-    "fallback_reserve": _Leaf(
-        "size", "reservation the distribution falls back to when its estimate fails"
-    ),
-    "x86_min_low": _Leaf(
-        "size", "low (below 4G) part kept when the reservation goes high", arches=("x86_64",)
-    ),
-}
-
-_SECTIONS: dict[str, dict[str, _Leaf]] = {
-    "kdump_cmdline": _CMDLINE_LEAVES,
-    "estimator": ESTIMATOR_LEAVES,
-}
-_MATCH_KEYS = ("ids", "id_like", "version_min", "version_below", "kernel_release_contains")
-_PLAIN_KEYS = ("name", "extends", "description", "family", "arch", "match", "history")
-_TOP_KEYS = (*_PLAIN_KEYS, *_TOP_LEAVES, *_SECTIONS)
-
-# What a concrete profile (one with an arch) must end up with after merging.
-_REQUIRED = (
-    "description",
-    "family",
-    "initramfs_tmpfs_percent",
-    "dump_level",
-    *(
-        f"estimator.{k}"
-        for k in (
-            "runtime_reservation",
-            "initrd_unpack_factor",
-            "kernel_runtime_base",
-            "kernel_base",
-            "kernel_init",
-            "per_cpu",
-            "per_cpu_dump",
-            "user_base",
-            "makedumpfile_cyclic_buffer_max",
-            "makedumpfile_per_thread",
-            "bitmap_bits_per_page",
-            "bitmap_max",
-            "luks_keyslots",
-            "luks_overhead",
-            "sme_sev_swiotlb",
-            "margin_percent",
-            "margin_fixed",
-            "crashplan_margin_percent",
-            "crashplan_margin_fixed",
-        )
-    ),
-)
-
-UNITS = {
-    "size": "bytes",
-    "count": "count",
-    "factor": "factor",
-    "percent": "percent",
-    "text": "text",
-    "crashkernel": "crashkernel",
-    "flag": "flag",
-    "choice": "text",
-}
-
-
-def _expected(leaf: _Leaf) -> str:
-    if leaf.kind == "choice":
-        return "one of " + ", ".join(leaf.choices)
-    return _KIND_WORDS[leaf.kind]
-
-
-def leaf_of(key: str) -> _Leaf | None:
-    if "." in key:
-        section, _, name = key.partition(".")
-        return _SECTIONS.get(section, {}).get(name)
-    return _TOP_LEAVES.get(key)
-
-
-# --------------------------------------------------------------------------------------------
-# Reading one file into entries
-
-
-@dataclass(frozen=True, slots=True)
-class _Entry:
+class Entry:
     value: Any
     source: str | None
     file: str
@@ -237,7 +57,7 @@ class _Entry:
 
 
 @dataclass(eq=False)
-class _Raw:
+class Raw:
     """One profile file after key-by-key checking, before ``extends:`` merging."""
 
     key: str
@@ -245,8 +65,8 @@ class _Raw:
     file: str
     path: Path | None
     builtin: bool
-    entries: dict[str, _Entry]
-    extends: list[tuple[str, _Entry]]
+    entries: dict[str, Entry]
+    extends: list[tuple[str, Entry]]
     problems: list[ProfileError]
 
 
@@ -346,7 +166,7 @@ def _compose(text: str, file: str) -> Any:
             loader.dispose()
 
 
-def _decode(data: bytes, file: str) -> str:
+def decode(data: bytes, file: str) -> str:
     if len(data) > MAX_PROFILE_BYTES:
         raise ProfileError(
             f"file is larger than {MAX_PROFILE_BYTES} bytes ({format_human(MAX_PROFILE_BYTES)}); a profile is a small text file",
@@ -456,7 +276,7 @@ def _text_list(node: Any, what: str, out: _Collector) -> tuple[str, ...] | None:
     return None if any(v is None for v in values) else tuple(v for v in values if v is not None)
 
 
-def _convert(leaf: _Leaf, value: Any, key: str) -> tuple[Any, ProfileError | None, int]:
+def _convert(leaf: Leaf, value: Any, key: str) -> tuple[Any, ProfileError | None, int]:
     """Check and convert one value: ``(value, problem, offset of the fault in the text)``.
 
     The problem is a ProfileError without a position; the caller adds it.
@@ -468,7 +288,7 @@ def _convert(leaf: _Leaf, value: Any, key: str) -> tuple[Any, ProfileError | Non
         return None, ProfileError(message, file="", code=code), offset
 
     kind = leaf.kind
-    wrong = f"{key}: expected {_expected(leaf)}, not {_describe(value)}"
+    wrong = f"{key}: expected {expected(leaf)}, not {_describe(value)}"
     if kind == "size":
         if isinstance(value, bool) or not isinstance(value, (int, str)):
             return bad(wrong)
@@ -512,7 +332,7 @@ def _convert(leaf: _Leaf, value: Any, key: str) -> tuple[Any, ProfileError | Non
 
 
 def _read_leaf(
-    key: str, leaf: _Leaf, node: Any, out: _Collector, entries: dict[str, _Entry]
+    key: str, leaf: Leaf, node: Any, out: _Collector, entries: dict[str, Entry]
 ) -> None:
     """``key: {value: ..., source: "..."}`` -> one entry."""
     import yaml
@@ -556,7 +376,7 @@ def _read_leaf(
     if not isinstance(value_node, yaml.ScalarNode):
         out.add(
             value_node,
-            f"{key}: expected {_expected(leaf)}, not {_node_kind(value_node)}",
+            f"{key}: expected {expected(leaf)}, not {_node_kind(value_node)}",
             "profile-type",
         )
         return
@@ -575,16 +395,16 @@ def _read_leaf(
     if source is None:
         return
     line, column = _where(value_node)
-    entries[key] = _Entry(value, source, out.file, line, column, _text_column(value_node))
+    entries[key] = Entry(value, source, out.file, line, column, _text_column(value_node))
 
 
-def _read_history(node: Any, out: _Collector, entries: dict[str, _Entry]) -> None:
+def _read_history(node: Any, out: _Collector, entries: dict[str, Entry]) -> None:
     import yaml
 
     if not isinstance(node, yaml.SequenceNode):
         out.add(node, f"history must be a list, not {_node_kind(node)}", "profile-type")
         return
-    result: list[tuple[HistoryEntry, _Entry]] = []
+    result: list[tuple[HistoryEntry, Entry]] = []
     ok = True
     for item in node.value:
         items = _mapping_items(item, "each history entry", out)
@@ -613,7 +433,7 @@ def _read_history(node: Any, out: _Collector, entries: dict[str, _Entry]) -> Non
             result.append(
                 (
                     HistoryEntry(got["value"], got["until"], got["source"]),
-                    _Entry(
+                    Entry(
                         got["value"],
                         got["source"],
                         out.file,
@@ -625,14 +445,14 @@ def _read_history(node: Any, out: _Collector, entries: dict[str, _Entry]) -> Non
             )
     if ok:
         line, column = _where(node)
-        entries["history"] = _Entry(tuple(result), None, out.file, line, column)
+        entries["history"] = Entry(tuple(result), None, out.file, line, column)
 
 
-def _read_match(node: Any, out: _Collector, entries: dict[str, _Entry]) -> None:
+def _read_match(node: Any, out: _Collector, entries: dict[str, Entry]) -> None:
     items = _mapping_items(node, "match", out)
     for k, key_node, value_node in items or ():
-        if k not in _MATCH_KEYS:
-            out.unknown_key(key_node, k, _MATCH_KEYS, "match")
+        if k not in MATCH_KEYS:
+            out.unknown_key(key_node, k, MATCH_KEYS, "match")
             continue
         value: Any = (
             _text_list(value_node, f"match.{k}", out)
@@ -641,19 +461,19 @@ def _read_match(node: Any, out: _Collector, entries: dict[str, _Entry]) -> None:
         )
         if value is not None:
             line, column = _where(value_node)
-            entries[f"match.{k}"] = _Entry(value, None, out.file, line, column)
+            entries[f"match.{k}"] = Entry(value, None, out.file, line, column)
 
 
-def _read_file(
+def read_file(
     text: str, *, key: str, file: str, path: Path | None, builtin: bool, stem: str
-) -> _Raw:
-    """Check one profile file key by key (all problems collected) into a :class:`_Raw`."""
+) -> Raw:
+    """Check one profile file key by key (all problems collected) into a :class:`Raw`."""
     import yaml
 
     out = _Collector(file)
-    entries: dict[str, _Entry] = {}
-    extends: list[tuple[str, _Entry]] = []
-    raw = _Raw(key, stem, file, path, builtin, entries, extends, out.items)
+    entries: dict[str, Entry] = {}
+    extends: list[tuple[str, Entry]] = []
+    raw = Raw(key, stem, file, path, builtin, entries, extends, out.items)
     try:
         root = _compose(text, file)
     except ProfileError as e:
@@ -665,10 +485,10 @@ def _read_file(
     items = _mapping_items(root, "a profile", out)
     for k, key_node, value_node in items or ():
         line, column = _where(value_node)
-        if k in _TOP_LEAVES:
-            _read_leaf(k, _TOP_LEAVES[k], value_node, out, entries)
-        elif k in _SECTIONS:
-            leaves = _SECTIONS[k]
+        if k in TOP_LEAVES:
+            _read_leaf(k, TOP_LEAVES[k], value_node, out, entries)
+        elif k in SECTIONS:
+            leaves = SECTIONS[k]
             for sk, skey_node, svalue_node in _mapping_items(value_node, k, out) or ():
                 if sk not in leaves:
                     out.unknown_key(skey_node, sk, leaves, k)
@@ -687,21 +507,21 @@ def _read_file(
             for ref_node in ref_nodes:
                 ref = _plain_text(ref_node, "extends", out)
                 if ref is not None:
-                    extends.append((ref, _Entry(ref, None, file, *_where(ref_node))))
+                    extends.append((ref, Entry(ref, None, file, *_where(ref_node))))
         elif k in ("name", "family"):
             value = _plain_text(value_node, k, out, ident=True)
             if value is not None:
-                entries[k] = _Entry(value, None, file, line, column)
+                entries[k] = Entry(value, None, file, line, column)
         elif k == "description":
             value = _plain_text(value_node, k, out)
             if value is not None:
-                entries[k] = _Entry(value, None, file, line, column)
+                entries[k] = Entry(value, None, file, line, column)
         elif k == "arch":
             value = _plain_text(value_node, k, out)
             if value is None:
                 continue
             if value in ARCHES:
-                entries[k] = _Entry(value, None, file, line, column)
+                entries[k] = Entry(value, None, file, line, column)
             elif canonical_arch(value) is not None:
                 out.add(
                     value_node,
@@ -715,7 +535,7 @@ def _read_file(
                     "profile-arch",
                 )
         else:
-            out.unknown_key(key_node, k, _TOP_KEYS)
+            out.unknown_key(key_node, k, TOP_KEYS)
     if "name" in entries:
         raw.label = entries["name"].value
         if builtin and entries["name"].value != stem:
@@ -738,67 +558,10 @@ def _read_file(
     return raw
 
 
-_RAW_BUILTINS: dict[str, _Raw] = {}
 
 
-class Session:
-    """One load: files read once each (diamonds); ``touched`` lists the files one resolve used."""
 
-    def __init__(self) -> None:
-        self.raws: dict[str, _Raw] = {}
-        self.touched: list[_Raw] = []
-        self.names = builtin_names()
-
-    def builtin(self, name: str) -> _Raw | None:
-        if name not in self.names:
-            return None
-        # Built-in files do not change while crashplan runs: parse each once per process.
-        raw = _RAW_BUILTINS.get(name)
-        if raw is None:
-            file = f"{name}.yaml (built-in)"
-            try:
-                text = _decode(read_builtin(f"{name}.yaml"), file)
-            except ProfileError as e:
-                raw = _Raw(f"builtin:{name}", name, file, None, True, {}, [], [e])
-            else:
-                raw = _read_file(
-                    text, key=f"builtin:{name}", file=file, path=None, builtin=True, stem=name
-                )
-            _RAW_BUILTINS[name] = raw
-        self.touched.append(raw)
-        return raw
-
-    def user(self, path: Path) -> _Raw:
-        resolved = path.resolve()
-        key = f"file:{resolved}"
-        raw = self.raws.get(key)
-        if raw is None:
-            file = str(path)
-            try:
-                text = _decode(_read_bounded(path), file)
-            except ProfileError as e:
-                raw = _Raw(key, path.stem, file, resolved, False, {}, [], [e])
-            else:
-                raw = _read_file(
-                    text, key=key, file=file, path=resolved, builtin=False, stem=path.stem
-                )
-            self.raws[key] = raw
-        self.touched.append(raw)
-        return raw
-
-    def parent(self, ref: str, child: _Raw) -> _Raw | None:
-        if is_path(ref):
-            from pathlib import Path
-
-            base = child.path.parent if child.path is not None else Path.cwd()
-            target = base / ref
-            if not target.is_file():
-                return None
-            return self.user(target)
-        return self.builtin(ref)
-
-
-def _read_bounded(path: Path) -> bytes:
+def read_bounded(path: Path) -> bytes:
     try:
         with path.open("rb") as f:
             return f.read(MAX_PROFILE_BYTES + 1)
@@ -806,249 +569,3 @@ def _read_bounded(path: Path) -> bytes:
         raise ProfileError(
             f"cannot read the profile: {e.strerror or e}", file=str(path), code="profile-unreadable"
         ) from e
-
-
-# --------------------------------------------------------------------------------------------
-# extends: C3 linearisation and merging
-
-
-def _linearize(
-    raw: _Raw, session: Session, stack: tuple[_Raw, ...], problems: list[ProfileError]
-) -> list[_Raw] | None:
-    """``raw`` followed by its ancestors, nearest first (C3, like Python's MRO)."""
-    chains: list[list[_Raw]] = []
-    direct: list[_Raw] = []
-    for ref, where in raw.extends:
-        parent = session.parent(ref, raw)
-        if parent is None:
-            hint = "" if is_path(ref) else suggest_profile(ref, session.names)
-            what = "file" if is_path(ref) else "profile"
-            problems.append(_extends_error(raw, where, f"extends: unknown {what} {ref!r}{hint}", "profile-extends-unknown"))
-            return None
-        if any(parent.key == s.key for s in (*stack, raw)):
-            path = (*stack, raw)
-            start = [s.key for s in path].index(parent.key)
-            cycle = [*(s.label for s in path[start:]), parent.label]
-            problems.append(_extends_error(raw, where, f"extends cycle: {' -> '.join(cycle)}", "profile-extends-cycle"))
-            return None
-        chain = _linearize(parent, session, (*stack, raw), problems)
-        if chain is None:
-            return None
-        chains.append(chain)
-        direct.append(parent)
-    merged = _c3_merge([*chains, direct])
-    if merged is None:
-        problems.append(
-            _extends_error(
-                raw,
-                raw.extends[0][1],
-                "extends: the parents cannot be ordered consistently (C3); list the more specific parent first",
-                "profile-extends-order",
-            )
-        )
-        return None
-    return [raw, *merged]
-
-
-def _extends_error(raw: _Raw, where: _Entry, message: str, code: str) -> ProfileError:
-    """A problem of ``raw``'s ``extends:`` entry at ``where`` (its line and column)."""
-    return ProfileError(message, file=raw.file, line=where.line, column=where.column, code=code)
-
-
-def _c3_merge(seqs: list[list[_Raw]]) -> list[_Raw] | None:
-    seqs = [list(s) for s in seqs if s]
-    result: list[_Raw] = []
-    while seqs:
-        for seq in seqs:
-            head = seq[0]
-            if not any(head.key in (r.key for r in other[1:]) for other in seqs):
-                break
-        else:
-            return None
-        result.append(head)
-        seqs = [s[1:] if s[0].key == head.key else s for s in seqs]
-        seqs = [s for s in seqs if s]
-    return result
-
-
-def resolve(raw: _Raw, session: Session, *, check_concrete: bool = True) -> Profile:
-    """Merge ``raw`` with its ancestors and check the result; raise every problem at once."""
-    session.touched.clear()
-    problems: list[ProfileError] = []
-    lineage = _linearize(raw, session, (), problems)
-    files = [raw, *(r for r in dict.fromkeys(session.touched) if r is not raw)]
-    file_problems = [p for r in files for p in sorted(r.problems, key=_position)]
-    if lineage is not None:
-        entries: dict[str, _Entry] = {}
-        for r in reversed(lineage):
-            entries.update(r.entries)
-        # A value that failed its own check is missing here; don't report it twice.
-        _check_resolved(
-            raw,
-            lineage,
-            entries,
-            problems,
-            check_concrete=check_concrete,
-            complete=not file_problems,
-        )
-    if file_problems or problems:
-        every = file_problems + problems
-        order = {f: i for i, f in reversed(list(enumerate(p.file for p in every)))}
-        raise ProfileProblems(sorted(every, key=lambda p: (order[p.file], *_position(p))))
-    assert lineage is not None
-    return _build(raw, lineage, entries)
-
-
-def _position(p: ProfileError) -> tuple[int, int]:
-    return (p.line or 0, p.column or 0)
-
-
-def _check_resolved(
-    raw: _Raw,
-    lineage: list[_Raw],
-    entries: dict[str, _Entry],
-    problems: list[ProfileError],
-    *,
-    check_concrete: bool,
-    complete: bool,
-) -> None:
-    def add(entry: _Entry | None, message: str, code: str, column: int | None = None) -> None:
-        if entry is None:
-            problems.append(ProfileError(message, file=raw.file, code=code))
-        else:
-            problems.append(
-                ProfileError(
-                    message,
-                    file=entry.file,
-                    line=entry.line,
-                    column=column or entry.column,
-                    code=code,
-                )
-            )
-
-    arch_entry = entries.get("arch")
-    if arch_entry is None:
-        if check_concrete and complete:
-            concrete = [n for n in builtin_names() if n.startswith(f"{raw.label}-")]
-            hint = (
-                f"; use one of {', '.join(concrete)}"
-                if concrete
-                else "; add arch: or extends a profile that has one"
-            )
-            add(
-                None,
-                f"profile {raw.label!r} has no arch (a family file, meant for extends:){hint}",
-                "profile-abstract",
-            )
-        return
-    arch = arch_entry.value
-    for ancestor in lineage[1:]:
-        theirs = ancestor.entries.get("arch")
-        if theirs is not None and theirs.value != arch:
-            add(
-                arch_entry,
-                f"arch {arch!r} does not fit {ancestor.label!r}, which is for {theirs.value!r}",
-                "profile-arch",
-            )
-            break
-    for key in _REQUIRED if complete else ():
-        if key not in entries:
-            add(
-                None,
-                f"missing {key} (write it here or extends a profile that has it, such as base-{arch})",
-                "profile-missing-key",
-            )
-    features = features_for(arch)
-    for key, entry in sorted(entries.items()):
-        leaf = leaf_of(key)
-        if leaf is not None and leaf.arches and arch not in leaf.arches:
-            add(
-                entry,
-                f"{key} applies to {', '.join(leaf.arches)} only, not to {arch}",
-                "profile-arch",
-            )
-        if leaf is not None and leaf.kind == "crashkernel":
-            _check_crashkernel(key, entry, features, add)
-    for _, entry in entries["history"].value if "history" in entries else ():
-        _check_crashkernel("history value", entry, features, add)
-
-
-def _check_crashkernel(key: str, entry: _Entry, features: Any, add: Callable[..., None]) -> None:
-    text = entry.value
-    try:
-        parse_crashkernel(text, features)
-    except ParseError as e:
-        column = None
-        if entry.text_column is not None:
-            shift = (
-                0
-                if "crashkernel=" in text
-                else (len("crashkernel=") if " " not in text.strip() else None)
-            )
-            if shift is not None:
-                column = entry.text_column + max(0, e.span[0] - shift)
-        add(entry, f"{key}: {e.message} (for {features.arch})", "profile-crashkernel", column)
-
-
-def _build(raw: _Raw, lineage: list[_Raw], entries: dict[str, _Entry]) -> Profile:
-    def plain(key: str) -> Any:
-        entry = entries.get(key)
-        return None if entry is None else entry.value
-
-    sources = {
-        key: SourcedValue(e.value, e.source, e.file, e.line, e.column)
-        for key, e in sorted(entries.items())
-        if e.source is not None and key != "history"
-    }
-    estimator = {
-        k.removeprefix("estimator."): v.value
-        for k, v in sources.items()
-        if k.startswith("estimator.")
-    }
-    history = tuple(h for h, _ in plain("history") or ())
-    return Profile(
-        name=raw.label,
-        description=plain("description"),
-        family=plain("family"),
-        arch=plain("arch"),
-        match=Match(
-            ids=plain("match.ids") or (),
-            id_like=plain("match.id_like") or (),
-            version_min=plain("match.version_min"),
-            version_below=plain("match.version_below"),
-            kernel_release_contains=plain("match.kernel_release_contains"),
-        ),
-        default_crashkernel=plain("default_crashkernel"),
-        fadump_crashkernel=plain("fadump_crashkernel"),
-        history=history,
-        page_size=plain("page_size"),
-        nr_cpus=plain("kdump_cmdline.nr_cpus"),
-        maxcpus=plain("kdump_cmdline.maxcpus"),
-        cmdline_append=plain("kdump_cmdline.append"),
-        cmdline_remove=plain("kdump_cmdline.remove"),
-        initramfs_tmpfs_percent=plain("initramfs_tmpfs_percent"),
-        dump_level=plain("dump_level"),
-        core_collector=plain("core_collector"),
-        estimator=MappingProxyType(estimator),
-        sources=MappingProxyType(sources),
-        lineage=tuple(r.label for r in lineage),
-        file=raw.file,
-        builtin=raw.builtin,
-    )
-
-
-
-def builtin_from_yaml(name: str) -> Profile:
-    session = Session()
-    raw = session.builtin(name)
-    if raw is None:
-        raise ProfileProblems([unknown_profile(name, session.names)])
-    return resolve(raw, session)
-
-
-def merged_keys(raw: _Raw, session: Session) -> set[str]:
-    problems: list[ProfileError] = []
-    lineage = _linearize(raw, session, (), problems) or [raw]
-    return {k for r in lineage for k in r.entries}
-
-

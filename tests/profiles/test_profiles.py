@@ -33,7 +33,7 @@ from crashplan.profiles import (
     profile_to_json,
     render_profile_text,
 )
-from crashplan.profiles.load import ESTIMATOR_LEAVES
+from crashplan.profiles.schema import ESTIMATOR_LEAVES
 from crashplan.units import GiB, MiB
 
 REPO = Path(__file__).resolve().parents[2]
@@ -725,7 +725,7 @@ def test_compiled_index_matches_the_yaml_files() -> None:
 
 def test_compiled_profiles_equal_yaml_profiles() -> None:
     """A profile read from the compiled index equals the one resolved from YAML, sources included."""
-    from crashplan.profiles.load import builtin_from_yaml
+    from crashplan.profiles.extends import builtin_from_yaml
 
     for info in list_profiles():
         a, b = load_profile(info.name), builtin_from_yaml(info.name)
