@@ -37,7 +37,6 @@ with atheris.instrument_imports(include=["crashplan"]):
     import crashplan.host.formats.iomem
     import crashplan.host.formats.kdumpconf
     import crashplan.host.formats.meminfo
-    import crashplan.host.formats.modules
     import crashplan.host.formats.osrelease
     import crashplan.host.formats.sysfs
     import crashplan.host.formats.zoneinfo

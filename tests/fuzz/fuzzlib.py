@@ -245,12 +245,6 @@ def _zone_sizes(z: object) -> tuple[object, ...]:
     return tuple(getattr(z, n) for n in names)
 
 
-def fuzz_modules(data: bytes) -> None:
-    from crashplan.host.formats.modules import parse_modules
-
-    parse_modules(text(data))
-
-
 def fuzz_cpulist(data: bytes) -> None:
     from crashplan.host.formats.cpulist import format_cpulist, parse_cpulist
 
@@ -573,7 +567,6 @@ TARGETS: dict[str, Target] = {
         Target("meminfo", fuzz_meminfo),
         Target("buddyinfo", fuzz_buddyinfo),
         Target("zoneinfo", fuzz_zoneinfo, max_len=16384),
-        Target("modules", fuzz_modules),
         Target("cpulist", fuzz_cpulist, max_len=512),
         Target("sysfs", fuzz_sysfs, max_len=512),
         Target("osrelease", fuzz_osrelease),

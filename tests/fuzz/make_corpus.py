@@ -63,7 +63,6 @@ def parsers() -> None:
         ("proc/meminfo", "meminfo"),
         ("proc/buddyinfo", "buddyinfo"),
         ("proc/zoneinfo", "zoneinfo"),
-        ("proc/modules", "modules"),
         ("etc/os-release", "osrelease"),
         ("dmesg.txt", "dmesg"),
     ):

@@ -21,9 +21,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crashplan.errors import SourceError
-from crashplan.host.formats.images import KernelImage, kernel_size_from_iomem, read_kernel_image
+from crashplan.host.formats.images import KernelImage, read_kernel_image
 from crashplan.host.formats.iomem import kernel_image, parse_iomem
-from crashplan.values import MemRange
 
 DATA = Path(__file__).parents[1] / "data"
 IMAGES = DATA / "images"
@@ -90,7 +89,7 @@ def test_three_views_of_one_kernel_agree() -> None:
     """init_size >= vmlinux span >= the iomem Kernel code..bss span of the same kernel booted."""
     bz, elf = read(BZIMAGE_HEAD), read(VMLINUX_HEAD)
     ranges = kernel_image(parse_iomem(SAME_KERNEL_IOMEM.read_text()))
-    running = kernel_size_from_iomem(ranges)
+    running = max(r.end for r in ranges) - min(r.start for r in ranges)  # Kernel code..bss span
     assert running == 0x4400000 - 0x1000000
     assert bz.memory_size >= elf.memory_size >= running
     # booted with nokaslr: "Kernel code" starts at pref_address, where vmlinux is linked
@@ -174,48 +173,6 @@ def test_real_elf_matches_readelf() -> None:
     assert image.memory_size == max(p + m for p, m, _ in loads) - min(p for p, _, _ in loads)
     assert image.alignment == max(a for _, _, a in loads)
     assert image.file_size == path.stat().st_size
-
-
-def test_kernel_size_from_iomem() -> None:
-    """The iomem fallback is the span of the kernel's ranges, gaps (the __init sections) included."""
-    assert kernel_size_from_iomem([MemRange(0x1000000, 0x1100000), MemRange(0x1200000, 0x1300000)]) == 0x300000
-
-
-def test_error_kernel_size_from_iomem_empty() -> None:
-    """Without Kernel code/data ranges (e.g. a non-root iomem) the fallback raises, it never says 0."""
-    with pytest.raises(SourceError) as info:
-        kernel_size_from_iomem([MemRange(0, 0)])
-    assert str(info.value) == ('/proc/iomem: no "Kernel code/rodata/data/bss" ranges to size the kernel '
-                               "from (run as root or use a snapshot taken as root)")
-
-
-HINT = 'fall back to the running kernel\'s "Kernel code/rodata/data/bss" in /proc/iomem'
-
-
-@pytest.mark.parametrize(("data", "message", "code"), ids=[
-    "empty", "text", "truncated-bzImage", "arm64-size-0", "truncated-elf", "gzip-of-text", "bad-zstd"], argvalues=[
-    (b"", "kernel image format not recognised: no bzImage 'HdrS', arm64/riscv Image magic, ELF, "
-          "EFI zboot or compression magic at the start (first bytes none: empty file)", "kernel-image-unknown"),
-    (b"#!/bin/sh\necho hi\n", "kernel image format not recognised: no bzImage 'HdrS', arm64/riscv Image "
-     "magic, ELF, EFI zboot or compression magic at the start (first bytes 23 21 2f 62 69 6e 2f 73)",
-     "kernel-image-unknown"),
-    (BZIMAGE_HEAD.read_bytes()[:0x240], "truncated bzImage setup header (576 bytes, 0x268 needed)",
-     "kernel-image-corrupt"),
-    (ARM64_HEAD.read_bytes()[:0x10] + bytes(8) + ARM64_HEAD.read_bytes()[0x18:],
-     "arm64 Image header has image_size 0 (a kernel older than 3.17)", "kernel-size-unknown"),
-    (VMLINUX_HEAD.read_bytes()[:100], "ELF program header table is truncated", "kernel-image-corrupt"),
-    (gzip.compress(b"just some text" * 100, mtime=0), "kernel image format not recognised: the "
-     "gzip-compressed file does not decompress to an arm64/riscv Image or an ELF vmlinux (first bytes "
-     "6a 75 73 74 20 73 6f 6d)", "kernel-image-unknown"),
-    (bytes.fromhex("28b52ffd") + b"\xff" * 60, "cannot decompress the start of the zstd kernel payload: "
-     "zstd decompress error: Unsupported frame parameter", "kernel-image-corrupt"),
-])
-def test_error_unreadable_images(data: bytes, message: str, code: str) -> None:
-    """Unrecognised or damaged images raise SourceError with the iomem fallback hint, never size 0."""
-    with pytest.raises(SourceError) as info:
-        read_kernel_image(data, name="/boot/vmlinuz")
-    assert info.value.message == message
-    assert (info.value.code, info.value.hint, info.value.path) == (code, HINT, "/boot/vmlinuz")
 
 
 def test_error_old_boot_protocol() -> None:

@@ -14,7 +14,6 @@ module             file                                                 kernel /
 ``cmdline``        ``/proc/cmdline``, boot-loader option strings        lib/cmdline.c
 ``buddyinfo``      ``/proc/buddyinfo``                                  mm/vmstat.c
 ``zoneinfo``       ``/proc/zoneinfo``                                   mm/vmstat.c
-``modules``        ``/proc/modules``                                    kernel/module/procfs.c
 ``cpulist``        ``/sys/devices/system/cpu/{online,possible,...}``    lib/bitmap-str.c
 ``sysfs``          ``/sys/kernel/kexec_crash_{size,loaded,cma_ranges}``  kernel/ksysfs.c
 ``osrelease``      ``/etc/os-release``                                  os-release(5)
@@ -46,7 +45,6 @@ __all__ = [
     "luksdump",
     "memencrypt",
     "meminfo",
-    "modules",
     "osrelease",
     "pcidrivers",
     "sysfs",

@@ -23,7 +23,7 @@ decompresses into).  Authoritative source, one per format:
 
 Every size is ``int`` bytes.  A size that cannot be read is never reported as 0: the readers
 raise :class:`~crashplan.errors.SourceError`, and the caller falls back to the running kernel's
-"Kernel code/rodata/data/bss" ranges of ``/proc/iomem`` (:func:`kernel_size_from_iomem`).
+"Kernel code/rodata/data/bss" ranges of ``/proc/iomem`` (:func:`crashplan.host.formats.iomem.kernel_image`).
 Like the rest of crashplan, this module opens no files: callers pass an open binary file (or
 bytes) and a display name.
 """
@@ -35,17 +35,14 @@ import io
 import lzma
 import struct
 import zlib
-from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import BinaryIO
 
 from crashplan.errors import SourceError
-from crashplan.values import MemRange
 
 __all__ = [
     "KernelImage",
     "detect_compression",
-    "kernel_size_from_iomem",
     "read_kernel_image",
 ]
 
@@ -136,26 +133,6 @@ def detect_compression(head: bytes) -> str | None:
         if head.startswith(magic):
             return name
     return None
-
-
-def kernel_size_from_iomem(ranges: Iterable[MemRange], *, path: str = "/proc/iomem") -> int:
-    """Bytes the running kernel occupies: the span of its "Kernel code/rodata/data/bss" ranges.
-
-    The span, not the sum: the ``__init`` sections between "Kernel data" and "Kernel bss" are part
-    of the loaded image (``init_size``) but are not listed.
-
-    >>> kernel_size_from_iomem([MemRange(0x1000000, 0x2000000), MemRange(0x2200000, 0x2a00000)])
-    27262976
-    """
-    ranges = [r for r in ranges if r.size > 0]
-    if not ranges:
-        raise SourceError(
-            'no "Kernel code/rodata/data/bss" ranges to size the kernel from',
-            path=path,
-            hint="run as root or use a snapshot taken as root",
-            code="kernel-size-unknown",
-        )
-    return max(r.end for r in ranges) - min(r.start for r in ranges)
 
 
 def read_kernel_image(fp: BinaryIO | bytes, *, name: str) -> KernelImage:

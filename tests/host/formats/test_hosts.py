@@ -12,7 +12,6 @@ from crashplan.host.formats.cmdline import parse_cmdline
 from crashplan.host.formats.cpulist import parse_cpulist
 from crashplan.host.formats.iomem import crash_kernel, parse_iomem, system_ram
 from crashplan.host.formats.meminfo import parse_meminfo
-from crashplan.host.formats.modules import parse_modules
 from crashplan.host.formats.osrelease import parse_os_release
 from crashplan.host.formats.sysfs import (
     parse_cma_ranges,
@@ -30,7 +29,6 @@ PARSERS: dict[str, Callable[..., object]] = {
     "proc/cmdline": parse_cmdline,
     "proc/buddyinfo": parse_buddyinfo,
     "proc/zoneinfo": parse_zoneinfo,
-    "proc/modules": parse_modules,
     "sys/devices/system/cpu/online": parse_cpulist,
     "sys/devices/system/cpu/possible": parse_cpulist,
     "sys/kernel/kexec_crash_size": parse_kexec_crash_size,
