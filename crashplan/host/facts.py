@@ -36,7 +36,6 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from itertools import repeat
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -45,7 +44,8 @@ from crashplan.host.formats.buddyinfo import BuddyInfo, parse_buddyinfo
 from crashplan.host.formats.cmdline import Cmdline, get_param, parse_cmdline
 from crashplan.host.formats.cpulist import parse_cpulist
 from crashplan.host.formats.dmesg import KERNEL_LOG_FILES, Dmesg, parse_dmesg
-from crashplan.host.formats.iomem import IomemMap, Resource, parse_iomem
+from crashplan.host.formats.iomem import IomemMap, Resource, parse_iomem, ram_subtree
+from crashplan.host.formats.iomem import reserved as iomem_reserved
 from crashplan.host.formats.meminfo import Meminfo, parse_meminfo
 from crashplan.host.formats.osrelease import OsRelease, parse_os_release
 from crashplan.host.formats.sysfs import (
@@ -815,29 +815,9 @@ def _mem_total(f: _Facts, meminfo: Meminfo | None, info: HostInfo | None, live: 
     return None
 
 
-def _ram_subtree(top: tuple[Resource, ...]) -> list[Resource]:
-    """Every resource nested (at any depth) inside a top-level System RAM, in file order."""
-    out: list[Resource] = []
-    for res in top:
-        if res.children and res.name == "System RAM":
-            out.extend(_descendants(res))
-    return out
-
-
-def _descendants(res: Resource) -> list[Resource]:
-    """Every resource nested inside ``res``, in file order."""
-    out: list[Resource] = []
-    for kid in res.children:
-        out.append(kid)
-        if kid.children:
-            out.extend(_descendants(kid))
-    return out
-
-
 def _sorted_ranges(resources: Iterable[Resource]) -> tuple[MemRange, ...]:
-    """The resources' ranges in address order (MemRange itself is not ordered)."""
-    pairs = sorted([(res.start, res.end) for res in resources])
-    return tuple(map(tuple.__new__, repeat(MemRange), pairs))  # MemRange(start, end), built in C
+    """The resources' ranges in address order."""
+    return tuple(sorted(res.range for res in resources))
 
 
 def _layout(
@@ -856,7 +836,7 @@ def _layout(
             f.prov[key] = "unknown: /proc/iomem is absent"
         return (), None, (), (), 0
     top = iomem.resources
-    nested = _ram_subtree(top)
+    nested = ram_subtree(iomem)
     crash = [res for res in top if res.name == "Crash kernel"]
     crash += [res for res in nested if res.name == "Crash kernel"]
     if not iomem.addresses_visible:
@@ -872,7 +852,7 @@ def _layout(
         f.prov["kernel_image"] = "'Kernel code' to 'Kernel bss' inside System RAM in /proc/iomem"
     else:
         f.prov["kernel_image"] = "unknown: no 'Kernel code' line in /proc/iomem"
-    reserved = _sorted_ranges(res for res in nested if res.name.lower() == "reserved")
+    reserved = tuple(sorted(iomem_reserved(iomem)))  # the one rule: formats/iomem.reserved()
     f.prov["reserved"] = "'reserved' nested inside System RAM in /proc/iomem"
     regions = _sorted_ranges(crash)
     f.prov["crash_regions"] = (

@@ -36,6 +36,7 @@ __all__ = [
     "format_iomem",
     "kernel_image",
     "parse_iomem",
+    "ram_subtree",
     "reserved",
     "system_ram",
     "walk",
@@ -506,26 +507,33 @@ def kernel_image(iomem: IomemMap) -> tuple[MemRange, ...]:
     return tuple(r.range for r in find(iomem, *_KERNEL_IMAGE_NAMES))
 
 
-def reserved(iomem: IomemMap) -> tuple[MemRange, ...]:
-    """Firmware and kernel reservations visible to user space, in file order.
+def ram_subtree(iomem: IomemMap) -> tuple[Resource, ...]:
+    """Every resource nested (at any depth) inside a top-level "System RAM", in file order.
 
-    These are the top-level resources named "reserved" or "Reserved" (e820/ACPI style holes)
-    and the ones nested anywhere inside a top-level "System RAM" (device-tree reservations on
-    arm64).  "Reserved" entries under PCI windows are not memory and are left out.
+    "Kernel code" and, outside s390, "Crash kernel" sit there; a big map's PCI subtrees, which
+    hold neither, are thousands of lines that need no walking.
     """
-    _require_addresses(iomem, "reserved")
-    out: list[MemRange] = []
+    out: list[Resource] = []
     for top in iomem.resources:
-        if top.name.lower() == "reserved":
-            out.append(top.range)
-        elif top.name == "System RAM":
+        if top.children and top.name == "System RAM":
             stack = list(reversed(top.children))
             while stack:
                 res = stack.pop()
-                if res.name.lower() == "reserved":
-                    out.append(res.range)
+                out.append(res)
                 stack.extend(reversed(res.children))
     return tuple(out)
+
+
+def reserved(iomem: IomemMap) -> tuple[MemRange, ...]:
+    """The reservations inside System RAM that user space sees, in file order.
+
+    The resources named "reserved" (any case) nested inside a top-level "System RAM": memblock
+    reservations the kernel reports (device-tree ``reserved-memory`` on arm64, firmware areas).
+    A top-level "reserved" line is an e820/ACPI hole outside RAM, not a reservation of RAM.
+    Raises :class:`SourceError` when the map was read without root.
+    """
+    _require_addresses(iomem, "reserved")
+    return tuple(res.range for res in ram_subtree(iomem) if res.name.lower() == "reserved")
 
 
 def _require_addresses(iomem: IomemMap, what: str) -> None:

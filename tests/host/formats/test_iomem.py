@@ -155,11 +155,14 @@ def test_rpi4_first_line_space_and_nested_reserved() -> None:
     assert crash_kernel(m) == ()
 
 
-def test_old_style_lowercase_reserved_is_top_level_reservation() -> None:
-    """The 3.2-era capture's lower-case top-level 'reserved' lines count as reservations."""
+def test_old_style_lowercase_top_level_reserved_is_not_ram() -> None:
+    """The 3.2-era capture's lower-case top-level 'reserved' lines are e820 holes outside RAM:
+    found as resources, but no reservation of RAM (none is nested inside System RAM)."""
     m = parse_iomem(read("twaite-desktop-8g"))
-    assert reserved(m)[:2] == (MemRange(0, 0x10000), MemRange(0x91800, 0xA0000))
-    assert len(reserved(m)) == 7
+    holes = find(m, "reserved")
+    assert [(r.depth, r.range) for r in holes[:2]] == [(0, MemRange(0, 0x10000)), (0, MemRange(0x91800, 0xA0000))]
+    assert len(holes) == 7
+    assert reserved(m) == ()
     assert [r.name for r in find(m, "RAM buffer")] == ["RAM buffer", "RAM buffer"]
 
 
