@@ -18,7 +18,7 @@ _KEPT = ("proc", "sys", "etc", "boot")
 
 
 def _kept(relpath: str) -> bool:
-    return relpath.split("/", 1)[0] in _KEPT or relpath == "crashplan-snapshot.json"
+    return relpath.split("/", 1)[0] in _KEPT or relpath in ("crashplan-snapshot.json", "dmesg.txt")
 
 
 @pytest.mark.parametrize("kind", _KINDS)
@@ -34,7 +34,7 @@ def test_archive_reads_like_the_directory(
     for path in sorted(host_tree.rglob("*")):
         relpath = path.relative_to(host_tree).as_posix()
         if not _kept(relpath):
-            # Only the host tree is kept: PROVENANCE.md, dmesg.txt are not part of it.
+            # Only the host tree and the kernel log are kept: PROVENANCE.md is not part of it.
             assert archive.read_text(relpath) is None
             continue
         if path.is_dir():
