@@ -252,6 +252,10 @@ def render_check_text(ctx: PlanContext, report: CheckReport, *, strict: bool = F
         f"  estimated need {report.footprint.total >> 20} MiB; profile {ctx.profile.name}",
         *(f"  {f.severity} {f.code}: {f.message}" for f in report.findings),
     ]
+    if ctx.kdumpctl is not None:
+        from crashplan.render.rich import kdumpctl_side_by_side
+
+        lines.extend("  " + line for line in kdumpctl_side_by_side(ctx.kdumpctl, report.footprint).splitlines())
     if report.plan_findings is not None:
         lines.append(f"plan ({report.plan_file}): {report.plan_cmdline}")
         lines.extend(f"  {f.severity} {f.code}: {f.message}" for f in report.plan_findings)

@@ -249,6 +249,26 @@ def render_footprint_text(ctx: object, fp: object, *, file: IO[str] | None = Non
     )
     for finding in fp.findings:
         console.print(f"  {finding.severity} {finding.code}: {finding.message}")
+    if ctx.kdumpctl is not None:
+        console.print(kdumpctl_side_by_side(ctx.kdumpctl, fp))
+
+
+def kdumpctl_side_by_side(estimate: object, fp: object) -> str:
+    """``kdumpctl estimate`` (as a sosreport kept it) beside crashplan's own estimate, one line each."""
+    from crashplan.host.formats.sosreport import KdumpctlEstimate
+    from crashplan.planning.footprint import Footprint
+
+    assert isinstance(estimate, KdumpctlEstimate) and isinstance(fp, Footprint)
+
+    def mib(value: int | None) -> str:
+        return "-" if value is None else f"{value >> 20}M"
+
+    e = estimate
+    return (
+        f"kdumpctl estimate (the host's own, from the sosreport): recommended {mib(e.recommended)}, reserved {mib(e.reserved)}; "
+        f"kernel {mib(e.kernel_image)}, modules {mib(e.kernel_modules)}, initramfs {mib(e.initramfs)} (x3 in its sum), runtime {mib(e.runtime)}\n"
+        f"crashplan: estimated need {mib(fp.total)}, crashkernel=X needs X >= {mib(fp.recommended_size)}"
+    )
 
 
 def render_plan_text(ctx: object, plan: object, *, file: IO[str] | None = None) -> None:

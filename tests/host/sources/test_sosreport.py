@@ -160,3 +160,63 @@ def test_oversized_sos_extra_is_skipped_not_refused(tmp_path, monkeypatch):
     source = open_source(str(tar_xz(top, tmp_path / f"{TOP}.tar.xz")))
     assert source.read_text("sos_commands/kdump/huge") is None
     assert source.read_text("sos_commands/kdump/kdumpctl_estimate") == ESTIMATE
+
+
+def _json(*args: str) -> dict:
+    import contextlib
+    import io
+    import json
+
+    from crashplan.cli import main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()), contextlib.suppress(SystemExit):
+        main([*args, "--format", "json"])
+    return json.loads(out.getvalue())
+
+
+@pytest.mark.parametrize("command", ["footprint", "recommend", "check"])
+def test_sosreport_directory_and_archive_give_the_same_answer(both, command):
+    """footprint, recommend and check of the sosreport directory and of its .tar.xz are equal (but for the source name)."""
+    from jsonschema import Draft202012Validator
+
+    from crashplan.schemas import load_schema
+
+    directory, archive = (_json(command, "--source", str(p)) for p in both)
+    for doc in (directory, archive):
+        Draft202012Validator(load_schema(command)).validate(doc)
+        doc.pop("source")
+        if command == "check":
+            doc.pop("host")  # names the source in its findings' text
+    assert directory == archive
+
+
+def test_boot_listings_measure_the_kdump_initrd(both):
+    """ls -lanR /boot gives the kdump initrd's size as loaded, lsinitrd its unpacked size."""
+    doc = _json("footprint", "--source", str(both[1]))
+    assert doc["initrd"]["path"] == f"/boot/initramfs-{RELEASE}kdump.img"
+    assert doc["initrd"]["size"] == 33554432
+    assert doc["initrd"]["unpacked_size"] == 65536 + 52428800 + 2
+    assert doc["kernel"]["size"] == 14680064
+
+
+def test_kdumpctl_estimate_is_shown_beside_crashplans(both):
+    """kdumpctl estimate from sos_commands/kdump is in the JSON (bytes) and in the text, beside crashplan's need."""
+    doc = _json("footprint", "--source", str(both[1]))
+    assert doc["kdumpctl_estimate"]["recommended"] == 400 << 20 and doc["kdumpctl_estimate"]["reserved"] == 256 << 20
+    import contextlib
+    import io
+
+    from crashplan.cli import main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()), contextlib.suppress(SystemExit):
+        main(["check", "--source", str(both[0])])
+    text = out.getvalue()
+    assert "kdumpctl estimate (the host's own, from the sosreport): recommended 400M, reserved 256M" in text
+    assert "crashplan: estimated need" in text
+
+
+def test_no_estimate_key_without_a_sosreport():
+    """A source without kdumpctl output has no kdumpctl_estimate key (the goldens stay as they are)."""
+    assert "kdumpctl_estimate" not in _json("footprint", "--source", str(REAL))
