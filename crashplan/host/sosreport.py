@@ -34,7 +34,7 @@ _LISTERS = ("lsinitrd_", "lsinitramfs_-l_")
 def read_kdumpctl_estimate(source: Source) -> KdumpctlEstimate | None:
     """``kdumpctl estimate`` as the sosreport kept it, or None."""
     text = source.read_text(ESTIMATE_FILE)
-    return None if text is None else parse_kdumpctl_estimate(text)
+    return None if text is None else parse_kdumpctl_estimate(text, path=source.display(ESTIMATE_FILE))
 
 
 def sos_boot_files(source: Source, release: str | None, boot: BootFiles, *, page_size: int = 4096) -> BootFiles:
@@ -47,7 +47,7 @@ def sos_boot_files(source: Source, release: str | None, boot: BootFiles, *, page
     text = source.read_text(LS_BOOT_FILE)
     if text is None:
         return boot
-    sizes = parse_ls_lanR(text)
+    sizes = parse_ls_lanR(text, path=source.display(LS_BOOT_FILE))
     kernels, initrds = _boot_candidates(release)
     out: dict[str, BootFile | None] = {"kernel": boot.kernel, "initrd": boot.initrd}
     for kind, candidates in (("kernel", kernels), ("initrd", initrds)):
@@ -67,7 +67,7 @@ def _with_listing(source: Source, item: BootFile, page_size: int, inode_bytes: i
     for lister in _LISTERS:
         relpath = f"sos_commands/boot/{lister}{item.path.replace('/', '.')}"
         text = source.read_text(relpath)
-        listing = None if text is None else parse_initrd_listing(text, page_size=page_size)
+        listing = None if text is None else parse_initrd_listing(text, path=source.display(relpath), page_size=page_size)
         if listing is not None:
             return replace(
                 item,

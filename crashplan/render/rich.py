@@ -21,14 +21,26 @@ if TYPE_CHECKING:
     from crashplan.kernel.syntax import Decision
     from crashplan.planning.fleet import FleetSummary, HostResult
 
-__all__ = ["dumps_json", "render_explanation_text"]
+__all__ = ["dumps_json", "render_explanation_text", "valid_utf8"]
 
 
 def dumps_json(value: object, *, lines: bool = False) -> str:
     """JSON text for stdout: indented for people, one line for ``--batch`` (JSON lines)."""
-    if lines:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-    return json.dumps(value, indent=2, ensure_ascii=False)
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False) if lines else json.dumps(value, indent=2, ensure_ascii=False)
+    return valid_utf8(text)
+
+
+def valid_utf8(text: str) -> str:
+    """``text`` with the undecodable bytes of host files (kept as surrogates) replaced by U+FFFD.
+
+    Host files are read with ``surrogateescape``; printed as they are, their bytes would make
+    the JSON invalid UTF-8.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in text)
+    return text
 
 
 def _size(value: int) -> str:

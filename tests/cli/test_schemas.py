@@ -209,3 +209,19 @@ def test_wheel_ships_the_schemas(tmp_path):
     probe = f"import sys; sys.path.insert(0, {site!r}); import crashplan.schemas as s; assert s.__file__.startswith({site!r}); print(len(s.load_schema('check')['$defs']))"
     out = subprocess.run([sys.executable, "-I", "-c", probe], capture_output=True, text=True, check=False, cwd=tmp_path)
     assert out.returncode == 0 and int(out.stdout) > 5, out.stderr
+
+
+def test_output_is_valid_utf8_for_undecodable_host_bytes(tmp_path):
+    """A /proc/cmdline with bytes that are not UTF-8: the JSON and the metrics are valid UTF-8 (U+FFFD), and valid."""
+    import shutil
+
+    src = tmp_path / "host"
+    shutil.copytree(HOSTS / "qemu-x86_64-4g-crashkernel-256m", src)
+    (src / "proc" / "cmdline").write_bytes(b"console=ttyS0 x=\xff\xfe crashkernel=256M\n")
+    for command in ("facts", "check", "recommend"):
+        _, out, _ = run(command, "--source", str(src), "--format", "json")
+        doc = validate(command, out)
+        if command != "recommend":
+            assert "x=\ufffd\ufffd" in json.dumps(doc, ensure_ascii=False)
+    _, out, _ = run("facts", "--source", str(src), "--format", "prometheus")
+    out.encode("utf-8")

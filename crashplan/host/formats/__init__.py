@@ -20,6 +20,7 @@ module             file                                                 kernel /
 ``osrelease``      ``/etc/os-release``                                  os-release(5)
 ``kdumpconf``      ``/etc/kdump.conf``, ``/etc/sysconfig/kdump``,       kdump-utils, openSUSE
                    ``/etc/default/kdump-tools``                         kdump, kdump-tools
+``sosreport``      ``sos_commands/{kdump,boot}/...`` of a sosreport     sos, kdumpctl, lsinitrd
 =================  ===================================================  ========================
 
 Import the submodules directly (``from crashplan.host.formats.iomem import parse_iomem``); this
@@ -37,6 +38,7 @@ __all__ = [
     "meminfo",
     "modules",
     "osrelease",
+    "sosreport",
     "sysfs",
     "zoneinfo",
 ]

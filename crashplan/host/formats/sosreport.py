@@ -1,7 +1,9 @@
 """Command outputs a sosreport keeps that tell crashplan what its host files do not.
 
-One pure parser per sos ``report`` plugin output (the file names are sos's: the command with
-spaces as ``_`` and ``/`` as ``.``):
+Authoritative sources: sos ``report`` plugins ``kdump`` and ``boot`` (which commands they run
+and where the output lands: the command with spaces as ``_`` and ``/`` as ``.`` under
+``sos_commands/<plugin>/``), kdump-utils ``kdumpctl: do_estimate()``, coreutils ``ls -l`` and
+dracut ``lsinitrd``.  One pure parser per output:
 
 * ``sos_commands/kdump/kdumpctl_estimate`` -- ``kdumpctl estimate`` (kdump-utils ``kdumpctl:
   do_estimate()``; shared/reference/distro-tools.md 1.1): ``Key: <n>M`` lines, sizes in MiB;
@@ -65,8 +67,11 @@ class KdumpctlEstimate:
         }
 
 
-def parse_kdumpctl_estimate(text: str) -> KdumpctlEstimate | None:
+def parse_kdumpctl_estimate(text: str, *, path: str = "sos_commands/kdump/kdumpctl_estimate") -> KdumpctlEstimate | None:
     """Read ``kdumpctl estimate`` output; None when it has none of its keys (a failed run).
+
+    Never raises: lines that are not ``Key: <n>M`` are other output (warnings) and skipped;
+    ``path`` is accepted for the package's convention.
 
     >>> e = parse_kdumpctl_estimate("Reserved crashkernel:    256M\\nRecommended crashkernel: 192M\\n")
     >>> e.reserved >> 20, e.recommended >> 20, e.kernel_image
@@ -90,8 +95,8 @@ def parse_kdumpctl_estimate(text: str) -> KdumpctlEstimate | None:
     return KdumpctlEstimate(**{name: values.get(name) for name in _ESTIMATE_KEYS.values()}, large_modules=tuple(large))
 
 
-def parse_ls_lanR(text: str) -> dict[str, int]:
-    """The regular files of an ``ls -lanR`` listing, by absolute path, with their sizes.
+def parse_ls_lanR(text: str, *, path: str = "sos_commands/boot/ls_-lanR_.boot") -> dict[str, int]:
+    """The regular files of an ``ls -lanR`` listing, by absolute path, with their sizes (never raises).
 
     >>> parse_ls_lanR("/boot:\\n-rw-------. 1 0 0 33554432 Dec  4 09:01 initramfs-6.8kdump.img\\n")
     {'/boot/initramfs-6.8kdump.img': 33554432}
@@ -122,8 +127,8 @@ class InitrdListing:
     pages_bytes: int
 
 
-def parse_initrd_listing(text: str, *, page_size: int = 4096) -> InitrdListing | None:
-    """Read ``lsinitrd IMAGE`` or ``lsinitramfs -l IMAGE`` output; None when it lists no file.
+def parse_initrd_listing(text: str, *, path: str = "sos_commands/boot/lsinitrd", page_size: int = 4096) -> InitrdListing | None:
+    """Read ``lsinitrd IMAGE`` or ``lsinitramfs -l IMAGE`` output; None when it lists no file (never raises).
 
     >>> parse_initrd_listing("-rwxr-xr-x   1 root     root        65536 Dec  4 09:01 init\\n")
     InitrdListing(files=1, inodes=1, unpacked_bytes=65536, pages_bytes=65536)
