@@ -11,10 +11,13 @@ maps options onto one of these calls and hands the result to a renderer.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from crashplan.planning.check import CheckReport
 from crashplan.planning.context import PlanContext as Host
 from crashplan.planning.recommend import Plan, Strategy
 
-__all__ = ["Host", "Plan", "open_host", "recommend"]
+__all__ = ["CheckReport", "Host", "Plan", "check", "open_host", "recommend"]
 
 
 def open_host(
@@ -57,3 +60,26 @@ def recommend(host: Host, *, strategy: Strategy = "auto") -> Plan:
         others=others,
         dmesg=host.dmesg,
     )
+
+
+def check(host: Host, *, cmdline: str | None = None, plan: str | Mapping[str, object] | None = None) -> CheckReport:
+    """Verify ``host``: the state the kernel left at boot, a proposed ``cmdline`` or the host's own, and a saved ``plan``.
+
+    ``plan`` is the path of a ``recommend --format json`` file, or that JSON already loaded.
+    ``report.failing()`` is what makes ``crashplan check`` exit 4.
+
+    >>> import crashplan
+    >>> report = crashplan.check(crashplan.open_host("tests/data/hosts/qemu-x86_64-4g-crashkernel-256m"))
+    >>> report.host.reserved >> 20, [f.code for f in report.host.findings]
+    (256, [])
+
+    :raises CrashplanError: the plan is not a crashplan plan, or is for another host (exit 3).
+    """
+    from crashplan.planning.check import check_host, compare_plan, read_plan, validate_plan
+
+    report = check_host(host, proposed=cmdline)
+    if plan is None:
+        return report
+    if isinstance(plan, str):
+        return compare_plan(host, report, read_plan(plan), plan)
+    return compare_plan(host, report, validate_plan(dict(plan)), "<plan>")

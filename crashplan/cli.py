@@ -312,22 +312,15 @@ def check(
     """
     from crashplan import api
     from crashplan.kernel.explain import join_specs
-    from crashplan.planning.check import (
-        check_host,
-        compare_plan,
-        read_plan,
-        render_check_text,
-        report_to_json,
-    )
+    from crashplan.planning.check import read_plan, render_check_text, report_to_json
     from crashplan.render.rich import dumps_json
 
     if plan_path is not None and proposed is not None:
         raise click.UsageError("--plan checks the host against a saved plan: give --plan or --cmdline, not both")
-    plan = read_plan(plan_path) if plan_path is not None else None
+    if plan_path is not None:
+        read_plan(plan_path)  # a bad plan file fails before the host is read
     ctx = api.open_host(source, kernel=kernel, initrd=initrd, profile=profile_name)
-    report = check_host(ctx, proposed=join_specs([proposed]) if proposed is not None else None)
-    if plan is not None and plan_path is not None:
-        report = compare_plan(ctx, report, plan, plan_path)
+    report = api.check(ctx, cmdline=join_specs([proposed]) if proposed is not None else None, plan=plan_path)
     if fmt == "json":
         text = dumps_json(report_to_json(ctx, report, strict=strict)) + "\n"
     elif fmt == "prometheus":

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from crashplan.planning.context import PlanContext
     from crashplan.planning.footprint import Footprint
 
-__all__ = ["CheckReport", "HostState", "check_host", "compare_plan", "host_state_to_json", "overwrite_fix", "read_plan", "render_check_text", "report_to_json", "verify_host"]
+__all__ = ["CheckReport", "HostState", "check_host", "compare_plan", "host_state_to_json", "overwrite_fix", "read_plan", "render_check_text", "report_to_json", "validate_plan", "verify_host"]
 
 # kexec_crash_size is page-granular and the low area is aligned: a MiB is not a shortfall.
 _TOLERANCE = 1 * MiB
@@ -293,6 +293,16 @@ def read_plan(path: str) -> dict[str, object]:
         raise SourceError("not valid UTF-8: not a plan saved by crashplan recommend --format json", path=path, code="bad-plan") from e
     except json.JSONDecodeError as e:
         raise SourceError(f"not JSON ({e.msg}): not a plan saved by crashplan recommend --format json", path=path, line=e.lineno, code="bad-plan") from e
+    return validate_plan(doc, path)
+
+
+def validate_plan(doc: object, path: str = "<plan>") -> dict[str, object]:
+    """``doc`` if it is a plan saved by ``recommend --format json`` (the fields ``check --plan`` reads).
+
+    :raises CrashplanError: it is not (exit 3, saying why); ``path`` names it.
+    """
+    from crashplan.errors import SourceError
+
     if not isinstance(doc, dict) or doc.get("command") != "recommend" or "crashplan_result_version" not in doc:
         what = f"a crashplan {doc['command']} result" if isinstance(doc, dict) and isinstance(doc.get("command"), str) else "not a crashplan result"
         raise SourceError(f"{what}, not a plan: save one with crashplan recommend --format json", path=path, code="bad-plan")

@@ -149,3 +149,18 @@ def test_error_mixing_snapshots_and_results(recommend_dir):
     """Snapshots and results in one call: usage error, exit 2."""
     code, _, err = run("fleet", HOST_PATHS[0], str(recommend_dir))
     assert code == 2 and "not both" in err
+
+
+def test_fleet_json_outputs_reduce_again(recommend_dir, tmp_path, snapshot_fleet):
+    """Two fleet --format json outputs (a reduce per site) reduce to the summary of all their hosts."""
+    files = sorted(recommend_dir.iterdir())
+    for site, part in (("a", files[:5]), ("b", files[5:])):
+        d = tmp_path / site
+        d.mkdir()
+        for f in part:
+            (d / f.name).write_text(f.read_text())
+        _, out, _ = run("fleet", str(d), "--format", "json")
+        (tmp_path / f"site-{site}.json").write_text(out)
+    code, out, err = run("fleet", str(tmp_path / "site-a.json"), str(tmp_path / "site-b.json"), "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["summary"] == snapshot_fleet["summary"]
