@@ -373,13 +373,15 @@ def fleet(paths: tuple[str, ...], strategy: str, jobs: int | None, fmt: str) -> 
             if fmt == "jsonl":
                 click.echo(dumps_json(result.to_json(), lines=True))
     summary = summarise(results)
+    status = ExitCode.BAD_INPUT if summary.failed else ExitCode.OK
     if fmt == "json":
-        click.echo(dumps_json({"crashplan_result_version": 1, "command": "fleet", "status": "ok", "exit_code": 0, "summary": summary.to_json(), "hosts": [r.to_json() for r in results], "errors": []}))
+        errors = [{"code": "host-failed", "message": r.error, "path": r.source, "line": None} for r in results if not r.ok]
+        click.echo(dumps_json({"crashplan_result_version": 1, "command": "fleet", "status": "error" if errors else "ok", "exit_code": int(status), "summary": summary.to_json(), "hosts": [r.to_json() for r in results], "errors": errors}))
     elif fmt == "jsonl":
         click.echo(dumps_json({"summary": summary.to_json()}, lines=True))
     else:
         render_fleet_text(results, summary)
-    return ExitCode.BAD_INPUT if summary.failed else ExitCode.OK
+    return status
 
 
 def _fleet_reduce(paths: tuple[str, ...], fmt: str) -> int:
@@ -391,8 +393,11 @@ def _fleet_reduce(paths: tuple[str, ...], fmt: str) -> int:
     if fmt == "json":
         click.echo('{"crashplan_result_version": 1, "command": "fleet", "hosts": [', nl=False)
     first = True
+    failed: list[dict[str, object]] = []
     for path, line, doc in iter_results(paths, stdin=sys.stdin):
         result = reducer.add_document(path, line, doc)
+        if result is not None and not result.ok:
+            failed.append({"code": "host-failed", "message": f"{result.source}: {result.error}", "path": path, "line": line})
         if result is not None and fmt in ("json", "jsonl"):
             click.echo(("" if first or fmt == "jsonl" else ",\n") + dumps_json(result.to_json(), lines=True), nl=fmt == "jsonl")
             first = False
@@ -401,7 +406,7 @@ def _fleet_reduce(paths: tuple[str, ...], fmt: str) -> int:
     summary = reducer.summary()
     status = ExitCode.BAD_INPUT if reducer.problems or summary.failed else ExitCode.OK
     if fmt == "json":
-        tail = {"summary": summary.to_json(), "status": "ok" if status == ExitCode.OK else "error", "exit_code": int(status), "errors": [p.to_json() for p in reducer.problems]}
+        tail = {"summary": summary.to_json(), "status": "ok" if status == ExitCode.OK else "error", "exit_code": int(status), "errors": [p.to_json() for p in reducer.problems] + failed}
         click.echo("],\n" + dumps_json(tail, lines=True)[1:])
     elif fmt == "jsonl":
         click.echo(dumps_json({"summary": summary.to_json()}, lines=True))

@@ -225,3 +225,11 @@ def test_output_is_valid_utf8_for_undecodable_host_bytes(tmp_path):
             assert "x=\ufffd\ufffd" in json.dumps(doc, ensure_ascii=False)
     _, out, _ = run("facts", "--source", str(src), "--format", "prometheus")
     out.encode("utf-8")
+
+
+def test_fleet_with_a_failed_host_says_so_in_its_envelope():
+    """fleet over a good and a missing snapshot: exit 3, and the envelope says 3 with the host's error."""
+    code, out, _ = run("fleet", str(HOSTS / "twaite-desktop-8g"), "/nonexistent/crashplan-host", "--format", "json")
+    doc = validate("fleet", out)
+    assert code == 3 and doc["exit_code"] == 3 and doc["status"] == "error"
+    assert [e["code"] for e in doc["errors"]] == ["host-failed"]

@@ -116,6 +116,8 @@ def test_a_failed_host_result_counts_as_failed(tmp_path):
     (tmp_path / "db01.json").write_text(out)
     code, out, _ = run("fleet", str(tmp_path), "--format", "json")
     doc = json.loads(out)
+    Draft202012Validator(load_schema("fleet")).validate(doc)
+    assert doc["errors"][0]["code"] == "host-failed"
     assert code == 3 and doc["summary"]["hosts"] == 1 and doc["summary"]["failed"] == 1
     assert doc["hosts"][0]["source"] == "db01" and doc["hosts"][0]["ok"] is False
 
