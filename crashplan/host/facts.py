@@ -1199,6 +1199,10 @@ def snapshot_extra_files(source: Source) -> dict[str, dict[str, Any]]:
         r = _Reader(source)
         release, _ = _kernel_release(r, _Facts(), _host_info(source, stored), None)
         boot = analyse_boot_files(source, _find_boot_files(source, release))
+        if not source.is_live:
+            from crashplan.host.sosreport import sos_boot_files  # a sosreport's /boot listings
+
+            boot = sos_boot_files(source, release, boot)
     return {"boot": boot_files_to_json(boot)}
 
 

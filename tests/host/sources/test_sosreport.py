@@ -220,3 +220,20 @@ def test_kdumpctl_estimate_is_shown_beside_crashplans(both):
 def test_no_estimate_key_without_a_sosreport():
     """A source without kdumpctl output has no kdumpctl_estimate key (the goldens stay as they are)."""
     assert "kdumpctl_estimate" not in _json("footprint", "--source", str(REAL))
+
+
+def test_snapshot_of_a_sosreport_keeps_the_listed_boot_files(both, tmp_path):
+    """crashplan snapshot --source SOSREPORT stores the kdump initrd measured from the listings."""
+    import json
+
+    from crashplan.cli import main
+
+    dest = tmp_path / "snap"
+    import contextlib
+    import io
+
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), contextlib.suppress(SystemExit):
+        main(["snapshot", "--source", str(both[1]), "-o", str(dest)])
+    stored = json.loads((dest / "crashplan-snapshot.json").read_text())["files"]["boot"]["initrd"]
+    assert stored["path"] == f"/boot/initramfs-{RELEASE}kdump.img" and stored["unpacked_bytes"] == 65536 + 52428800 + 2
+    assert _json("footprint", "--source", str(dest))["initrd"] == _json("footprint", "--source", str(both[1]))["initrd"]
