@@ -237,3 +237,18 @@ def test_snapshot_of_a_sosreport_keeps_the_listed_boot_files(both, tmp_path):
     stored = json.loads((dest / "crashplan-snapshot.json").read_text())["files"]["boot"]["initrd"]
     assert stored["path"] == f"/boot/initramfs-{RELEASE}kdump.img" and stored["unpacked_bytes"] == 65536 + 52428800 + 2
     assert _json("footprint", "--source", str(dest))["initrd"] == _json("footprint", "--source", str(both[1]))["initrd"]
+
+
+@pytest.mark.slow
+def test_sosreport_past_256_mib_unscaled(tmp_path):
+    """A real 300 MiB sosreport .tar (a journal of 300 MiB, small kept files) reads at the shipped caps."""
+    top = sosreport(tmp_path, journal=0)
+    with open(top / "sos_commands/logs/journalctl_--no-pager", "wb") as f:
+        for _ in range(300):
+            f.write(os.urandom(1 << 20))
+    path = tmp_path / f"{TOP}.tar"
+    with tarfile.open(path, "w") as tar:
+        tar.add(top, arcname=top.name)
+    assert path.stat().st_size > archive_module.MAX_TOTAL_SIZE
+    source = open_source(str(path))
+    assert source.read_text("sos_commands/kdump/kdumpctl_estimate") == ESTIMATE
