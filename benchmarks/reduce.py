@@ -61,22 +61,25 @@ def main() -> int:
     with tempfile.TemporaryDirectory(dir=work) as tmp:
         path = Path(tmp) / "results.jsonl"
         size = generate(path, options.hosts, samples)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         p = subprocess.run([*crashplan_command(), "fleet", str(path), "--format", "text"], capture_output=True, text=True, check=False)
         elapsed = time.perf_counter() - started
-    peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    peak_mib = after.ru_maxrss / 1024
     if p.returncode != 0:
         print(p.stderr, file=sys.stderr)
         return 1
     rate = options.hosts / elapsed
     result = {"benchmark": "reduce", "hosts": options.hosts, "input_bytes": size, "seconds": elapsed, "results_per_second": rate,
-              "peak_rss_mib": peak_mib, "target_seconds": TARGET_SECONDS, "target_mib": TARGET_MIB, "cpus": os.cpu_count(),
+              "cpu_seconds": cpu, "load": os.getloadavg()[0], "peak_rss_mib": peak_mib, "target_seconds": TARGET_SECONDS, "target_mib": TARGET_MIB, "cpus": os.cpu_count(),
               "summary": p.stdout.splitlines()}
     if options.json:
         print(json.dumps(result))
     else:
         print(f"reduce: {options.hosts} results ({size >> 20} MiB of JSON lines) in {elapsed:.1f} s = {rate:,.0f} results/s "
-              f"(target < {TARGET_SECONDS:.0f} s), peak RSS {peak_mib:.0f} MiB (target < {TARGET_MIB:.0f} MiB)")
+              f"(target < {TARGET_SECONDS:.0f} s; {cpu:.1f} s of CPU, load {os.getloadavg()[0]:.1f}), peak RSS {peak_mib:.0f} MiB (target < {TARGET_MIB:.0f} MiB)")
         print("  " + "\n  ".join(p.stdout.splitlines()))
     return 0
 

@@ -11,7 +11,7 @@ maps options onto one of these calls and hands the result to a renderer.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from crashplan.kernel.explain import Explanation
 from crashplan.planning.check import CheckReport
@@ -135,23 +135,33 @@ def recommend(host: Host, *, strategy: Strategy = "auto") -> Plan:
     )
 
 
-def check(host: Host, *, cmdline: str | None = None, plan: str | None = None) -> CheckReport:
-    """Judge ``cmdline`` (default: the host's own ``crashkernel=``) against the host, and the host's state.
+def check(host: Host, *, cmdline: str | None = None, plan: str | Mapping[str, object] | None = None) -> CheckReport:
+    """Verify ``host``: the state the kernel left at boot, a proposed ``cmdline`` or the host's own, and a saved ``plan``.
 
-    ``plan`` is the path of a plan saved by ``crashplan recommend --format json``: the host is
-    then compared with it (the after-reboot check), and ``cmdline`` must be None.  The report's
-    ``findings`` judge the parameter, ``host.findings`` what the kernel did at boot, and
-    ``plan_findings`` the differences from the plan; ``report.failing()`` is what exits 4.
+    ``cmdline`` is a command line or its ``crashkernel=`` tokens (a bare ``256M`` means
+    ``crashkernel=256M``).  ``plan`` is the path of a ``recommend --format json`` file, or that
+    JSON already loaded; with a plan, ``cmdline`` must be None.  ``report.findings`` judge the
+    parameter, ``report.host.findings`` what the kernel did at boot, ``report.plan_findings``
+    the differences from the plan; ``report.failing()`` is what makes ``crashplan check`` exit 4.
+
+    >>> import crashplan
+    >>> report = crashplan.check(crashplan.open_host("tests/data/hosts/qemu-x86_64-4g-crashkernel-256m"))
+    >>> report.host.reserved >> 20, [f.code for f in report.host.findings]
+    (256, [])
+
+    :raises CrashplanError: the plan is not a crashplan plan, or is for another host (exit 3).
     """
     from crashplan.kernel.explain import join_specs
-    from crashplan.planning.check import check_host, compare_plan, read_plan
+    from crashplan.planning.check import check_host, compare_plan, read_plan, validate_plan
 
     if plan is not None and cmdline is not None:
         raise ValueError("check against a saved plan, or judge a command line: not both")
     report = check_host(host, proposed=join_specs([cmdline]) if cmdline is not None else None)
-    if plan is not None:
-        report = compare_plan(host, report, read_plan(plan), plan)
-    return report
+    if plan is None:
+        return report
+    if isinstance(plan, str):
+        return compare_plan(host, report, read_plan(plan), plan)
+    return compare_plan(host, report, validate_plan(dict(plan)), "<plan>")
 
 
 def plan_fleet(results: Iterable[HostResult]) -> FleetSummary:

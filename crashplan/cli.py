@@ -414,7 +414,7 @@ def fleet(paths: tuple[str, ...], strategy: str, jobs: int | None, fmt: str) -> 
     summary = summarise(results)
     status = ExitCode.BAD_INPUT if summary.failed else ExitCode.OK
     if fmt == "json":
-        failed = [{"code": "host-failed", "message": r.error or "the host could not be planned", "source": r.source} for r in results if not r.ok]
+        failed = [{"code": "host-failed", "message": r.error or "the host could not be planned", "path": r.source, "line": None} for r in results if not r.ok]
         click.echo(dumps_json(envelope("fleet", {"summary": summary.to_json(), "hosts": [r.to_json() for r in results]}, exit_code=status, errors=failed)))
     elif fmt == "jsonl":
         click.echo(dumps_json({"summary": summary.to_json()}, lines=True))
@@ -433,8 +433,11 @@ def _fleet_reduce(paths: tuple[str, ...], fmt: str) -> int:
     if fmt == "json":
         click.echo(f'{{"crashplan_result_version": {RESULT_VERSION}, "command": "fleet", "hosts": [', nl=False)
     first = True
+    failed: list[dict[str, object]] = []
     for path, line, doc in iter_results(paths, stdin=sys.stdin):
         result = reducer.add_document(path, line, doc)
+        if result is not None and not result.ok:
+            failed.append({"code": "host-failed", "message": f"{result.source}: {result.error}", "path": path, "line": line})
         if result is not None and fmt in ("json", "jsonl"):
             click.echo(("" if first or fmt == "jsonl" else ",\n") + dumps_json(result.to_json(), lines=True), nl=fmt == "jsonl")
             first = False
@@ -444,7 +447,7 @@ def _fleet_reduce(paths: tuple[str, ...], fmt: str) -> int:
     status = ExitCode.BAD_INPUT if reducer.problems or summary.failed else ExitCode.OK
     if fmt == "json":
         # Streamed: the hosts go out as they are read, so the envelope's status comes last.
-        tail = {"summary": summary.to_json(), "status": status_of(status), "exit_code": int(status), "errors": [p.to_json() for p in reducer.problems]}
+        tail = {"summary": summary.to_json(), "status": status_of(status), "exit_code": int(status), "errors": [p.to_json() for p in reducer.problems] + failed}
         click.echo("],\n" + dumps_json(tail, lines=True)[1:])
     elif fmt == "jsonl":
         click.echo(dumps_json({"summary": summary.to_json()}, lines=True))

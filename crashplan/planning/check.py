@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from crashplan.planning.context import PlanContext
     from crashplan.planning.footprint import Footprint
 
-__all__ = ["CheckReport", "HostState", "check_host", "compare_plan", "host_state_to_json", "overwrite_fix", "read_plan", "render_check_text", "report_to_json", "verify_host"]
+__all__ = ["CheckReport", "HostState", "check_host", "compare_plan", "host_state_to_json", "kdumpctl_side_by_side", "overwrite_fix", "read_plan", "render_check_text", "report_to_json", "validate_plan", "verify_host"]
 
 # kexec_crash_size is page-granular and the low area is aligned: a MiB is not a shortfall.
 _TOLERANCE = 1 * MiB
@@ -255,6 +255,8 @@ def render_check_text(ctx: PlanContext, report: CheckReport, *, strict: bool = F
         f"  estimated need {-(-report.footprint.total >> 20)} MiB; profile {ctx.profile.name}",
         *(f"  {f.severity} {f.code}: {f.message}" for f in report.findings),
     ]
+    if ctx.kdumpctl is not None:
+        lines.extend("  " + line for line in kdumpctl_side_by_side(ctx.kdumpctl, report.footprint).splitlines())
     if report.plan_findings is not None:
         lines.append(f"plan ({report.plan_file}): {report.plan_cmdline}")
         lines.extend(f"  {f.severity} {f.code}: {f.message}" for f in report.plan_findings)
@@ -292,6 +294,16 @@ def read_plan(path: str) -> dict[str, object]:
         raise SourceError("not valid UTF-8: not a plan saved by crashplan recommend --format json", path=path, code="bad-plan") from e
     except json.JSONDecodeError as e:
         raise SourceError(f"not JSON ({e.msg}): not a plan saved by crashplan recommend --format json", path=path, line=e.lineno, code="bad-plan") from e
+    return validate_plan(doc, path)
+
+
+def validate_plan(doc: object, path: str = "<plan>") -> dict[str, object]:
+    """``doc`` if it is a plan saved by ``recommend --format json`` (the fields ``check --plan`` reads).
+
+    :raises CrashplanError: it is not (exit 3, saying why); ``path`` names it.
+    """
+    from crashplan.errors import SourceError
+
     if not isinstance(doc, dict) or doc.get("command") != "recommend" or "crashplan_result_version" not in doc:
         what = f"a crashplan {doc['command']} result" if isinstance(doc, dict) and isinstance(doc.get("command"), str) else "not a crashplan result"
         raise SourceError(f"{what}, not a plan: save one with crashplan recommend --format json", path=path, code="bad-plan")
@@ -359,3 +371,21 @@ def compare_plan(ctx: PlanContext, report: CheckReport, plan: dict[str, object],
         findings.append(Finding("error", "plan-no-longer-covers", f"the estimated need is now {format_human(report.footprint.total)} (the plan assumed {format_human(fp_total)}), more than the {format_human(taken + borrowed)} the plan reserves: recommend again"))
     source = plan.get("source")
     return replace(report, plan_file=path, plan_cmdline=cmdline, plan_source=source if isinstance(source, str) else None, plan_findings=tuple(findings))
+
+
+def kdumpctl_side_by_side(estimate: object, fp: object) -> str:
+    """``kdumpctl estimate`` (as a sosreport kept it) beside crashplan's own estimate, one line each."""
+    from crashplan.host.formats.sosreport import KdumpctlEstimate
+    from crashplan.planning.footprint import Footprint
+
+    assert isinstance(estimate, KdumpctlEstimate) and isinstance(fp, Footprint)
+
+    def mib(value: int | None) -> str:
+        return "-" if value is None else f"{value >> 20}M"
+
+    e = estimate
+    return (
+        f"kdumpctl estimate (the host's own, from the sosreport): recommended {mib(e.recommended)}, reserved {mib(e.reserved)}; "
+        f"kernel {mib(e.kernel_image)}, modules {mib(e.kernel_modules)}, initramfs {mib(e.initramfs)} (x3 in its sum), runtime {mib(e.runtime)}\n"
+        f"crashplan: estimated need {mib(fp.total)}, crashkernel=X needs X >= {mib(fp.recommended_size)}"
+    )

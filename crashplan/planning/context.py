@@ -10,17 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from crashplan.errors import CrashplanError, ExitCode
-from crashplan.host.facts import (
-    BootFile,
-    BootFiles,
-    HostFacts,
-    analyse_boot_file,
-    analyse_boot_files,
-    gather_facts,
-    read_kernel_log,
-)
+from crashplan.host.bootfiles import BootFile, BootFiles, analyse_boot_file, analyse_boot_files
+from crashplan.host.facts import HostFacts, gather_facts, read_kernel_log
 from crashplan.host.formats.dmesg import Dmesg
+from crashplan.host.formats.sosreport import KdumpctlEstimate
 from crashplan.host.services import KdumpService, read_kdump_service
+from crashplan.host.sosreport import read_kdumpctl_estimate, sos_boot_files
 from crashplan.profiles import Profile, detect_profile, load_profile
 
 __all__ = ["PlanContext", "boot_file_json", "gather_for_plan"]
@@ -36,6 +31,7 @@ class PlanContext:
     profile_detected: bool
     dmesg: Dmesg | None
     service: KdumpService | None = None
+    kdumpctl: KdumpctlEstimate | None = None
 
     def envelope(self, command: str, exit_code: ExitCode = ExitCode.OK) -> dict[str, object]:
         """The common JSON envelope with the host and its measured boot files."""
@@ -50,6 +46,7 @@ class PlanContext:
             "profile": {"name": self.profile.name, "detected": self.profile_detected},
             "kernel": boot_file_json(f.boot_files.kernel, "kernel"),
             "initrd": boot_file_json(f.boot_files.initrd, "initrd"),
+            **({"kdumpctl_estimate": self.kdumpctl.to_json()} if self.kdumpctl is not None else {}),
         }, exit_code=exit_code)
 
 
@@ -138,7 +135,7 @@ def gather_for_plan(
 
     source = open_source(source_path)
     facts = gather_facts(source, arch=arch, kernel_version=kernel_version)
-    boot = analyse_boot_files(source, facts.boot_files)
+    boot = sos_boot_files(source, facts.kernel_release, analyse_boot_files(source, facts.boot_files), page_size=facts.page_size or 4096)
     if kernel is not None:
         boot = BootFiles(kernel=_explicit(kernel, "kernel"), initrd=boot.initrd)
     if initrd is not None:
@@ -164,4 +161,4 @@ def gather_for_plan(
             kernel_release=facts.kernel_release,
         )
         detected = True
-    return PlanContext(source.name, facts, chosen, detected, read_kernel_log(source), read_kdump_service(source))
+    return PlanContext(source.name, facts, chosen, detected, read_kernel_log(source), read_kdump_service(source), read_kdumpctl_estimate(source))

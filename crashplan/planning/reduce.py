@@ -11,7 +11,8 @@ Inputs, each line of a JSON-lines file or stdin, or a whole ``.json`` file:
 * a ``check`` envelope (the need and the current reservation; the recommendation is then the
   footprint's ``recommended_size`` as a standard reservation);
 * a host line of ``fleet --format jsonl`` (:class:`~crashplan.planning.fleet.HostResult`); the
-  final ``{"summary": ...}`` line of such a file is skipped.
+  final ``{"summary": ...}`` line of such a file is skipped;
+* a ``fleet --format json`` envelope: its hosts are reduced again (a reduce of reduces).
 
 The reduce streams: it keeps the estimated needs (one ``int`` per host, for the median and
 p90), the sums, the host names (duplicates are refused) and the distinct ``(arch, RAM,
@@ -248,6 +249,14 @@ class FleetReducer:
         if isinstance(doc, ResultProblem):
             self.problems.append(doc)
             return None
+        if isinstance(doc, dict) and doc.get("command") == "fleet" and isinstance(doc.get("hosts"), list):
+            if doc.get("crashplan_result_version") != RESULT_VERSION:
+                self.problems.append(ResultProblem(path, line, "other-version", f"crashplan_result_version {json.dumps(doc.get('crashplan_result_version'))}; this crashplan reduces version {RESULT_VERSION}"))
+                return None
+            last = None
+            for host in doc["hosts"]:  # a fleet's own JSON: reduce its hosts again (a reduce of reduces)
+                last = self.add_document(path, line, host) or last
+            return last
         name = path if line is None else f"{path}:{line}"
         if line is None and path != "<stdin>":
             name = os.path.splitext(os.path.basename(path))[0]

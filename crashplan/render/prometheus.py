@@ -53,7 +53,9 @@ class _Exposition:
             self.lines.append(f"{name}{{{text}}} {shown}" if text else f"{name} {shown}")
 
     def text(self) -> str:
-        return "\n".join(self.lines) + "\n"
+        from crashplan.render.rich import escape_undecodable
+
+        return escape_undecodable("\n".join(self.lines) + "\n")
 
 
 def _host_metrics(out: _Exposition, facts: HostFacts, source: str) -> None:

@@ -292,6 +292,10 @@ def render_footprint_text(ctx: object, fp: object, *, file: IO[str] | None = Non
     )
     for finding in fp.findings:
         console.print(f"  {finding.severity} {finding.code}: {finding.message}")
+    if ctx.kdumpctl is not None:
+        from crashplan.planning.check import kdumpctl_side_by_side
+
+        console.print(kdumpctl_side_by_side(ctx.kdumpctl, fp))
 
 
 def render_plan_text(ctx: object, plan: object, *, file: IO[str] | None = None) -> None:

@@ -209,3 +209,39 @@ def test_wheel_ships_the_schemas(tmp_path):
     probe = f"import sys; sys.path.insert(0, {site!r}); import crashplan.schemas as s; assert s.__file__.startswith({site!r}); print(len(s.load_schema('check')['$defs']))"
     out = subprocess.run([sys.executable, "-I", "-c", probe], capture_output=True, text=True, check=False, cwd=tmp_path)
     assert out.returncode == 0 and int(out.stdout) > 5, out.stderr
+
+
+def _strings(value: object) -> str:
+    """Every string inside a JSON value, joined (to look for a text anywhere in it)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        return " ".join(_strings(v) for v in value.values())
+    if isinstance(value, list):
+        return " ".join(_strings(v) for v in value)
+    return ""
+
+
+def test_output_is_valid_utf8_for_undecodable_host_bytes(tmp_path):
+    """A /proc/cmdline with bytes that are not UTF-8: the JSON and the metrics are valid UTF-8
+    (each such byte written as the text \\xNN, as messages show it), and valid."""
+    import shutil
+
+    src = tmp_path / "host"
+    shutil.copytree(HOSTS / "qemu-x86_64-4g-crashkernel-256m", src)
+    (src / "proc" / "cmdline").write_bytes(b"console=ttyS0 x=\xff\xfe crashkernel=256M\n")
+    for command in ("facts", "check", "recommend"):
+        _, out, _ = run(command, "--source", str(src), "--format", "json")
+        doc = validate(command, out)
+        if command != "recommend":
+            assert r"x=\xff\xfe" in _strings(doc)
+    _, out, _ = run("facts", "--source", str(src), "--format", "prometheus")
+    out.encode("utf-8")
+
+
+def test_fleet_with_a_failed_host_says_so_in_its_envelope():
+    """fleet over a good and a missing snapshot: exit 3, and the envelope says 3 with the host's error."""
+    code, out, _ = run("fleet", str(HOSTS / "twaite-desktop-8g"), "/nonexistent/crashplan-host", "--format", "json")
+    doc = validate("fleet", out)
+    assert code == 3 and doc["exit_code"] == 3 and doc["status"] == "error"
+    assert [e["code"] for e in doc["errors"]] == ["host-failed"]

@@ -39,6 +39,7 @@ def _environ(tmp_path: Path, env: dict[str, str] | None = None) -> dict[str, str
         ANSIBLE_LOCALHOST_WARNING="0",
         ANSIBLE_INVENTORY_UNPARSED_WARNING="0",
         PWD=str(tmp_path),
+        LC_ALL="C.UTF-8",  # ansible-core refuses a non-UTF-8 locale; CI may start with none
         **(env or {}),
     )
 

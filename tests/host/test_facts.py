@@ -19,9 +19,9 @@ from types import MappingProxyType
 import pytest
 
 from crashplan.errors import SourceError
+from crashplan.host.bootfiles import BootFile
 from crashplan.host.facts import (
     NON_ROOT_MESSAGE,
-    BootFile,
     HostFacts,
     default_snapshot_name,
     facts_to_json,

@@ -14,7 +14,8 @@ import pytest
 import zstandard
 
 from crashplan.errors import SourceError
-from crashplan.host.facts import BootFiles, analyse_boot_file, gather_facts
+from crashplan.host.bootfiles import BootFiles, analyse_boot_file
+from crashplan.host.facts import gather_facts
 from crashplan.host.formats.fsimage import parse_erofs, parse_fs_image, parse_squashfs
 from crashplan.host.formats.initrd import TMPFS_INODE_BYTES, Limits, analyse_initrd, round_up
 from crashplan.host.sources import DirSource

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from crashplan.host.facts import analyse_boot_file
+from crashplan.host.bootfiles import analyse_boot_file
 from crashplan.planning.footprint import FootprintInputs, estimate_footprint
 from crashplan.profiles import load_profile
 from crashplan.units import MiB

@@ -116,6 +116,8 @@ def test_a_failed_host_result_counts_as_failed(tmp_path):
     (tmp_path / "db01.json").write_text(out)
     code, out, _ = run("fleet", str(tmp_path), "--format", "json")
     doc = json.loads(out)
+    Draft202012Validator(load_schema("fleet")).validate(doc)
+    assert doc["errors"][0]["code"] == "host-failed"
     assert code == 3 and doc["summary"]["hosts"] == 1 and doc["summary"]["failed"] == 1
     assert doc["hosts"][0]["source"] == "db01" and doc["hosts"][0]["ok"] is False
 
@@ -149,3 +151,18 @@ def test_error_mixing_snapshots_and_results(recommend_dir):
     """Snapshots and results in one call: usage error, exit 2."""
     code, _, err = run("fleet", HOST_PATHS[0], str(recommend_dir))
     assert code == 2 and "not both" in err
+
+
+def test_fleet_json_outputs_reduce_again(recommend_dir, tmp_path, snapshot_fleet):
+    """Two fleet --format json outputs (a reduce per site) reduce to the summary of all their hosts."""
+    files = sorted(recommend_dir.iterdir())
+    for site, part in (("a", files[:5]), ("b", files[5:])):
+        d = tmp_path / site
+        d.mkdir()
+        for f in part:
+            (d / f.name).write_text(f.read_text())
+        _, out, _ = run("fleet", str(d), "--format", "json")
+        (tmp_path / f"site-{site}.json").write_text(out)
+    code, out, err = run("fleet", str(tmp_path / "site-a.json"), str(tmp_path / "site-b.json"), "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["summary"] == snapshot_fleet["summary"]

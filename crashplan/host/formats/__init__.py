@@ -25,6 +25,7 @@ module             file                                                 kernel /
 ``luksdump``       ``cryptsetup luksDump`` output                       cryptsetup lib/luks2
 ``kmsg``           ``/dev/kmsg`` records                                 Documentation/ABI dev-kmsg
 ``fsimage``        squashfs/erofs images in a kdump initrd              fs/squashfs, fs/erofs
+``sosreport``      ``sos_commands/{kdump,boot}/...`` of a sosreport     sos, kdumpctl, lsinitrd
 =================  ===================================================  ========================
 
 Import the submodules directly (``from crashplan.host.formats.iomem import parse_iomem``); this
@@ -47,6 +48,7 @@ __all__ = [
     "meminfo",
     "osrelease",
     "pcidrivers",
+    "sosreport",
     "sysfs",
     "zoneinfo",
 ]

@@ -14,8 +14,10 @@ from crashplan.errors import SourceError
 __all__ = [
     "ARCHIVE_SUFFIXES",
     "DEFAULT_READ_LIMIT",
+    "EXTRA_PREFIXES",
     "SNAPSHOT_NAME",
     "archive_kind",
+    "is_extra",
     "is_tree_root_name",
     "relpath_parts",
     "too_large",
@@ -41,16 +43,23 @@ ARCHIVE_SUFFIXES: tuple[tuple[str, str], ...] = (
 # The top-level names a host tree is read from.  An archive keeps only these in memory; they
 # are also never mistaken for the single top-level folder an archive may wrap its tree in.
 _WANTED_DIRS = frozenset({"proc", "sys", "etc", "boot"})
-# Beyond those: the kernel log where a capture or a sosreport keeps it, crashplan's own captured
-# command output (crashplan/luksDump/) and sos' cryptsetup plugin (crashplan.host.platform).
-_WANTED_PREFIXES = (
-    ("dmesg.txt",),
-    ("var", "log", "dmesg"),
-    ("crashplan",),
-    ("sos_commands", "kernel", "dmesg"),
+# What a sosreport holds beside the host files that crashplan reads, kept so that an archive
+# gives the same facts as the same tree unpacked: the kdump and boot plugins' command output
+# (``kdumpctl estimate``, ``lsinitrd``, ``ls -lanR /boot``), the kernel log
+# (``sos_commands/kernel/dmesg``, sos ``report`` plugin ``kernel``), a capture's ``dmesg.txt``
+# and the distro's ``var/log/dmesg``, sos' cryptsetup plugin and crashplan's own captured
+# command output (``crashplan/luksDump/``, crashplan.host.platform).  Sizes of these are not
+# trusted either (archive.py).
+EXTRA_PREFIXES: tuple[tuple[str, ...], ...] = (
+    ("sos_commands", "kdump"),
+    ("sos_commands", "boot"),
+    ("sos_commands", "kernel"),
     ("sos_commands", "cryptsetup"),
+    ("var", "log", "dmesg"),
+    ("dmesg.txt",),
+    ("crashplan",),
 )
-_ROOT_NAMES = _WANTED_DIRS | {"dmesg.txt", "crashplan", "sos_commands"}
+_ROOT_NAMES = _WANTED_DIRS | {SNAPSHOT_NAME, "sos_commands", "var", "dmesg.txt", "crashplan"}
 
 
 def archive_kind(name: str) -> str | None:
@@ -111,14 +120,21 @@ def wanted(parts: tuple[str, ...]) -> bool:
     """
     if not parts:
         return False
-    if parts[0] in _WANTED_DIRS or parts == (SNAPSHOT_NAME,):
-        return True
-    return any(parts[: len(p)] == p for p in _WANTED_PREFIXES)
+    return parts[0] in _WANTED_DIRS or parts == (SNAPSHOT_NAME,) or is_extra(parts)
+
+
+def is_extra(parts: tuple[str, ...]) -> bool:
+    """Whether ``parts`` is one of the sosreport files kept beside the host tree (EXTRA_PREFIXES).
+
+    >>> is_extra(("sos_commands", "kdump", "kdumpctl_estimate")), is_extra(("sos_commands", "logs", "journalctl"))
+    (True, False)
+    """
+    return any(parts[: len(prefix)] == prefix for prefix in EXTRA_PREFIXES)
 
 
 def is_tree_root_name(name: str) -> bool:
     """Whether a top-level name is part of a host tree (so it is not a wrapping folder)."""
-    return name in _ROOT_NAMES or name == SNAPSHOT_NAME
+    return name in _ROOT_NAMES
 
 
 def too_large(limit: int, *, path: str) -> SourceError:

@@ -2,7 +2,10 @@
 
 Reads ``.tar``, ``.tar.gz``/``.tgz``, ``.tar.xz`` and ``.tar.zst``/``.tar.zstd`` in one streamed
 pass (``tarfile`` mode ``r|`` over a decompressor), and keeps in memory only the members a host
-tree is read from: ``proc/``, ``sys/``, ``etc/``, ``boot/`` and ``crashplan-snapshot.json``.
+tree is read from: ``proc/``, ``sys/``, ``etc/``, ``boot/`` and ``crashplan-snapshot.json``, and
+the sosreport files a directory source would show too (``sos_commands/kdump``,
+``sos_commands/boot``, ``sos_commands/kernel``, ``dmesg.txt``, ``var/log/dmesg``;
+``_common.EXTRA_PREFIXES``).
 One top-level folder (``myhost/proc/iomem``, ``sosreport-host-2024/proc/...``) is stripped.
 
 An archive is hostile until proven otherwise (compare the CVE-2007-4559 family that Python's
@@ -12,13 +15,17 @@ An archive is hostile until proven otherwise (compare the CVE-2007-4559 family t
 - a member name is absolute or has a ``..`` component;
 - a member is a device node or a FIFO;
 - a member crashplan keeps is a hard link, or a symlink whose target leaves the tree;
-- a member crashplan keeps claims more than 16 MiB (its header is enough to refuse it);
-- the decompressed stream passes 256 MiB (counted as it is decompressed, so a compression bomb
-  stops there whatever the headers say), or the archive has more than 100,000 members.
+- a host-tree member crashplan keeps claims more than 16 MiB (its header is enough to refuse
+  it; a sosreport extra that large is skipped instead);
+- the members crashplan keeps add up to more than 256 MiB;
+- the decompressed stream passes 256 MiB at more than 100 times the compressed bytes read (a
+  compression bomb: real sosreports, journals included, stay far below that ratio), or passes
+  16 GiB whatever the ratio, or the archive has more than 100,000 members.
 
-Symlinks that stay inside the tree (sos makes absolute links relative) are followed on read.
-Members outside the kept prefixes (sos's ``sos_commands/``, ``var/log/``) are streamed past
-without a size limit of their own: they are never held, and the 256 MiB cap still bounds them.
+The caps count what crashplan keeps, not what it streams past: a 2 GiB sosreport of journals
+and logs is read as long as its kept files are small.  Symlinks that stay inside the tree (sos
+makes absolute links relative) are followed on read.  Members outside the kept prefixes
+(``sos_commands/logs``, ``var/log/journal``) are streamed past and never held.
 
 Corrupt or truncated data is a ``SourceError`` with code ``bad-archive``, never a ``tarfile``,
 ``zlib``, ``lzma`` or ``zstd`` exception.  ``tarfile`` takes a stream that stops at a member
@@ -42,6 +49,7 @@ from crashplan.host.sources._common import (
     DEFAULT_READ_LIMIT,
     SNAPSHOT_NAME,
     archive_kind,
+    is_extra,
     is_tree_root_name,
     relpath_parts,
     too_large,
@@ -49,12 +57,18 @@ from crashplan.host.sources._common import (
 )
 from crashplan.host.sources.snapshot import SnapshotInfo, parse_snapshot_info
 
-__all__ = ["MAX_MEMBERS", "MAX_MEMBER_SIZE", "MAX_TOTAL_SIZE", "ArchiveSource"]
+__all__ = ["MAX_KEPT_SIZE", "MAX_MEMBERS", "MAX_MEMBER_SIZE", "MAX_RATIO", "MAX_STREAM_SIZE", "MAX_TOTAL_SIZE", "ArchiveSource"]
 
 #: Largest member kept in memory.
 MAX_MEMBER_SIZE = 16 << 20
-#: Most decompressed bytes read from one archive (tar headers included).
+#: Most bytes of kept members held from one archive.
+MAX_KEPT_SIZE = 256 << 20
+#: Decompressed bytes past which the compression ratio is watched (tar headers included).
 MAX_TOTAL_SIZE = 256 << 20
+#: Past MAX_TOTAL_SIZE, the most decompressed bytes per compressed byte read: a bomb's ratio.
+MAX_RATIO = 100
+#: Most decompressed bytes read from one archive, whatever the ratio.
+MAX_STREAM_SIZE = 16 << 30
 #: Most members in one archive.
 MAX_MEMBERS = 100_000
 
@@ -211,7 +225,7 @@ def _load(path: str) -> tuple[str | None, dict[str, _Entry]]:
             raise SourceError("empty file", path=path, code="bad-archive")
         decompressed, corrupt = _decompressor(kind, raw)
         try:
-            members = list(_scan(_CappedReader(decompressed, path), path))
+            members = list(_scan(_CappedReader(decompressed, path, raw), path))
         except (_Truncated, EOFError) as e:
             raise _truncated(path) from e
         except corrupt as e:
@@ -243,6 +257,7 @@ def _scan(stream: _CappedReader, path: str) -> Iterator[_Scanned]:
     # typeshed wants a full file object; stream mode only calls read().
     with tarfile.open(fileobj=stream, mode="r|", tarinfo=_StrictTarInfo) as tar:  # type: ignore[call-overload]
         count = 0
+        kept = 0
         while (member := tar.next()) is not None:
             # Stream mode never looks back: drop the TarInfo list tarfile keeps for extraction.
             tar.members.clear()
@@ -268,6 +283,9 @@ def _scan(stream: _CappedReader, path: str) -> Iterator[_Scanned]:
             elif member.isdir():
                 yield parts, _Entry("dir")
             elif member.isreg():
+                extra = is_extra(parts) or is_extra(parts[1:])
+                if extra and member.size > MAX_MEMBER_SIZE:
+                    continue  # a sosreport extra too large to be what crashplan reads: not kept
                 if member.size > MAX_MEMBER_SIZE:
                     raise _hostile(
                         f"refusing member {member.name!r}: {member.size} bytes, over the "
@@ -279,6 +297,9 @@ def _scan(stream: _CappedReader, path: str) -> Iterator[_Scanned]:
                 data = reader.read()
                 if len(data) != member.size:
                     raise _Truncated(member.name)
+                kept += len(data)
+                if kept > MAX_KEPT_SIZE:
+                    raise _hostile(f"refusing archive: the members crashplan keeps add up to more than {MAX_KEPT_SIZE >> 20} MiB", path)
                 yield parts, _Entry("file", data=data)
             else:
                 raise _hostile(
@@ -386,18 +407,19 @@ class _StrictTarInfo(tarfile.TarInfo):
 class _CappedReader:
     """A read-only stream that counts decompressed bytes and stops the archive past the cap."""
 
-    __slots__ = ("_empty", "_inner", "_path", "_total")
+    __slots__ = ("_empty", "_inner", "_path", "_raw", "_total")
 
-    def __init__(self, inner: _Readable, path: str) -> None:
+    def __init__(self, inner: _Readable, path: str, raw: IO[bytes] | None = None) -> None:
         self._inner = inner
         self._path = path
+        self._raw = raw
         self._total = 0
         self._empty = 0
 
     def read(self, size: int = -1) -> bytes:
         if size is None or size < 0:
-            size = MAX_TOTAL_SIZE + 1 - self._total
-        data = self._inner.read(min(size, MAX_TOTAL_SIZE + 1 - self._total))
+            size = MAX_TOTAL_SIZE + 1
+        data = self._inner.read(min(size, MAX_STREAM_SIZE + 1 - self._total))
         # tarfile skips a member in stream mode by reading its claimed size block by block, and
         # goes on reading after the end of the data: a header claiming 2**62 bytes (base-256)
         # would loop for ever.  A second read at the end of the data is that loop.
@@ -406,10 +428,15 @@ class _CappedReader:
             raise _Truncated(self._path)
         self._total += len(data)
         if self._total > MAX_TOTAL_SIZE:
-            raise _hostile(
-                f"refusing archive: more than {MAX_TOTAL_SIZE >> 20} MiB of decompressed data",
-                self._path,
-            )
+            compressed = self._raw.tell() if self._raw is not None else 0
+            if self._total > MAX_STREAM_SIZE:
+                raise _hostile(f"refusing archive: more than {MAX_STREAM_SIZE >> 30} GiB of decompressed data", self._path)
+            if self._raw is None or self._total > MAX_RATIO * max(compressed, 1):
+                raise _hostile(
+                    f"refusing archive: more than {MAX_TOTAL_SIZE >> 20} MiB of decompressed data, "
+                    f"over {MAX_RATIO} times the compressed size (a compression bomb)",
+                    self._path,
+                )
         return data
 
 

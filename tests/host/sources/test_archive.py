@@ -35,7 +35,7 @@ def test_archive_reads_like_the_directory(
     for path in sorted(host_tree.rglob("*")):
         relpath = path.relative_to(host_tree).as_posix()
         if not _kept(relpath):
-            # Only the host tree is kept: PROVENANCE.md is not part of it.
+            # Only the host tree and the kernel log are kept: PROVENANCE.md is not part of it.
             assert archive.read_text(relpath) is None
             continue
         if path.is_dir():
