@@ -1278,7 +1278,7 @@ def analyse_boot_file(fp: Any, kind: str, path: str, size: int) -> BootFile:
 
     facts = analyse_initrd(fp, name=path)
     problem = "; ".join(f.message for f in facts.findings) or None
-    image = "; ".join(
+    described = "; ".join(
         f"/{i.name}: {i.image.kind} {i.image.compression}, {i.image.bytes_used} bytes used, {i.image.inodes} inodes, "
         f"{i.image.files} files of {i.image.file_bytes} bytes" if i.image is not None else f"/{i.name}: {i.problem}"
         for i in facts.images
@@ -1291,7 +1291,7 @@ def analyse_boot_file(fp: Any, kind: str, path: str, size: int) -> BootFile:
         format="+".join(facts.compression) or None,
         problem=problem,
         image_cache_bytes=facts.image_cache_bytes if facts.images else None,
-        image=image,
+        image=described,
     )
 
 

@@ -35,7 +35,11 @@ from crashplan._frozen import frozen
 from crashplan.errors import SourceError
 from crashplan.host.formats.iommu import Iommus, parse_iommus
 from crashplan.host.formats.luksdump import LuksDump, parse_luks_dump
-from crashplan.host.formats.memencrypt import MemEncryption, parse_mem_encrypt_log, parse_mem_encrypt_status
+from crashplan.host.formats.memencrypt import (
+    MemEncryption,
+    parse_mem_encrypt_log,
+    parse_mem_encrypt_status,
+)
 from crashplan.host.formats.pcidrivers import PciDrivers, parse_pci_drivers
 from crashplan.values import Finding
 

@@ -110,7 +110,7 @@ def test_footprint_itemises_the_mounted_image() -> None:
     data = _dracut("squash-root.img", (IMAGES / "root-zstd.squashfs").read_bytes(), compress="gzip")
     item = analyse_boot_file(io.BytesIO(data), "initrd", "/boot/initramfs-6.12.0kdump.img", len(data))
     assert item.image_cache_bytes is not None and item.image is not None
-    assert "/squash-root.img: squashfs zstd, 26255 bytes used, 13 inodes, 5 files of 89929 bytes" == item.image
+    assert item.image == "/squash-root.img: squashfs zstd, 26255 bytes used, 13 inodes, 5 files of 89929 bytes"
     facts = gather_facts(DirSource(QEMU))
     facts = dataclasses.replace(facts, boot_files=BootFiles(initrd=item))
     profile = load_profile("fedora-x86_64")
