@@ -64,9 +64,11 @@ def find_mount(mounts: tuple[Mount, ...], path: str) -> Mount | None:
     ('253:0', '8:1')
     """
     best = None
+    best_len = -1
     for m in mounts:
         point = m.mount_point.rstrip("/") or "/"
-        if path == point or path.startswith(point.rstrip("/") + "/") or point == "/":
-            if best is None or len(point) >= len(best.mount_point.rstrip("/") or "/"):
-                best = m
+        above = point == "/" or path == point or path.startswith(point + "/")
+        # ">=": of two mounts on one point the later one is on top.
+        if above and len(point) >= best_len:
+            best, best_len = m, len(point)
     return best
