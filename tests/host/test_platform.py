@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from crashplan.errors import SourceError
 from crashplan.host.facts import gather_facts
@@ -311,3 +314,27 @@ def test_live_kernel_log_and_platform_facts() -> None:
     facts = gather_facts(live)
     for name in ("mem_encryption", "pci_drivers", "iommus", "luks_devices", "dump_protocol"):
         assert facts.provenance[name], name
+
+
+@pytest.mark.property
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(max_size=400))
+def test_text_parsers_raise_only_source_errors(text: str) -> None:
+    """Any text given to the platform parsers is a value or a SourceError, never another exception."""
+    from crashplan.host.formats.blockdevs import parse_block_devices
+    from crashplan.host.formats.kmsg import parse_kmsg_records
+    from crashplan.host.formats.memencrypt import parse_mem_encrypt_log, parse_mem_encrypt_status
+    from crashplan.host.formats.mountinfo import find_mount, parse_mountinfo
+
+    parse_mem_encrypt_log(text.splitlines())
+    calls = [
+        lambda: parse_luks_dump(text),
+        lambda: parse_luks_dump("Version: 2\nKeyslots:\n  0: luks2\n" + text),
+        lambda: find_mount(parse_mountinfo(text), "/var/crash"),
+        lambda: parse_mem_encrypt_status({"sme": text}),
+        lambda: parse_block_devices({"sda": text}),
+        lambda: parse_kmsg_records(text.encode("utf-8", "surrogatepass").split(b"\n")),
+    ]
+    for call in calls:
+        with contextlib.suppress(SourceError):
+            call()

@@ -18,7 +18,7 @@ from types import MappingProxyType
 
 from crashplan._frozen import frozen
 from crashplan.errors import SourceError
-from crashplan.host.formats._text import excerpt
+from crashplan.host.formats._text import excerpt, is_decimal
 
 __all__ = ["BlockDevices", "parse_block_devices"]
 
@@ -71,7 +71,7 @@ def parse_block_devices(
     for name, text in sorted(devs.items()):
         value = text.strip()
         major, sep, minor = value.partition(":")
-        if not (sep and major.isdigit() and minor.isdigit()):
+        if not (sep and is_decimal(major) and is_decimal(minor)):
             raise SourceError(f"expected major:minor, got {excerpt(value)}", path=f"{path}/{name}/dev", line=1)
         numbers[value] = name
     return BlockDevices(

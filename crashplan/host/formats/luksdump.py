@@ -22,7 +22,7 @@ import re
 
 from crashplan._frozen import frozen
 from crashplan.errors import SourceError
-from crashplan.host.formats._text import excerpt
+from crashplan.host.formats._text import excerpt, is_decimal
 
 __all__ = ["LuksDump", "parse_luks_dump"]
 
@@ -67,7 +67,7 @@ def parse_luks_dump(text: str, *, path: str = "cryptsetup luksDump") -> LuksDump
     for lineno, line in enumerate(text.splitlines(), 1):
         if line.startswith("Version:"):
             value = line.partition(":")[2].strip()
-            if not value.isdigit():
+            if not is_decimal(value):
                 raise SourceError(f"expected a LUKS version number, got {excerpt(value)}", path=path, line=lineno)
             version = int(value)
             continue
@@ -88,7 +88,7 @@ def parse_luks_dump(text: str, *, path: str = "cryptsetup luksDump") -> LuksDump
         if key == "PBKDF":
             pbkdf[-1] = value
         elif key == "Memory":
-            if not value.isdigit():
+            if not is_decimal(value):
                 raise SourceError(f"expected the keyslot memory in KiB, got {excerpt(value)}", path=path, line=lineno)
             memory[-1] = int(value) * 1024
     if version is None:

@@ -50,7 +50,7 @@ def parse_mountinfo(text: str, *, path: str = "/proc/self/mountinfo") -> tuple[M
             sep = fields.index("-", 6)
         except ValueError:
             raise SourceError("expected a ' - ' before the file system type", path=path, line=lineno) from None
-        if len(fields) < sep + 3 or not re.fullmatch(r"\d+:\d+", fields[2]):
+        if len(fields) < sep + 3 or not re.fullmatch(r"[0-9]+:[0-9]+", fields[2]):
             raise SourceError("expected 'ID PARENT MAJOR:MINOR ROOT MOUNTPOINT ... - TYPE SOURCE'", path=path, line=lineno)
         mounts.append(Mount(_unescape(fields[4]), fields[2], fields[sep + 1], _unescape(fields[sep + 2])))
     return tuple(mounts)
