@@ -140,6 +140,17 @@ def test_smmu_costs_with_64k_pages(tmp_path: Path, evidence: str) -> None:
     assert not any("SMMU" in name for name in _items(tree, "fedora-aarch64-64k", page_size=4096))
 
 
+def test_redacted_luks_dump_keeps_what_sizing_reads() -> None:
+    """A redacted dump has no salt, digest or UUID left and parses to the same keyslot memory."""
+    from crashplan.host.formats.luksdump import redact_luks_dump
+
+    text = LUKS2.read_text()
+    red = redact_luks_dump(text)
+    assert "4f 71 a5" not in red and "b7500640" not in red and "Salt: (redacted)" in red
+    assert parse_luks_dump(red) == parse_luks_dump(text)
+    assert parse_luks_dump(redact_luks_dump(LUKS1.read_text())) == parse_luks_dump(LUKS1.read_text())
+
+
 def test_luks_dump_parser_reads_real_output() -> None:
     """Real luksDump output: LUKS2 keyslot memories in bytes, LUKS1 none."""
     d = parse_luks_dump(LUKS2.read_text())

@@ -24,10 +24,14 @@ from crashplan._frozen import frozen
 from crashplan.errors import SourceError
 from crashplan.host.formats._text import excerpt, is_decimal
 
-__all__ = ["LuksDump", "parse_luks_dump"]
+__all__ = ["LuksDump", "parse_luks_dump", "redact_luks_dump"]
 
 _KEYSLOT = re.compile(r"^\s*(\d+): (\S+)\s*$")
 _FIELD = re.compile(r"^\s+([A-Za-z][A-Za-z ]*?):\s*(.*)$")
+# Header values a snapshot has no use for and should not spread: the salts, the volume key
+# digest (a verifier for the volume key), the UUID and label.
+_REDACTED = re.compile(r"^(\s*)(Salt|Digest|MK digest|MK salt|UUID|Label|Subsystem):.*$")
+_CONTINUATION = re.compile(r"^\s+(?:[0-9a-f]{2} ?)+\s*$")
 
 
 @frozen
@@ -47,6 +51,27 @@ class LuksDump:
     def total_memory(self) -> int:
         """Every keyslot's memory added up (openSUSE kdump's rule)."""
         return sum(m for m in self.memory if m)
+
+
+def redact_luks_dump(text: str) -> str:
+    """``luksDump`` output without salts, digests, UUID and label: what a snapshot keeps.
+
+    >>> redact_luks_dump("Version: 2\\nUUID: 1234\\n\\tSalt:       4f 71\\n\\t            ae 4e\\n\\tMemory:     65536\\n")
+    'Version: 2\\nUUID: (redacted)\\n\\tSalt: (redacted)\\n\\tMemory:     65536\\n'
+    """
+    out: list[str] = []
+    skipping = False
+    for line in text.splitlines():
+        m = _REDACTED.match(line)
+        if m is not None:
+            out.append(f"{m.group(1)}{m.group(2)}: (redacted)")
+            skipping = True
+            continue
+        if skipping and _CONTINUATION.match(line):
+            continue
+        skipping = False
+        out.append(line)
+    return "\n".join(out) + ("\n" if text.endswith("\n") else "")
 
 
 def parse_luks_dump(text: str, *, path: str = "cryptsetup luksDump") -> LuksDump:
