@@ -15,7 +15,10 @@ fact                   read from                                  cost (profile 
 ``iommus``             ``/sys/class/iommu``,                      ``arm64_smmu`` with 64K pages
                        ``/sys/devices/platform``, ``/proc/iomem``  (kdump-utils ``has_aarch64_smmu()``)
 ``luks_devices``       ``cryptsetup luksDump`` output in the       ``luks_keyslots`` rule +
-                       source (sosreport, snapshot)               ``luks_overhead``
+                       source (sosreport, snapshot); the dump     ``luks_overhead``
+                       path from ``/proc/self/mountinfo`` and
+                       ``/sys/block`` (kdump-lib.sh
+                       ``get_all_kdump_crypt_dev()``)
 ``dump_protocol``      the kdump configuration (KdumpConfig)      ``user_net`` for nfs, ssh, ftp,
                                                                   sftp, cifs
 =====================  =========================================  ==================================
@@ -32,6 +35,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Protocol
 
 from crashplan.errors import SourceError
+from crashplan.host.formats.blockdevs import BlockDevices, parse_block_devices
 from crashplan.host.formats.iommu import Iommus, parse_iommus
 from crashplan.host.formats.luksdump import LuksDump, parse_luks_dump
 from crashplan.host.formats.memencrypt import (
@@ -39,6 +43,7 @@ from crashplan.host.formats.memencrypt import (
     parse_mem_encrypt_log,
     parse_mem_encrypt_status,
 )
+from crashplan.host.formats.mountinfo import find_mount, parse_mountinfo
 from crashplan.host.formats.pcidrivers import PciDrivers, parse_pci_drivers
 from crashplan.values import Finding
 
@@ -71,14 +76,17 @@ _MEM_ENCRYPT = "sys/kernel/mm/mem_encrypt"
 _PCI_DRIVERS = "sys/bus/pci/drivers"
 _CLASS_IOMMU = "sys/class/iommu"
 _PLATFORM = "sys/devices/platform"
+_MOUNTINFO = "proc/self/mountinfo"
 
 
 @dataclass(frozen=True, slots=True)
 class LuksDevice:
-    """A LUKS device whose header the source holds: its name and its ``luksDump``."""
+    """A LUKS device whose header the source holds: its name, its ``luksDump``, and whether it
+    lies under the dump target (None when the source cannot tell: no mountinfo or /sys/block)."""
 
     device: str
     dump: LuksDump
+    in_dump_path: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +134,7 @@ def gather_platform(
     mem = _mem_encryption(source, read_text, listdir, prov)
     pci = _pci_drivers(source, listdir, prov)
     iommus = _iommus(listdir, iomem, prov)
-    luks = _luks(source, listdir, read_text, prov)
+    luks = _luks(source, listdir, read_text, prov, kdump)
     protocol = None
     if kdump is None:
         prov["dump_protocol"] = "unknown: no kdump configuration"
@@ -222,11 +230,83 @@ def _iommus(
     return found
 
 
+def _quiet_text(source: Source, relpath: str) -> str | None:
+    try:
+        return source.read_text(relpath)
+    except SourceError:
+        return None
+
+
+def _quiet_listdir(source: Source, relpath: str) -> tuple[str, ...] | None:
+    try:
+        return source.listdir(relpath)
+    except SourceError:
+        return None
+
+
+def _block_devices(source: Source) -> BlockDevices | None:
+    """The block devices of ``/sys/block`` (disks, their partitions, dm mappings), None without it."""
+    names = _quiet_listdir(source, "sys/block")
+    if names is None:
+        return None
+    devs: dict[str, str] = {}
+    uuids: dict[str, str] = {}
+    slaves: dict[str, tuple[str, ...]] = {}
+    for name in names:
+        base = f"sys/block/{name}"
+        text = _quiet_text(source, f"{base}/dev")
+        if text is not None:
+            devs[name] = text
+        for child in _quiet_listdir(source, base) or ():
+            if child.startswith(name) and child != name:  # a partition: sda1, nvme0n1p2
+                text = _quiet_text(source, f"{base}/{child}/dev")
+                if text is not None:
+                    devs[child] = text
+        uuid = _quiet_text(source, f"{base}/dm/uuid")
+        if uuid is not None:
+            uuids[name] = uuid
+        below = _quiet_listdir(source, f"{base}/slaves")
+        if below:
+            slaves[name] = below
+    return parse_block_devices(devs, dm_uuids=uuids, slaves=slaves, path=source.display("sys/block"))
+
+
+def _dump_path_luks(
+    source: Source, kdump: KdumpConfig | None, read_text: Callable[[str], str | None]
+) -> tuple[tuple[str, ...] | None, str]:
+    """The LUKS devices under the dump target (kdump-lib.sh get_all_kdump_crypt_dev()), and how it was found.
+
+    None when the source cannot tell (no mountinfo, no /sys/block, the target not mounted).
+    """
+    if kdump is not None and kdump.dump_target in NETWORK_PROTOCOLS:
+        return (), f"the dump target is {kdump.dump_target}: no local device"
+    text = read_text(_MOUNTINFO)
+    blocks = _block_devices(source)
+    if text is None or blocks is None:
+        return None, f"no /{_MOUNTINFO} or /sys/block to follow the dump target to its devices"
+    mounts = parse_mountinfo(text, path=source.display(_MOUNTINFO))
+    device = kdump.dump_device if kdump is not None else None
+    if device is not None and device.startswith("/dev/"):
+        mount = next((m for m in mounts if m.source == device), None)
+        where = device
+    else:
+        where = (kdump.save_path if kdump is not None else None) or "/var/crash"
+        mount = find_mount(mounts, where)
+    if mount is None or mount.device not in blocks.numbers:
+        return None, f"{where} is on no block device /sys/block lists"
+    name = blocks.numbers[mount.device]
+    found = blocks.luks_below(name)
+    return found, f"{where} is on {mount.mount_point} ({mount.source}, {name} {mount.device}) in /{_MOUNTINFO}; " + (
+        f"LUKS below it in /sys/block: {', '.join(found)}" if found else "no dm-crypt LUKS mapping below it in /sys/block"
+    )
+
+
 def _luks(
     source: Source,
     listdir: Callable[[str], tuple[str, ...] | None],
     read_text: Callable[[str], str | None],
     prov: dict[str, str],
+    kdump: KdumpConfig | None,
 ) -> tuple[LuksDevice, ...] | None:
     devices: list[LuksDevice] = []
     where: list[str] = []
@@ -246,7 +326,11 @@ def _luks(
     if not where:
         prov["luks_devices"] = "unknown: no cryptsetup luksDump output in this source (" + ", ".join(LUKS_DUMP_DIRS) + ")"
         return None
-    prov["luks_devices"] = "cryptsetup luksDump output in " + ", ".join(where)
+    in_path, how = _dump_path_luks(source, kdump, read_text)
+    if in_path is not None:
+        names = {d.removeprefix("/dev/") for d in in_path}
+        devices = [LuksDevice(d.device, d.dump, d.device.removeprefix("/dev/") in names) for d in devices]
+    prov["luks_devices"] = "cryptsetup luksDump output in " + ", ".join(where) + f"; dump path: {how}"
     return tuple(devices)
 
 
@@ -271,6 +355,7 @@ def platform_to_json(p: _HasPlatform) -> dict[str, object]:
         "pci_drivers": None if p.pci_drivers is None else {k: list(v) for k, v in p.pci_drivers.drivers.items()},
         "iommus": None if p.iommus is None else {"iommus": list(p.iommus.iommus), "smmu": list(p.iommus.smmu)},
         "luks_devices": None if p.luks_devices is None else [
-            {"device": d.device, "version": d.dump.version, "keyslot_memory": list(d.dump.memory)} for d in p.luks_devices],
+            {"device": d.device, "version": d.dump.version, "keyslot_memory": list(d.dump.memory),
+             "in_dump_path": d.in_dump_path} for d in p.luks_devices],
         "dump_protocol": p.dump_protocol,
     }

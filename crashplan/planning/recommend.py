@@ -180,13 +180,14 @@ def platform_inputs(facts: HostFacts) -> dict[str, Any]:
         out["smmu_source"] = prov.get("iommus", "")
     luks = facts.luks_devices
     if luks and (protocol is None or protocol not in NETWORK_PROTOCOLS):
-        v2 = [d for d in luks if d.dump.version == 2]
+        # In the dump path as host/platform.py traced it (kdump-lib.sh get_all_kdump_crypt_dev());
+        # when the source cannot tell (in_dump_path None), every LUKS2 device is assumed to be.
+        v2 = [d for d in luks if d.dump.version == 2 and d.in_dump_path is not False]
+        assumed = any(d.in_dump_path is None for d in v2)
         out["luks_keyslots"] = tuple(tuple(m or 0 for m in d.dump.memory) for d in v2)
-        # Assumed in the dump path: crashplan does not yet follow the save directory to its
-        # block device (kdump-lib.sh get_all_kdump_crypt_dev()).
         out["luks_source"] = (
-            f"LUKS2 {', '.join(d.device for d in v2)} ({prov.get('luks_devices', '')}), "
-            "assumed in the dump path of a local dump target"
+            f"LUKS2 {', '.join(d.device for d in v2)} ({prov.get('luks_devices', '')})"
+            + ("; assumed in the dump path" if assumed else "")
         )
     return out
 

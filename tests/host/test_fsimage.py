@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gzip
 import io
@@ -12,6 +13,8 @@ from pathlib import Path
 
 import pytest
 import zstandard
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from crashplan.errors import SourceError
 from crashplan.host.bootfiles import BootFiles, analyse_boot_file
@@ -162,3 +165,35 @@ def test_a_file_named_like_an_image_that_is_not_one_is_just_a_file() -> None:
     """A squash-root.img that holds no file system costs tmpfs only, silently."""
     facts = analyse_initrd(_dracut("squash-root.img", b"not an image" * 100), name="initrd.img")
     assert (facts.findings, facts.images, facts.image_cache_bytes) == ((), (), 0)
+
+
+_FIXTURES = {p.name: p.read_bytes() for p in sorted(IMAGES.glob("root-*"))}
+
+
+@pytest.mark.property
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    name=st.sampled_from(sorted(_FIXTURES)),
+    flips=st.lists(st.tuples(st.one_of(st.integers(0, 2047), st.integers(0, 1 << 17)), st.integers(1, 255)), min_size=1, max_size=8),
+    cut=st.one_of(st.none(), st.integers(0, 1 << 17)),
+)
+def test_damaged_images_raise_only_source_errors(name: str, flips: list[tuple[int, int]], cut: int | None) -> None:
+    """Flipped bytes or a cut image give an FsImage, None or a SourceError: never another exception."""
+    data = bytearray(_FIXTURES[name])
+    for at, mask in flips:
+        if at < len(data):
+            data[at] ^= mask
+    blob = bytes(data if cut is None else data[:cut])
+    with contextlib.suppress(SourceError):
+        parse_fs_image(blob, path=name)
+
+
+def test_error_an_image_too_large_to_hold_is_a_finding() -> None:
+    """A root image over 256 MiB is not held in memory: a finding says its page cache is not counted."""
+    name = b"squash-root.img\0"
+    fields = [1, 0o100644, 0, 0, 1, 0, 300 << 20, 0, 0, 0, 0, len(name), 0]
+    header = b"070701" + b"".join(f"{v:08x}".encode() for v in fields) + name
+    facts = analyse_initrd(header + b"\0" * (-len(header) % 4) + b"hsqs" + bytes(4096), name="initrd.img")
+    codes = [f.code for f in facts.findings]
+    assert "initrd-image-unreadable" in codes and "initrd-truncated" in codes
+    assert "initrd.img:squash-root.img: larger than 256 MiB, not read" in " ".join(f.message for f in facts.findings)

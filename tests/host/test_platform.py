@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from crashplan.errors import SourceError
 from crashplan.host.facts import gather_facts
@@ -137,6 +140,17 @@ def test_smmu_costs_with_64k_pages(tmp_path: Path, evidence: str) -> None:
     assert not any("SMMU" in name for name in _items(tree, "fedora-aarch64-64k", page_size=4096))
 
 
+def test_redacted_luks_dump_keeps_what_sizing_reads() -> None:
+    """A redacted dump has no salt, digest or UUID left and parses to the same keyslot memory."""
+    from crashplan.host.formats.luksdump import redact_luks_dump
+
+    text = LUKS2.read_text()
+    red = redact_luks_dump(text)
+    assert "4f 71 a5" not in red and "b7500640" not in red and "Salt: (redacted)" in red
+    assert parse_luks_dump(red) == parse_luks_dump(text)
+    assert parse_luks_dump(redact_luks_dump(LUKS1.read_text())) == parse_luks_dump(LUKS1.read_text())
+
+
 def test_luks_dump_parser_reads_real_output() -> None:
     """Real luksDump output: LUKS2 keyslot memories in bytes, LUKS1 none."""
     d = parse_luks_dump(LUKS2.read_text())
@@ -217,3 +231,121 @@ def test_a_snapshot_keeps_every_platform_fact(tmp_path: Path) -> None:
     before, after = gather_facts(DirSource(tree)), gather_facts(open_source(report.dest))
     for name in ("mem_encryption", "pci_drivers", "iommus", "luks_devices", "dump_protocol"):
         assert getattr(after, name) == getattr(before, name), name
+
+
+_MOUNTINFO = (
+    "22 27 0:21 / /proc rw,relatime - proc proc rw\n"
+    "23 27 0:22 / /sys rw,relatime - sysfs sysfs rw\n"
+    "27 1 253:1 / / rw,relatime shared:1 - xfs /dev/mapper/rhel-root rw,attr2\n"
+    "31 27 8:1 / /boot rw,relatime shared:2 - ext4 /dev/sda1 rw\n"
+    "33 27 253:2 / /srv\\040data rw,relatime shared:3 - xfs /dev/mapper/luks-data rw\n"
+)
+
+
+def _luks_stack(tree: Path) -> None:
+    """sda1 /boot; sda2 -> dm-0 (LUKS2) -> dm-1 (LVM root); sdb1 -> dm-2 (LUKS2) at /srv data."""
+    _write(tree, "proc/self/mountinfo", _MOUNTINFO)
+    for name, dev in (("sda", "8:0"), ("sdb", "8:16"), ("dm-0", "253:0"), ("dm-1", "253:1"), ("dm-2", "253:2")):
+        _write(tree, f"sys/block/{name}/dev", dev + "\n")
+    _write(tree, "sys/block/sda/sda1/dev", "8:1\n")
+    _write(tree, "sys/block/sda/sda2/dev", "8:2\n")
+    _write(tree, "sys/block/sdb/sdb1/dev", "8:17\n")
+    _write(tree, "sys/block/dm-0/dm/uuid", "CRYPT-LUKS2-b7500640809041d0894e3395b80b3799-luks-b750\n")
+    _write(tree, "sys/block/dm-0/slaves/sda2")
+    _write(tree, "sys/block/dm-1/dm/uuid", "LVM-Jq2WnJ8b3\n")
+    _write(tree, "sys/block/dm-1/slaves/dm-0")
+    _write(tree, "sys/block/dm-2/dm/uuid", "CRYPT-LUKS2-0000-luks-data\n")
+    _write(tree, "sys/block/dm-2/slaves/sdb1")
+    _write(tree, "crashplan/luksDump/sda2", LUKS2.read_text())
+    _write(tree, "crashplan/luksDump/sdb1", LUKS2.read_text())
+
+
+def test_only_luks_under_the_dump_target_is_costed(tmp_path: Path) -> None:
+    """/var/crash on the LVM root over LUKS sda2 costs sda2's keyslots, not sdb1's under /srv."""
+    tree = _copy(X86, tmp_path)
+    _luks_stack(tree)
+    facts = gather_facts(DirSource(tree))
+    assert facts.luks_devices is not None
+    assert {d.device: d.in_dump_path for d in facts.luks_devices} == {"sda2": True, "sdb1": False}
+    size, source = _items(tree, "debian-amd64")["LUKS2 Argon2 keyslot memory (1 device)"]
+    assert size == 64 * MiB
+    assert "/var/crash is on / (/dev/mapper/rhel-root, dm-1 253:1) in /proc/self/mountinfo; LUKS below it in /sys/block: sda2" in source
+    assert "assumed" not in source
+
+
+def test_a_save_directory_on_another_luks_device(tmp_path: Path) -> None:
+    """A Debian KDUMP_COREDIR on the /srv data mount (escaped space) costs that device instead."""
+    tree = _copy(X86, tmp_path)
+    _luks_stack(tree)
+    _write(tree, "etc/default/kdump-tools", 'USE_KDUMP=1\nKDUMP_COREDIR="/srv data/crash"\n')
+    facts = gather_facts(DirSource(tree))
+    assert facts.luks_devices is not None
+    assert {d.device: d.in_dump_path for d in facts.luks_devices} == {"sda2": False, "sdb1": True}
+
+
+def test_a_network_dump_needs_no_luks(tmp_path: Path) -> None:
+    """An ssh dump target unlocks nothing: no LUKS line."""
+    tree = _copy(X86, tmp_path)
+    _luks_stack(tree)
+    _write(tree, "etc/default/kdump-tools", 'USE_KDUMP=1\nSSH="root@dumphost"\n')
+    assert not any("LUKS2" in name for name in _items(tree, "debian-amd64"))
+
+
+def test_the_block_stack_survives_a_snapshot(tmp_path: Path) -> None:
+    """A capture keeps mountinfo and the /sys/block names the dump-path walk reads."""
+    tree = _copy(X86, tmp_path)
+    _luks_stack(tree)
+    report = capture_snapshot(DirSource(tree), tmp_path / "snap")
+    assert {"proc/self/mountinfo", "sys/block/dm-0/dm/uuid", "sys/block/dm-0/slaves/sda2", "sys/block/sda/sda2/dev"} <= set(report.files_written)
+    assert gather_facts(open_source(report.dest)).luks_devices == gather_facts(DirSource(tree)).luks_devices
+
+
+def test_error_garbled_mountinfo(tmp_path: Path) -> None:
+    """A mountinfo line without the separator is a one-line error naming the file and line."""
+    tree = _copy(X86, tmp_path)
+    _luks_stack(tree)
+    _write(tree, "proc/self/mountinfo", "27 1 253:1 / / rw,relatime xfs /dev/sda1 rw\n")
+    with pytest.raises(SourceError) as e:
+        gather_facts(DirSource(tree))
+    assert e.value.one_line().endswith("proc/self/mountinfo:1: expected a ' - ' before the file system type")
+
+
+@pytest.mark.live
+def test_live_kernel_log_and_platform_facts() -> None:
+    """The live host's /dev/kmsg reads as dmesg text, and every platform fact has a provenance."""
+    from crashplan.host.formats.dmesg import parse_dmesg
+    from crashplan.host.sources import LiveSource
+
+    live = LiveSource()
+    log = live.kernel_log()
+    if log is None:
+        pytest.skip("/dev/kmsg is not readable here (kernel.dmesg_restrict, or no CAP_SYSLOG)")
+    assert log.startswith("[") and parse_dmesg(log).lines
+    assert isinstance(live.luks_dumps(), dict)
+    facts = gather_facts(live)
+    for name in ("mem_encryption", "pci_drivers", "iommus", "luks_devices", "dump_protocol"):
+        assert facts.provenance[name], name
+
+
+@pytest.mark.property
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(max_size=400))
+def test_text_parsers_raise_only_source_errors(text: str) -> None:
+    """Any text given to the platform parsers is a value or a SourceError, never another exception."""
+    from crashplan.host.formats.blockdevs import parse_block_devices
+    from crashplan.host.formats.kmsg import parse_kmsg_records
+    from crashplan.host.formats.memencrypt import parse_mem_encrypt_log, parse_mem_encrypt_status
+    from crashplan.host.formats.mountinfo import find_mount, parse_mountinfo
+
+    parse_mem_encrypt_log(text.splitlines())
+    calls = [
+        lambda: parse_luks_dump(text),
+        lambda: parse_luks_dump("Version: 2\nKeyslots:\n  0: luks2\n" + text),
+        lambda: find_mount(parse_mountinfo(text), "/var/crash"),
+        lambda: parse_mem_encrypt_status({"sme": text}),
+        lambda: parse_block_devices({"sda": text}),
+        lambda: parse_kmsg_records(text.encode("utf-8", "surrogatepass").split(b"\n")),
+    ]
+    for call in calls:
+        with contextlib.suppress(SourceError):
+            call()

@@ -26,6 +26,8 @@ module             file                                                 kernel /
 ``kmsg``           ``/dev/kmsg`` records                                 Documentation/ABI dev-kmsg
 ``fsimage``        squashfs/erofs images in a kdump initrd              fs/squashfs, fs/erofs
 ``sosreport``      ``sos_commands/{kdump,boot}/...`` of a sosreport     sos, kdumpctl, lsinitrd
+``mountinfo``      ``/proc/self/mountinfo``                             fs/proc_namespace.c
+``blockdevs``      ``/sys/block/*/{dev,dm/uuid,slaves}``                block/genhd.c, dm-sysfs.c
 =================  ===================================================  ========================
 
 Import the submodules directly (``from crashplan.host.formats.iomem import parse_iomem``); this
@@ -35,6 +37,7 @@ package imports none of them, so importing one parser costs only that parser.
 from __future__ import annotations
 
 __all__ = [
+    "blockdevs",
     "buddyinfo",
     "cmdline",
     "cpulist",
@@ -46,6 +49,7 @@ __all__ = [
     "luksdump",
     "memencrypt",
     "meminfo",
+    "mountinfo",
     "osrelease",
     "pcidrivers",
     "sosreport",

@@ -85,10 +85,11 @@ def _bad(path: str, message: str) -> SourceError:
 
 
 def _squashfs_decompressor(compression: str, path: str) -> Callable[[bytes], bytes]:
+    # A metadata block unpacks to at most 8 KiB: the output is bounded, so damage cannot inflate it.
     if compression == "gzip":
-        return zlib.decompress
+        return lambda b: zlib.decompressobj().decompress(b, _METADATA_SIZE)
     if compression == "xz":
-        return lambda b: lzma.decompress(b, format=lzma.FORMAT_XZ)
+        return lambda b: lzma.LZMADecompressor(lzma.FORMAT_XZ, memlimit=64 << 20).decompress(b, _METADATA_SIZE)
     if compression == "zstd":
         import zstandard
 
@@ -187,7 +188,9 @@ def _squashfs_inodes(table: bytes, count: int, block_size: int, page_size: int, 
                 raise _bad(path, f"squashfs inode of unknown type {kind} at {pos} of the inode table")
             if pos > len(table):
                 raise struct.error("past the end")
-    except struct.error:
+            if kind in (2, 9) and size > 1 << 48:
+                raise _bad(path, f"squashfs file of {size} bytes: not a real image")
+    except (struct.error, OverflowError):
         raise _bad(path, f"squashfs inode table ends inside an inode at {pos}") from None
     return files, file_bytes, pages
 
@@ -213,6 +216,9 @@ def parse_erofs(data: bytes, *, path: str, page_size: int = 4096) -> FsImage:
     files = file_bytes = pages = 0
     seen: set[int] = set()
     todo = [root_nid]
+    # Every inode takes at least 32 bytes of the image: no walk visits more than that allows.
+    most = min(inos, len(data) // 32) + 1
+    dirents = 0
     compression = "none"
     try:
         while todo:
@@ -220,7 +226,7 @@ def parse_erofs(data: bytes, *, path: str, page_size: int = 4096) -> FsImage:
             if nid in seen:
                 continue
             seen.add(nid)
-            if len(seen) > max(inos, 1) + 1:
+            if len(seen) > most:
                 raise _bad(path, f"erofs directories reach more inodes than the superblock's {inos}")
             at = meta + nid * 32
             fmt, xattr_count, mode = struct.unpack_from("<HHH", data, at)
@@ -238,9 +244,16 @@ def parse_erofs(data: bytes, *, path: str, page_size: int = 4096) -> FsImage:
             elif kind == _S_IFDIR:
                 if layout not in (0, 2):
                     raise _bad(path, f"erofs directory nid {nid} has data layout {layout}: not read")
+                if size > len(data):
+                    raise _bad(path, f"erofs directory nid {nid} claims {size} bytes, more than the image")
                 inline = at + (64 if extended else 32) + (12 + (xattr_count - 1) * 4 if xattr_count else 0)
-                todo.extend(_erofs_dirents(data, size, raw_blkaddr, block, layout, inline, path))
-    except struct.error:
+                entries = [n for n in _erofs_dirents(data, size, raw_blkaddr, block, layout, inline, path) if n not in seen]
+                dirents += len(entries)
+                # A real tree names each inode once, plus "." and ".." per directory.
+                if dirents > 3 * most + 64:
+                    raise _bad(path, f"erofs directories name more entries than {inos} inodes can have")
+                todo.extend(entries)
+    except (struct.error, OverflowError):  # an offset past the image (or past any index)
         raise _bad(path, "erofs image ends inside an inode or a directory") from None
     if compressed and compression == "none":
         compression = "compressed"

@@ -88,7 +88,7 @@ _TRAILER = b"TRAILER!!!\0"
 _IMAGE_NAMES = frozenset(n + b"\0" for n in (b"squash-root.img", b"squash/root.img", b"squashfs-root.img",
                                             b"erofs-root.img"))
 _WATCHED_SIZES = frozenset(len(n) for n in (_TRAILER, *_IMAGE_NAMES))
-_MAX_IMAGE = 1 << 30  # images larger than this are not held in memory to be read
+_MAX_IMAGE = 256 * _MiB  # images larger than this are not held in memory to be read (a finding says so)
 _SHORT_SYMLINK_LEN = 128  # mm/shmem.c
 _ZSTD_BLOCK_MAX = 128 * 1024  # RFC 8878 3.1.1.2.4: Block_Maximum_Size <= 128 KiB
 _LZ4_MAGIC = 0x184C2102  # lib/decompress_unlz4.c ARCHIVE_MAGICNUMBER, the legacy format (lz4 -l)
@@ -255,7 +255,7 @@ class _Cpio:
         self.name_size = 0
         self.capture = bytearray()
         self.capture_left = self.capture_rest = 0
-        self.images: list[tuple[str, bytes]] = []
+        self.images: list[tuple[str, bytes | None]] = []
         self.reset()
 
     def reset(self) -> None:
@@ -381,7 +381,9 @@ class _Cpio:
             self.links.clear()  # do_name(): free_hash() at the trailer
             return rest
         self._count(mode, filesize, nlink, ino, major, minor)
-        if name in _IMAGE_NAMES and mode & _S_IFMT == _S_IFREG and 0 < filesize <= _MAX_IMAGE:
+        if name in _IMAGE_NAMES and mode & _S_IFMT == _S_IFREG and filesize > _MAX_IMAGE:
+            self.images.append((name[:-1].decode(), None))
+        elif name in _IMAGE_NAMES and mode & _S_IFMT == _S_IFREG and filesize > 0:
             # The name ends at a known offset: the data starts at the next multiple of 4.
             pad = rest - filesize - (-filesize % 4)
             self.capture = bytearray()
@@ -760,6 +762,11 @@ def analyse_initrd(
     compressions = tuple(dict.fromkeys(s.compression for s in walk.segments))
     images = []
     for image_name, data in c.images:
+        if data is None:
+            problem = f"{name}:{image_name}: larger than {_MAX_IMAGE >> 20} MiB, not read"
+            images.append(InitrdImage(image_name, 0, None, problem))
+            findings.append(Finding("warning", "initrd-image-unreadable", f"{problem}: its page cache is not counted"))
+            continue
         if not data:
             continue  # the walk stopped inside it: the finding above says why
         try:

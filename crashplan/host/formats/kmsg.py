@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from crashplan.errors import SourceError
+from crashplan.host.formats._text import is_decimal
 
 __all__ = ["parse_kmsg_records"]
 
@@ -29,7 +30,7 @@ def parse_kmsg_records(records: Iterable[bytes], *, path: str = "/dev/kmsg") -> 
         text = record.decode("utf-8", "surrogateescape")
         head, sep, rest = text.partition(";")
         fields = head.split(",")
-        if not sep or len(fields) < 4 or not fields[2].isdigit():
+        if not sep or len(fields) < 4 or not is_decimal(fields[2]):
             raise SourceError("expected a '<level>,<seq>,<usec>,<flags>;<message>' record", path=path)
         message = rest.split("\n", 1)[0].replace("\\x5c", "\\").replace("\\x0a", " ")
         usec = int(fields[2])

@@ -22,12 +22,16 @@ import re
 from dataclasses import dataclass
 
 from crashplan.errors import SourceError
-from crashplan.host.formats._text import excerpt
+from crashplan.host.formats._text import excerpt, is_decimal
 
-__all__ = ["LuksDump", "parse_luks_dump"]
+__all__ = ["LuksDump", "parse_luks_dump", "redact_luks_dump"]
 
 _KEYSLOT = re.compile(r"^\s*(\d+): (\S+)\s*$")
 _FIELD = re.compile(r"^\s+([A-Za-z][A-Za-z ]*?):\s*(.*)$")
+# Header values a snapshot has no use for and should not spread: the salts, the volume key
+# digest (a verifier for the volume key), the UUID and label.
+_REDACTED = re.compile(r"^(\s*)(Salt|Digest|MK digest|MK salt|UUID|Label|Subsystem):.*$")
+_CONTINUATION = re.compile(r"^\s+(?:[0-9a-f]{2} ?)+\s*$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +53,27 @@ class LuksDump:
         return sum(m for m in self.memory if m)
 
 
+def redact_luks_dump(text: str) -> str:
+    """``luksDump`` output without salts, digests, UUID and label: what a snapshot keeps.
+
+    >>> redact_luks_dump("Version: 2\\nUUID: 1234\\n\\tSalt:       4f 71\\n\\t            ae 4e\\n\\tMemory:     65536\\n")
+    'Version: 2\\nUUID: (redacted)\\n\\tSalt: (redacted)\\n\\tMemory:     65536\\n'
+    """
+    out: list[str] = []
+    skipping = False
+    for line in text.splitlines():
+        m = _REDACTED.match(line)
+        if m is not None:
+            out.append(f"{m.group(1)}{m.group(2)}: (redacted)")
+            skipping = True
+            continue
+        if skipping and _CONTINUATION.match(line):
+            continue
+        skipping = False
+        out.append(line)
+    return "\n".join(out) + ("\n" if text.endswith("\n") else "")
+
+
 def parse_luks_dump(text: str, *, path: str = "cryptsetup luksDump") -> LuksDump:
     """Read ``cryptsetup luksDump`` output.
 
@@ -67,7 +92,7 @@ def parse_luks_dump(text: str, *, path: str = "cryptsetup luksDump") -> LuksDump
     for lineno, line in enumerate(text.splitlines(), 1):
         if line.startswith("Version:"):
             value = line.partition(":")[2].strip()
-            if not value.isdigit():
+            if not is_decimal(value):
                 raise SourceError(f"expected a LUKS version number, got {excerpt(value)}", path=path, line=lineno)
             version = int(value)
             continue
@@ -88,7 +113,7 @@ def parse_luks_dump(text: str, *, path: str = "cryptsetup luksDump") -> LuksDump
         if key == "PBKDF":
             pbkdf[-1] = value
         elif key == "Memory":
-            if not value.isdigit():
+            if not is_decimal(value):
                 raise SourceError(f"expected the keyslot memory in KiB, got {excerpt(value)}", path=path, line=lineno)
             memory[-1] = int(value) * 1024
     if version is None:

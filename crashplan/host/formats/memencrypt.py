@@ -22,6 +22,11 @@ Authoritative sources:
   (Alejandro Jimenez, Documentation/ABI/testing/sysfs-kernel-mm-mem-encrypt) that
   distribution kernels may carry; it is read where present, and only ``active`` counts.
 
+kdump-utils' own test (``journalctl --dmesg --grep "^Memory Encryption Features active: AMD
+(SME|SEV)$"``) matches only a line that ends after ``SME`` or ``SEV``, so an SEV-ES or SEV-SNP
+guest (``AMD SEV SEV-ES``) gets no +64M there; crashplan counts every active feature, since
+``sme_early_init()`` forces SWIOTLB for all SEV guests.
+
 The kernel log is a ring buffer: on a host that has run for a while the boot line may have been
 overwritten, so *no line* means *unknown*, never *inactive* (``None``, not ``False``).
 """

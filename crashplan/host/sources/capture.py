@@ -77,6 +77,7 @@ HOST_FILES: tuple[str, ...] = (
     # The kdump unit's links (crashplan.host.services.UNIT_LINKS): whether the service is enabled.
     *(f"etc/systemd/system/{wants}/{unit}" for wants in ("multi-user.target.wants", "basic.target.wants", "default.target.wants", "sysinit.target.wants") for unit in ("kdump.service", "kdump-tools.service")),
     "etc/kernel/install.d/92-crashkernel.install",
+    "proc/self/mountinfo",
 )
 
 #: Directories a snapshot keeps as names only, ``(relpath, depth)``: down to ``depth`` levels,
@@ -171,6 +172,7 @@ def capture_snapshot(
 
     host_files = sorted(files)
     _capture_trees(source, files, unreadable)
+    _capture_block_devices(source, files)
     _capture_kernel_log(source, files)
     _capture_luks_dumps(source, files)
 
@@ -252,6 +254,36 @@ def _capture_trees(source: Source, files: dict[str, bytes], unreadable: list[Unr
     for relpath, depth in HOST_TREES:
         if source.exists(relpath):
             walk(relpath, depth, copy=True)
+
+
+def _capture_block_devices(source: Source, files: dict[str, bytes]) -> None:
+    """Of ``/sys/block``: each disk's, partition's and mapping's ``dev``, ``dm/uuid``, ``dm/name``
+    and the names in ``slaves/`` (as empty files): what tracing the dump target to its LUKS
+    devices reads (host/platform.py), not the rest of those trees."""
+
+    def copy(relpath: str) -> None:
+        try:
+            data = source.read_bytes(relpath)
+        except SourceError:
+            return
+        if data is not None:
+            files[relpath] = data
+
+    def names(relpath: str) -> tuple[str, ...]:
+        try:
+            return source.listdir(relpath) or ()
+        except SourceError:
+            return ()
+
+    for name in names("sys/block"):
+        base = f"sys/block/{name}"
+        for leaf in ("dev", "dm/uuid", "dm/name"):
+            copy(f"{base}/{leaf}")
+        for child in names(base):
+            if child.startswith(name) and child != name:
+                copy(f"{base}/{child}/dev")
+        for slave in names(f"{base}/slaves"):
+            files.setdefault(f"{base}/slaves/{slave}", b"")
 
 
 def _capture_kernel_log(source: Source, files: dict[str, bytes]) -> None:

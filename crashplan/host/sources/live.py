@@ -80,8 +80,12 @@ class LiveSource(DirSource):
 
         The devices are the ``slaves/`` of ``/sys/block/dm-*`` whose ``dm/uuid`` starts with
         ``CRYPT-LUKS`` (cryptsetup ``lib/utils_dm``: ``CRYPT-<type>-<uuid>-<name>``).  Needs root
-        and ``cryptsetup``; nothing when either is missing.
+        and ``cryptsetup``; nothing when either is missing.  Salts, digests, UUID and label
+        are removed (:func:`~crashplan.host.formats.luksdump.redact_luks_dump`): sizing needs
+        only the version and each keyslot's PBKDF and memory.
         """
+        from crashplan.host.formats.luksdump import redact_luks_dump
+
         cryptsetup = shutil.which("cryptsetup")
         if cryptsetup is None or os.geteuid() != 0:
             return {}
@@ -103,7 +107,7 @@ class LiveSource(DirSource):
                 except (OSError, subprocess.SubprocessError):
                     continue
                 if done.returncode == 0:
-                    out[slave] = done.stdout
+                    out[slave] = redact_luks_dump(done.stdout)
         return out
 
     def live_info(self) -> HostInfo:
