@@ -49,6 +49,7 @@ __all__ = [
     "Option",
     "Plan",
     "boot_cmdline",
+    "boot_format",
     "check_cmdline",
     "check_reservation",
     "evaluate_option",
@@ -548,10 +549,37 @@ def boot_cmdline(facts: HostFacts) -> str:
     return " ".join(a for a in args if not a.startswith(("BOOT_IMAGE=", "initrd=")))
 
 
+def boot_format(facts: HostFacts, family: str = "") -> str:
+    """The boot-config format that applies the parameter on this host.
+
+    rpm-ostree hosts (Fedora CoreOS, RHCOS: ``ostree=`` on the command line) keep their kernel
+    arguments in the deployment, s390 boots through zipl, the Fedora/RHEL family edits BLS
+    entries with grubby, and Debian/Ubuntu regenerate grub.cfg from /etc/default/grub.d.
+    """
+    from crashplan.host.formats.cmdline import split_cmdline
+
+    if any(a.startswith("ostree=") for a in split_cmdline(facts.cmdline or "")):
+        return "ostree"
+    if facts.arch == "s390x":
+        return "zipl"
+    if family in ("debian", "ubuntu"):
+        return "grub"
+    return "grubby" if family else "cmdline"
+
+
 def render_artefact(plan: Plan, facts: HostFacts, fmt: str, *, comment: str = "") -> str:
-    """The boot-config artefact ``fmt`` for the plan's tokens (one of FORMATS after yaml)."""
+    """The boot-config artefact ``fmt`` for the plan's tokens (one of FORMATS after yaml).
+
+    :raises UsageError: a format that does not apply to the host (``zipl`` off s390, a grub
+        drop-in or grubby on an rpm-ostree host).
+    """
+    from crashplan.errors import UsageError
     from crashplan.render import bootloader as b
 
+    if fmt == "zipl" and facts.arch != "s390x":
+        raise UsageError(f"--format zipl is for s390x (zipl.conf), and this host is {facts.arch or 'of an unknown architecture'}")
+    if fmt in ("grub", "grubby", "bls", "kernel-install") and boot_format(facts) == "ostree":
+        raise UsageError(f"this host boots an rpm-ostree deployment (ostree= on its command line): use --format ostree, not {fmt}")
     current = boot_cmdline(facts)
     if fmt == "cmdline":
         return b.render_cmdline(plan.tokens)
