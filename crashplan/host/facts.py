@@ -1147,6 +1147,12 @@ def _decision(
     rules = f"{arch} rules of Linux {features.version}" + ("" if version else " (the newest mirrored: kernel version unknown)")
     ram = f"{format_human(system_ram)} of system RAM" + (" (estimated)" if estimated else "")
     f.prov["cmdline_crashkernel"] = f"syntax.decide() on /proc/cmdline with the {rules} and {ram}"
+    if version is None and "crashkernel=" in cmdline.raw:
+        from crashplan.kernel.versions import version_dependence
+
+        found = version_dependence(cmdline.raw, system_ram, arch)
+        if found is not None:
+            f.findings.append(found)
     return decide(cmdline.raw, system_ram, features)
 
 
