@@ -105,3 +105,17 @@ def test_unknown_system_ram_is_exit_3(tmp_path: Path, strategy: str) -> None:
     r = run("recommend", "--source", str(dest), "--strategy", strategy, "--format", "cmdline")
     assert r.exit_code == 3 and r.stdout == ""
     assert "system RAM is unknown" in r.stderr or "architecture is unknown" in r.stderr
+
+
+def test_tiny_x86_guest_gets_no_number(tmp_path: Path) -> None:
+    """The real 4 GiB QEMU guest cut to 384 MiB: the need does not fit (every row 'never'), so exit 3, no number."""
+    src = HOSTS / "qemu-x86_64-4g-no-crashkernel"
+    dest = tmp_path / "tiny"
+    shutil.copytree(src, dest)
+    iomem = dest / "proc" / "iomem"
+    text = iomem.read_text().replace("00100000-bffdffff : System RAM", "00100000-17ffffff : System RAM")
+    iomem.write_text("".join(x for x in text.splitlines(keepends=True) if not x.startswith("100000000-13fffffff")))
+    for strategy in ("standard", "ranged", "auto"):
+        r = run("recommend", "--source", str(dest), "--strategy", strategy, "--format", "cmdline")
+        assert r.exit_code == 3 and r.stdout == "", (strategy, r.stdout)
+        assert "no crashkernel= both places and covers" in r.stderr
