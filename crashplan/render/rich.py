@@ -319,6 +319,17 @@ def render_plan_text(ctx: object, plan: object, *, file: IO[str] | None = None) 
         f"profile {ctx.profile.name}; estimated need {format_human(plan.footprint.total)} "
         f"(fixed {format_human(plan.footprint.fixed)}, runtime {format_human(plan.footprint.runtime)})"
     )
+    # What the estimate had to assume comes first, with what removes the doubt (issue 15 point 7).
+    assumed = {x.code for x in plan.footprint.findings}
+    if assumed & {"initrd-size-unknown", "initrd-unpacked-unknown", "kernel-size-unknown"}:
+        what = " and ".join(
+            name for code, name in (("kernel-size-unknown", "kernel"), ("initrd-size-unknown", "initrd")) if code in assumed
+        ) or "initrd's unpacked size"
+        console.print(
+            f"  note: the kdump {what} {'are' if ' and ' in what else 'is'} unknown, so the need above is an upper estimate (see the warnings); "
+            "measure it with --initrd PATH / --kernel PATH, or take a snapshot on the host (crashplan snapshot)",
+            style="yellow",
+        )
     table = Table(title="memory each option takes from production", show_edge=False, pad_edge=False)
     columns = ["option", "crashkernel=", "taken", "borrowed", "of RAM", "places", "covers need", "dump loses", "needs"]
     # Narrow terminals drop the columns that matter least first; words wrap whole, and only a

@@ -107,3 +107,17 @@ def test_facts_warns_when_the_unknown_version_decides(tmp_path: Path) -> None:
     out = json.loads(run("facts", "--source", str(dest), "--format", "json").stdout)
     found = [f for f in out["findings"] if f["code"] == "version-dependent"]
     assert found and "as old as 3.10 reserves nothing" in found[0]["message"]
+
+
+def test_unknown_initrd_note_comes_first() -> None:
+    """Without the kdump initrd, the note saying so (and how to measure it) precedes the comparison table."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, COLUMNS="200", NO_COLOR="1")
+    p = subprocess.run([sys.executable, "-m", "crashplan", "recommend", "--source", str(HOSTS / "twaite-desktop-8g")], capture_output=True, text=True, env=env, check=False)
+    lines = p.stdout.splitlines()
+    note = next(i for i, x in enumerate(lines) if "note: the kdump initrd is unknown" in x)
+    table = next(i for i, x in enumerate(lines) if "memory each option takes from production" in x)
+    assert note < table and "--initrd PATH" in lines[note] and "crashplan snapshot" in lines[note]
