@@ -424,4 +424,6 @@ def render_fleet_text(
     console.print(f"taken from production now {format_human(s.taken_now)}, with the recommendations {format_human(s.taken_recommended)}; {balance}")
     if s.ranged:
         covers = "covers every host" if s.ranged_covers else "does NOT cover every host"
+        if s.failed:
+            covers += f" planned; {s.failed} could not be planned"
         console.print(f"one string for the fleet: {s.ranged} ({covers})")
