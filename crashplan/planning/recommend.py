@@ -359,17 +359,21 @@ class NoPlanError(CrashplanError):
     code = "no-plan"
 
 
+def _why(facts: HostFacts, key: str) -> str:
+    return str(facts.provenance.get(key, "not in the source")).removeprefix("unknown: ")
+
+
 def _require_checkable(facts: HostFacts, strategy: str) -> None:
     """Refuse to plan what cannot be checked: the architecture and system RAM decide the answer."""
     if facts.arch is None:
         raise NoPlanError(
-            f"no {strategy} recommendation: the architecture is unknown ({facts.provenance.get('arch', 'not in the source')}), "
+            f"no {strategy} recommendation: the architecture is unknown ({_why(facts, 'arch')}), "
             "and it decides the placement rules and the kernel's RAM count; give --arch",
             code="arch-unknown",
         )
     if facts.system_ram is None:
         raise NoPlanError(
-            f"no {strategy} recommendation: system RAM is unknown ({facts.provenance.get('system_ram', 'not in the source')}), "
+            f"no {strategy} recommendation: system RAM is unknown ({_why(facts, 'system_ram')}), "
             "so the kernel's decision cannot be checked; use a capture with /proc/iomem (as root) or /proc/meminfo",
             code="ram-unknown",
         )

@@ -119,3 +119,16 @@ def test_tiny_x86_guest_gets_no_number(tmp_path: Path) -> None:
         r = run("recommend", "--source", str(dest), "--strategy", strategy, "--format", "cmdline")
         assert r.exit_code == 3 and r.stdout == "", (strategy, r.stdout)
         assert "no crashkernel= both places and covers" in r.stderr
+
+
+def test_meminfo_only_capture_needs_arch(tmp_path: Path) -> None:
+    """A meminfo-only paste: no architecture, so exit 3 naming --arch; with --arch the estimated RAM is said."""
+    dest = tmp_path / "meminfo-only"
+    (dest / "proc").mkdir(parents=True)
+    shutil.copy(HOSTS / "twaite-desktop-8g" / "proc" / "meminfo", dest / "proc" / "meminfo")
+    r = run("recommend", "--source", str(dest), "--format", "cmdline")
+    assert r.exit_code == 3 and r.stdout == "" and "give --arch" in r.stderr and "(unknown:" not in r.stderr
+    ok = run("recommend", "--source", str(dest), "--arch", "x86_64", "--format", "json")
+    out = json.loads(ok.stdout)
+    assert ok.exit_code == 0 and out["arch"] == "x86_64" and out["system_ram"] > 0
+    assert "placement-unavailable" in [f["code"] for f in out["findings"]]
