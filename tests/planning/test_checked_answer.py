@@ -132,3 +132,19 @@ def test_meminfo_only_capture_needs_arch(tmp_path: Path) -> None:
     out = json.loads(ok.stdout)
     assert ok.exit_code == 0 and out["arch"] == "x86_64" and out["system_ram"] > 0
     assert "placement-unavailable" in [f["code"] for f in out["findings"]]
+
+
+@pytest.mark.parametrize("name", HOST_NAMES)
+def test_recommendation_passes_check_under_every_arch_and_kernel(name: str) -> None:
+    """The loop of point 1 under --arch and --kernel-version overrides: never an answer check rejects, never a traceback."""
+    for arch in (None, "arm64", "ppc64le", "s390x", "riscv64", "loongarch64"):
+        for version in ("3.10", "6.1", "6.17", "7.3"):
+            extra = ["--kernel-version", version] + (["--arch", arch] if arch else [])
+            for strategy in ("standard", "cma", "ranged"):
+                r = run("recommend", "--source", str(HOSTS / name), "--strategy", strategy, "--format", "cmdline", *extra)
+                if r.exit_code != 0:
+                    assert r.exit_code in (2, 3) and r.stdout == "" and "Traceback" not in r.stderr
+                    continue
+                c = run("check", "--source", str(HOSTS / name), "--cmdline", r.stdout.strip(), "--format", "json", *extra)
+                errors = [f for f in json.loads(c.stdout)["findings"] if f["severity"] == "error"]
+                assert errors == [], (arch, version, strategy, r.stdout, errors)
