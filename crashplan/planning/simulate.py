@@ -60,7 +60,7 @@ def layout_from_facts(facts: HostFacts, *, dmesg: Dmesg | None = None) -> Layout
             code="placement-needs-root",
         )
     if facts.arch is None:
-        raise CrashplanError("placement needs the architecture, and the source does not tell it", code="arch-unknown")
+        raise CrashplanError("placement needs the architecture, and the source does not tell it (give --arch)", code="arch-unknown")
     args = split_cmdline(facts.cmdline or "")
     nodes: dict[int, list[int]] = {}
     for zone in facts.zones:
