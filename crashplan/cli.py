@@ -670,11 +670,10 @@ def main(argv: list[str] | None = None) -> None:
 def _silence() -> None:
     """Point stdout and stderr at /dev/null, so that flushing them at exit cannot fail."""
     import os
+    from contextlib import suppress
 
     devnull = os.open(os.devnull, os.O_WRONLY)
     for stream in (sys.stdout, sys.stderr):
-        try:
+        with suppress(OSError, ValueError):  # not a real file (a test's StringIO): nothing to flush
             os.dup2(devnull, stream.fileno())
-        except (OSError, ValueError):
-            pass  # not a real file (a test's StringIO): nothing to flush
     os.close(devnull)

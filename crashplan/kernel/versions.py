@@ -9,7 +9,14 @@ mirrors and the newest, and reports the worse; it never silently assumes the new
 
 from __future__ import annotations
 
-from crashplan.kernel.syntax import DEFAULT_KERNEL_VERSION, Decision, Features, KernelVersion, decide, features_for
+from crashplan.kernel.syntax import (
+    DEFAULT_KERNEL_VERSION,
+    Decision,
+    Features,
+    KernelVersion,
+    decide,
+    features_for,
+)
 from crashplan.units import format_size
 from crashplan.values import Finding
 

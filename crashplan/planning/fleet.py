@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from crashplan._frozen import frozen
 from crashplan.errors import CrashplanError
 from crashplan.host.facts import HostFacts
-from crashplan.units import GiB, TiB, format_size
+from crashplan.units import GiB, TiB
 
 if TYPE_CHECKING:
     from crashplan.kernel.syntax import Features
@@ -242,7 +242,12 @@ def _covering_ranged(results: list[HostResult]) -> str | None:
     """
     from bisect import bisect_right
 
-    from crashplan.kernel.syntax import CrashkernelSpec, CrashkernelToken, RangeEntry, format_crashkernel
+    from crashplan.kernel.syntax import (
+        CrashkernelSpec,
+        CrashkernelToken,
+        RangeEntry,
+        format_crashkernel,
+    )
 
     wanted: dict[int, int] = {}
     for r in results:

@@ -344,7 +344,7 @@ def render_plan_text(ctx: object, plan: object, *, file: IO[str] | None = None) 
         table.add_column(column, overflow="fold" if column == "crashkernel=" else "ellipsis")
     for o in plan.options:
         style = "bold" if o.cmdline == plan.cmdline and o.kind == plan.strategy else ""
-        cells = {
+        cells: dict[str, str | Text] = {
             "option": Text(o.label, style=style),
             "crashkernel=": (o.cmdline or "(none)").replace("crashkernel=", ""),
             "taken": format_human(o.taken),

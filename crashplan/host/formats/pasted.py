@@ -90,5 +90,5 @@ def parse_tolerant(
         return result
     if error is first:
         raise first
-    line = numbers[error.line - 1] if error.line is not None and 0 < error.line <= len(numbers) else error.line
-    raise SourceError(error.message, path=error.path, line=line, hint=error.hint, code=error.code) from error
+    at = numbers[error.line - 1] if error.line is not None and 0 < error.line <= len(numbers) else error.line
+    raise SourceError(error.message, path=error.path, line=at, hint=error.hint, code=error.code) from error
