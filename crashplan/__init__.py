@@ -20,6 +20,7 @@ __all__ = [
     "Footprint",
     "Host",
     "HostResult",
+    "NoPlanError",
     "Plan",
     "Simulation",
     "__version__",

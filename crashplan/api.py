@@ -18,7 +18,7 @@ from crashplan.planning.check import CheckReport
 from crashplan.planning.context import PlanContext as Host
 from crashplan.planning.fleet import FleetSummary, HostResult
 from crashplan.planning.footprint import Footprint
-from crashplan.planning.recommend import Plan, Strategy
+from crashplan.planning.recommend import NoPlanError, Plan, Strategy
 from crashplan.planning.simulate import Simulation
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "Footprint",
     "Host",
     "HostResult",
+    "NoPlanError",
     "Plan",
     "Simulation",
     "check",
@@ -114,7 +115,12 @@ def open_host(
 def recommend(host: Host, *, strategy: Strategy = "auto") -> Plan:
     """The recommended ``crashkernel=`` for ``host``, placed by the placement model, with the comparison.
 
-    ``strategy`` is ``auto``, ``standard``, ``cma`` or ``ranged`` (see the README).
+    ``strategy`` is ``auto``, ``standard``, ``cma`` or ``ranged`` (see the README).  The plan's
+    parameter has passed :func:`crashplan.planning.recommend.check_cmdline` on the same facts.
+
+    :raises NoPlanError: no candidate both places and covers the need, or the architecture or
+        system RAM is unknown (the message says why and what would help; exit 3 in the CLI).
+    :raises UsageError: ``cma`` where the kernel has no ``,cma`` or its version is unknown.
     """
     from crashplan.planning.recommend import footprint_inputs, make_plan
     from crashplan.profiles import list_profiles, load_profile

@@ -17,6 +17,10 @@ from crashplan.errors import CrashplanError, ExitCode, ParseError
 
 __all__ = ["cli", "main"]
 
+# Paths are checked by crashplan itself (one-line errors naming the file); the type is for
+# shell completion, which completes file names for it.
+_PATH = click.Path(dir_okay=True, file_okay=True, path_type=str)
+
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 EXIT_CODES_HELP = """\b
@@ -103,18 +107,35 @@ def source_options(f: Any) -> Any:
         default=None,
         help="The host's architecture, when the source does not tell it or crashplan infers it wrong.",
     )(f)
-    return click.option("--source", metavar="PATH", help="A snapshot directory or archive (default: this host).")(f)
+    return click.option("--source", type=_PATH, metavar="PATH", help="A snapshot directory or archive (default: this host).")(f)
 
 
 def profile_option(f: Any) -> Any:
     """``--profile NAME|FILE``: the distro profile (default: detected from /etc/os-release)."""
-    return click.option("--profile", "profile_name", metavar="NAME|FILE", help="Profile to use (default: detected from the source's /etc/os-release).")(f)
+    return click.option(
+        "--profile",
+        "profile_name",
+        metavar="NAME|FILE",
+        shell_complete=_complete_profile,
+        help="Profile to use (default: detected from the source's /etc/os-release).",
+    )(f)
+
+
+def _complete_profile(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """Built-in profile names, and files for a path."""
+    from click.shell_completion import CompletionItem
+
+    if "/" in incomplete or incomplete.startswith("."):
+        return [CompletionItem(incomplete, type="file")]
+    from crashplan.profiles import list_profiles
+
+    return [CompletionItem(i.name) for i in list_profiles() if i.name.startswith(incomplete)]
 
 
 def image_options(f: Any) -> Any:
     """``--kernel FILE --initrd FILE``: the kdump kernel and initrd to measure."""
-    f = click.option("--initrd", metavar="FILE", help="The kdump initrd to measure (default: found under /boot of the source).")(f)
-    return click.option("--kernel", metavar="FILE", help="The kdump kernel to measure (default: found under /boot of the source).")(f)
+    f = click.option("--initrd", type=_PATH, metavar="FILE", help="The kdump initrd to measure (default: found under /boot of the source).")(f)
+    return click.option("--kernel", type=_PATH, metavar="FILE", help="The kdump kernel to measure (default: found under /boot of the source).")(f)
 
 
 def output_option(f: Any) -> Any:
@@ -252,7 +273,7 @@ def explain(
 @profile_option
 @click.option("--strategy", type=click.Choice(["auto", "standard", "cma", "ranged"]), default="auto", show_default=True, help="How to reserve.")
 @format_option("text", "json", "yaml", "cmdline", "grub", "grubby", "bls", "kernel-install", "zipl", "ostree")
-@click.option("--write", "write_path", metavar="PATH", help="Write the grub drop-in to PATH (atomically, with a backup); only with --format grub.")
+@click.option("--write", "write_path", type=_PATH, metavar="PATH", help="Write the grub drop-in to PATH (atomically, with a backup); only with --format grub.")
 @click.option("--force", is_flag=True, help="With --write: replace a file crashplan did not write.")
 def recommend(
     source: str | None,
@@ -283,7 +304,7 @@ def recommend(
       sudo crashplan recommend --format grub --write /etc/default/grub.d/99-crashplan.cfg
     """
     from crashplan import api
-    from crashplan.planning.recommend import plan_to_json
+    from crashplan.planning.recommend import check_format, plan_to_json
     from crashplan.render.bootloader import render_artefact
     from crashplan.render.rich import dumps_json, render_plan_text
 
@@ -292,6 +313,8 @@ def recommend(
     if force and write_path is None:
         raise click.UsageError("--force goes with --write")
     ctx = api.open_host(source, kernel=kernel, initrd=initrd, profile=profile_name, arch=arch, kernel_version=kernel_version)
+    if fmt not in ("json", "yaml", "text"):
+        check_format(ctx.facts, fmt)
     plan = api.recommend(ctx, strategy=strategy)  # type: ignore[arg-type]
     if fmt in ("json", "yaml"):
         out = ctx.envelope("recommend") | plan_to_json(plan)
@@ -372,7 +395,7 @@ def check(
 
 
 @cli.command(context_settings=CONTEXT_SETTINGS, epilog=EXIT_CODES_HELP)
-@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+@click.argument("paths", nargs=-1, required=True, type=_PATH, metavar="PATH...")
 @click.option("--strategy", type=click.Choice(["auto", "standard", "cma", "ranged"]), default="auto", show_default=True, help="How each host reserves.")
 @click.option("--jobs", type=click.IntRange(1, 256), help="Worker processes (default: the CPU count).")
 @format_option("text", "json", "jsonl")
@@ -518,12 +541,13 @@ def facts(source: str | None, arch: str | None, kernel_version: str | None, fmt:
 @click.option(
     "-o",
     "--output",
+    type=_PATH,
     metavar="PATH",
     help="Directory to write, or an archive by its suffix (.tar, .tar.gz, .tgz, .tar.xz, .tar.zst)."
     "  [default: crashplan-snapshot-HOST-TIME in the current directory]",
 )
 @click.option("--force", is_flag=True, help="Replace PATH if it exists.")
-@click.option("--source", metavar="PATH", help="Copy another snapshot or sosreport instead of this host.")
+@click.option("--source", type=_PATH, metavar="PATH", help="Copy another snapshot or sosreport instead of this host.")
 def snapshot(output: str | None, force: bool, source: str | None) -> int:
     """Capture this host's files into a snapshot that --source reads back.
 
@@ -718,6 +742,23 @@ def main(argv: list[str] | None = None) -> None:
         e.show()
         status = ExitCode.USAGE if isinstance(e, click.UsageError) else ExitCode.BAD_INPUT
     except CrashplanError as e:
-        _report(e)
         status = e.exit_code
+        try:
+            _report(e)
+        except BrokenPipeError:
+            # The reader of stderr went away too (crashplan ... 2>&1 | head): the exit code
+            # still tells what happened; nothing is left to write to.
+            _silence()
     sys.exit(int(status or 0))
+
+
+def _silence() -> None:
+    """Point stdout and stderr at /dev/null, so that flushing them at exit cannot fail."""
+    import os
+    from contextlib import suppress
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        with suppress(OSError, ValueError):  # not a real file (a test's StringIO): nothing to flush
+            os.dup2(devnull, stream.fileno())
+    os.close(devnull)

@@ -314,11 +314,16 @@ class _Reader:
 
     def parse(self, relpath: str, kind: str, parse: Callable[[str, str], _P]) -> _P:
         """Parse a /proc table, skipping what pasting a capture adds (:mod:`crashplan.host.formats.pasted`)."""
-        from crashplan.host.formats.pasted import parse_tolerant
 
         text = self.cache[relpath]
         assert text is not None
         path = self.path(relpath)
+        try:
+            return parse(text, path)
+        except SourceError:
+            pass  # the tolerant reading below parses again and raises the error if it stands
+        from crashplan.host.formats.pasted import parse_tolerant
+
         return parse_tolerant(lambda t: parse(t, path), text, path=path, kind=kind, findings=self.findings)
 
 
@@ -637,13 +642,14 @@ def _arch(
 
 
 # /proc/cpuinfo keys only one architecture prints (arch/*/kernel/cpuinfo.c, setup.c show_cpuinfo()).
+# Compiled on first use: most sources tell the architecture by uname and never need them.
 _CPUINFO_ARCH = (
-    (re.compile(r"^vendor_id\s*: IBM/S390", re.M), "s390x", "'vendor_id: IBM/S390'"),
-    (re.compile(r"^vendor_id\s*: (GenuineIntel|AuthenticAMD|HygonGenuine|CentaurHauls)", re.M), "x86_64", "an x86 'vendor_id'"),
-    (re.compile(r"^CPU implementer\s*:", re.M), "arm64", "'CPU implementer' (arm64 MIDR fields)"),
-    (re.compile(r"^(cpu\s*: POWER|platform\s*: (pSeries|PowerNV))", re.M), "ppc64le", "a POWER 'cpu' or 'platform'"),
-    (re.compile(r"^isa\s*: rv64", re.M), "riscv64", "'isa: rv64...'"),
-    (re.compile(r"Loongson|LoongArch", re.M), "loongarch64", "a Loongson CPU name"),
+    (r"^vendor_id\s*: IBM/S390", "s390x", "'vendor_id: IBM/S390'"),
+    (r"^vendor_id\s*: (GenuineIntel|AuthenticAMD|HygonGenuine|CentaurHauls)", "x86_64", "an x86 'vendor_id'"),
+    (r"^CPU implementer\s*:", "arm64", "'CPU implementer' (arm64 MIDR fields)"),
+    (r"^(cpu\s*: POWER|platform\s*: (pSeries|PowerNV))", "ppc64le", "a POWER 'cpu' or 'platform'"),
+    (r"^isa\s*: rv64", "riscv64", "'isa: rv64...'"),
+    (r"Loongson|LoongArch", "loongarch64", "a Loongson CPU name"),
 )
 
 
@@ -656,7 +662,7 @@ def _arch_from_cpuinfo(text: str | None) -> tuple[str, str] | None:
     if not text:
         return None
     for pattern, arch, why in _CPUINFO_ARCH:
-        if pattern.search(text):
+        if re.search(pattern, text, re.M):
             return arch, f"/proc/cpuinfo: {why}"
     return None
 
@@ -723,7 +729,7 @@ def _arch_from_iomem(iomem: IomemMap | None) -> tuple[str, str] | None:
     if pc:
         return "x86_64", f"PC resources in /proc/iomem ({', '.join(pc)})"
     for markers, arch in _DT_MARKERS:
-        hit = next((n for n in sorted(names) if markers.search(n)), None)
+        hit = next((n for n in sorted(names) if re.search(markers, n, re.I)), None)
         if hit is not None:
             return arch, f"/proc/iomem: the {arch} device-tree peripheral {hit!r}"
     rams = [res for res in top if res.name == "System RAM"]
@@ -739,8 +745,8 @@ def _arch_from_iomem(iomem: IomemMap | None) -> tuple[str, str] | None:
 
 # Device-tree compatible names of peripherals only one architecture has (Documentation/devicetree/bindings).
 _DT_MARKERS = (
-    (re.compile(r"\b(pl011|pl031|pl061|pl022|sp805|gic|its@|smmu)|arm,|ARMH", re.I), "arm64"),
-    (re.compile(r"\b(plic|clint|aclint)|riscv", re.I), "riscv64"),
+    (r"\b(pl011|pl031|pl061|pl022|sp805|gic|its@|smmu)|arm,|ARMH", "arm64"),
+    (r"\b(plic|clint|aclint)|riscv", "riscv64"),
 )
 
 
@@ -1115,6 +1121,12 @@ def _decision(
     rules = f"{arch} rules of Linux {features.version}" + ("" if version else " (the newest mirrored: kernel version unknown)")
     ram = f"{format_human(system_ram)} of system RAM" + (" (estimated)" if estimated else "")
     f.prov["cmdline_crashkernel"] = f"syntax.decide() on /proc/cmdline with the {rules} and {ram}"
+    if version is None and "crashkernel=" in cmdline.raw:
+        from crashplan.kernel.versions import version_dependence
+
+        found = version_dependence(cmdline.raw, system_ram, arch)
+        if found is not None:
+            f.findings.append(found)
     return decide(cmdline.raw, system_ram, features)
 
 

@@ -218,7 +218,9 @@ def _place_cma(cma_size: int, layout: Layout, free: FreeMap, out: list[Reservati
 def _cma_declare(size: int, layout: Layout, free: FreeMap) -> tuple[int, int]:
     """``cma_declare_contiguous_nid(base=0, size, limit=0, ...)``: (address or 0, real size)."""
     align = layout.rules.cma_align
-    size = -(-size // align) * align
+    # Only the base is pageblock-aligned, the size stays the page-rounded request: measured on
+    # Linux 7.2, "crashkernel=64M crashkernel=99M,cma" on a 4 GiB pc guest reserves exactly
+    # 0x100000000-0x1062fffff (99 MiB), not the 100 MiB an ALIGN(size, alignment) would give.
     limit = layout.end_of_dram
     addr = 0
     if limit >= 4 * GiB + size:

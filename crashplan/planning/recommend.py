@@ -50,7 +50,9 @@ __all__ = [
     "NoPlanError",
     "Option",
     "Plan",
+    "boot_format",
     "check_cmdline",
+    "check_format",
     "check_reservation",
     "evaluate_option",
     "footprint_inputs",
@@ -399,17 +401,21 @@ class NoPlanError(CrashplanError):
     code = "no-plan"
 
 
+def _why(facts: HostFacts, key: str) -> str:
+    return str(facts.provenance.get(key, "not in the source")).removeprefix("unknown: ")
+
+
 def _require_checkable(facts: HostFacts, strategy: str) -> None:
     """Refuse to plan what cannot be checked: the architecture and system RAM decide the answer."""
     if facts.arch is None:
         raise NoPlanError(
-            f"no {strategy} recommendation: the architecture is unknown ({facts.provenance.get('arch', 'not in the source')}), "
+            f"no {strategy} recommendation: the architecture is unknown ({_why(facts, 'arch')}), "
             "and it decides the placement rules and the kernel's RAM count; give --arch",
             code="arch-unknown",
         )
     if facts.system_ram is None:
         raise NoPlanError(
-            f"no {strategy} recommendation: system RAM is unknown ({facts.provenance.get('system_ram', 'not in the source')}), "
+            f"no {strategy} recommendation: system RAM is unknown ({_why(facts, 'system_ram')}), "
             "so the kernel's decision cannot be checked; use a capture with /proc/iomem (as root) or /proc/meminfo",
             code="ram-unknown",
         )
@@ -579,6 +585,38 @@ def check_reservation(facts: HostFacts, footprint: Footprint) -> tuple[Finding, 
 
 
 FORMATS = ("text", "json", "yaml", "cmdline", "grub", "grubby", "bls", "kernel-install", "zipl", "ostree")
+
+
+def boot_format(facts: HostFacts, family: str = "") -> str:
+    """The boot-config format that applies the parameter on this host.
+
+    rpm-ostree hosts (Fedora CoreOS, RHCOS: ``ostree=`` on the command line) keep their kernel
+    arguments in the deployment, s390 boots through zipl, the Fedora/RHEL family edits BLS
+    entries with grubby, and Debian/Ubuntu regenerate grub.cfg from /etc/default/grub.d.
+    """
+    from crashplan.host.formats.cmdline import split_cmdline
+
+    if any(a.startswith("ostree=") for a in split_cmdline(facts.cmdline or "")):
+        return "ostree"
+    if facts.arch == "s390x":
+        return "zipl"
+    if family in ("debian", "ubuntu"):
+        return "grub"
+    return "grubby" if family else "cmdline"
+
+
+def check_format(facts: HostFacts, fmt: str) -> None:
+    """Refuse a boot-config format that does not apply to the host.
+
+    :raises UsageError: ``zipl`` off s390, a grub drop-in, grubby, BLS or kernel-install edit
+        on an rpm-ostree host (its kernel arguments live in the deployment).
+    """
+    from crashplan.errors import UsageError
+
+    if fmt == "zipl" and facts.arch != "s390x":
+        raise UsageError(f"--format zipl is for s390x (zipl.conf), and this host is {facts.arch or 'of an unknown architecture'}")
+    if fmt in ("grub", "grubby", "bls", "kernel-install") and boot_format(facts) == "ostree":
+        raise UsageError(f"this host boots an rpm-ostree deployment (ostree= on its command line): use --format ostree, not {fmt}")
 
 
 def plan_to_json(plan: Plan) -> dict[str, object]:

@@ -21,8 +21,7 @@ from crashplan.kernel.grammar import scan_crashkernel
 from crashplan.kernel.lint import diagnose
 from crashplan.kernel.memblock import Layout, build_layout, memmap_holes
 from crashplan.kernel.placement import Assessment, assess
-from crashplan.kernel.versions import feature_cases
-from crashplan.units import format_size
+from crashplan.kernel.versions import version_dependence
 from crashplan.values import Finding, MemRange
 
 __all__ = ["Simulation", "layout_from_facts", "simulate", "simulation_to_json"]
@@ -59,7 +58,7 @@ def layout_from_facts(facts: HostFacts, *, dmesg: Dmesg | None = None) -> Layout
             code="placement-needs-root",
         )
     if facts.arch is None:
-        raise CrashplanError("placement needs the architecture, and the source does not tell it", code="arch-unknown")
+        raise CrashplanError("placement needs the architecture, and the source does not tell it (give --arch)", code="arch-unknown")
     args = split_cmdline(facts.cmdline or "")
     nodes: dict[int, list[int]] = {}
     for zone in facts.zones:
@@ -105,39 +104,14 @@ def simulate(
     scans = scan_crashkernel(cmdline, f)
     warnings = diagnose(cmdline, f, facts.system_ram, scans=scans, decision=decision)
     if facts.kernel_version is None and f.version == DEFAULT_KERNEL_VERSION:
-        warnings = (*warnings, *_version_dependent(cmdline, facts.system_ram, f, decision))
+        found = version_dependence(cmdline, facts.system_ram, f.arch)
+        warnings = (*warnings, found) if found is not None else warnings
     error = None
     if not decision.ok:  # explain (and its types) only when there is an error to explain
         from crashplan.kernel.explain import decision_syntax_error
 
         error = decision_syntax_error(cmdline, decision, scans)
     return Simulation(cmdline, facts, f, decision, layout, assess(decision, layout), warnings, error)
-
-
-def _reserves(d: Decision) -> str:
-    if not d.ok:
-        return "reserves nothing" + (f" but {format_size(d.cma_size)} of CMA" if d.reserves_cma else "")
-    parts = [format_size(d.crash_size)] + ([f"{format_size(d.low_size)} low"] if d.high and d.low_size else [])
-    parts += [f"{format_size(d.cma_size)} of CMA"] if d.reserves_cma else []
-    return "reserves " + " + ".join(parts)
-
-
-def _version_dependent(cmdline: str, system_ram: int, f: Features, decision: Decision) -> tuple[Finding, ...]:
-    """A warning when the unknown kernel version changes what is reserved (kernel/versions.py)."""
-    for other in feature_cases(f.arch, None):
-        if other.version == f.version:
-            continue
-        old = decide(cmdline, system_ram, other)
-        if _reserves(old) != _reserves(decision):
-            return (
-                Finding(
-                    "warning",
-                    "version-dependent",
-                    f"the kernel version is unknown: Linux {f.version} {_reserves(decision)}, "
-                    f"but a kernel as old as {other.version} {_reserves(old)} (give --kernel-version X.Y)",
-                ),
-            )
-    return ()
 
 
 def simulation_to_json(sim: Simulation) -> dict[str, object]:

@@ -144,9 +144,13 @@ def _console(file: IO[str] | None = None, width: int | None = None) -> Console:
 
     stream = file or sys.stdout
     is_tty = hasattr(stream, "isatty") and stream.isatty()
+    if width is None and not is_tty:
+        # Piped: COLUMNS when it is set (as shells export it), else 100.
+        columns = os.environ.get("COLUMNS", "")
+        width = int(columns) if columns.isdigit() and int(columns) >= 40 else 100
     return _Console(
         file=stream,
-        width=width or (None if is_tty else 150),
+        width=width,
         no_color=bool(os.environ.get("NO_COLOR")) or not is_tty,
         highlight=False,
         soft_wrap=False,
@@ -319,25 +323,51 @@ def render_plan_text(ctx: object, plan: object, *, file: IO[str] | None = None) 
         f"profile {ctx.profile.name}; estimated need {format_human(plan.footprint.total)} "
         f"(fixed {format_human(plan.footprint.fixed)}, runtime {format_human(plan.footprint.runtime)})"
     )
+    # What the estimate had to assume comes first, with what removes the doubt (issue 15 point 7).
+    assumed = {x.code for x in plan.footprint.findings}
+    if assumed & {"initrd-size-unknown", "initrd-unpacked-unknown", "kernel-size-unknown"}:
+        what = " and ".join(
+            name for code, name in (("kernel-size-unknown", "kernel"), ("initrd-size-unknown", "initrd")) if code in assumed
+        ) or "initrd's unpacked size"
+        console.print(
+            f"  note: the kdump {what} {'are' if ' and ' in what else 'is'} unknown, so the need above is an upper estimate (see the warnings); "
+            "measure it with --initrd PATH / --kernel PATH, or take a snapshot on the host (crashplan snapshot)",
+            style="yellow",
+        )
     table = Table(title="memory each option takes from production", show_edge=False, pad_edge=False)
-    for column in ("option", "crashkernel=", "taken", "borrowed", "of RAM", "places", "covers need", "dump loses", "needs"):
-        table.add_column(column, overflow="fold")
+    columns = ["option", "crashkernel=", "taken", "borrowed", "of RAM", "places", "covers need", "dump loses", "needs"]
+    # Narrow terminals drop the columns that matter least first; words wrap whole, and only a
+    # crashkernel= string (no spaces to break at) is folded.
+    if console.width < 120:
+        columns.remove("needs")
+    if console.width < 100:
+        columns.remove("dump loses")
+        if not any(o.borrowed for o in plan.options):
+            columns.remove("borrowed")
+    for column in columns:
+        table.add_column(column, overflow="fold" if column == "crashkernel=" else "ellipsis")
     for o in plan.options:
         style = "bold" if o.cmdline == plan.cmdline and o.kind == plan.strategy else ""
-        table.add_row(
-            Text(o.label, style=style),
-            (o.cmdline or "(none)").replace("crashkernel=", ""),
-            format_human(o.taken),
-            format_human(o.borrowed) if o.borrowed else "-",
-            f"{o.share * 100:.1f}%",
-            o.places or "unknown",
-            "-" if o.covers is None else ("yes" if o.covers else "no"),
-            o.dump_loses,
-            o.kernel_requirement,
-        )
+        cells: dict[str, str | Text] = {
+            "option": Text(o.label, style=style),
+            "crashkernel=": (o.cmdline or "(none)").replace("crashkernel=", ""),
+            "taken": format_human(o.taken),
+            "borrowed": format_human(o.borrowed) if o.borrowed else "-",
+            "of RAM": f"{o.share * 100:.1f}%",
+            "places": o.places or "unknown",
+            "covers need": "-" if o.covers is None else ("yes" if o.covers else "no"),
+            "dump loses": o.dump_loses,
+            "needs": o.kernel_requirement,
+        }
+        table.add_row(*(cells[c] for c in columns))
     console.print(table)
     for finding in plan.findings:
         console.print(f"  {finding.severity} {finding.code}: {finding.message}")
+    from crashplan.planning.recommend import boot_format
+
+    fmt = boot_format(f, ctx.profile.family)
+    if fmt != "cmdline":
+        console.print(f"  apply it with: crashplan recommend --strategy {plan.strategy} --format {fmt}")
 
 
 def fleet_progress(total: int) -> AbstractContextManager[Callable[[int], None]]:
@@ -377,7 +407,7 @@ def render_fleet_text(
             continue
         table.add_row(
             r.source,
-            format_human(r.system_ram or 0),
+            format_human(r.system_ram) if r.system_ram is not None else "unknown",
             r.cmdline or "-",
             format_human(r.need or 0),
             format_human(r.taken_now or 0),
@@ -398,4 +428,6 @@ def render_fleet_text(
     console.print(f"taken from production now {format_human(s.taken_now)}, with the recommendations {format_human(s.taken_recommended)}; {balance}")
     if s.ranged:
         covers = "covers every host" if s.ranged_covers else "does NOT cover every host"
+        if s.failed:
+            covers += f" planned; {s.failed} could not be planned"
         console.print(f"one string for the fleet: {s.ranged} ({covers})")

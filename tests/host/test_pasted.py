@@ -80,3 +80,14 @@ def test_error_a_cut_last_line_is_still_truncation(tree: Path) -> None:
     with pytest.raises(SourceError) as info:
         gather_facts(open_source(tree))
     assert "not terminated by a newline" in info.value.message
+
+
+def test_crlf_paste(tree: Path) -> None:
+    """A capture saved with CRLF line endings reads as the original, with one warning."""
+    original = gather_facts(open_source(TWAITE))
+    for name in ("iomem", "meminfo"):
+        path = tree / "proc" / name
+        path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    facts = gather_facts(open_source(tree))
+    assert (facts.ram, facts.mem_total) == (original.ram, original.mem_total)
+    assert f"{tree}/proc/iomem: CRLF line endings read as LF" in _skips(facts)

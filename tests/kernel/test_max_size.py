@@ -97,3 +97,19 @@ def test_ppc_largest_size_is_the_extent_at_the_fixed_base() -> None:
     assert [v.verdict for v in ok.verdicts] == ["fits"]
     over = assess(decide(f"crashkernel={a.max_low + 4096}", facts.system_ram, f), layout)
     assert [v.verdict for v in over.verdicts] == ["never"]
+
+
+@pytest.mark.parametrize("name", _with_addresses())
+def test_largest_guaranteed_size_fits_wherever_the_image_lands(name: str) -> None:
+    """The "always fits" figure is never contradicted by a verdict: that size fits for every image position tried."""
+    facts, layout = _layout(HOSTS / name)
+    f = features_for(layout.arch, facts.kernel_version)
+    a = assess(decide("crashkernel=64M", facts.system_ram, f), layout)
+    step = max(layout.rules.crash_align, MiB)
+    for size, suffix in ((a.max_low, ""), (a.max_high, ",high")):
+        size = size // step * step
+        if not size or size >= facts.system_ram or (suffix and not f.has_high):
+            continue
+        got = assess(decide(f"crashkernel={size}{suffix}", facts.system_ram, f), layout)
+        main = next(v for v in got.verdicts if v.name == "crashkernel")
+        assert main.verdict == "fits", (name, size >> 20, suffix)

@@ -105,3 +105,46 @@ def test_unknown_system_ram_is_exit_3(tmp_path: Path, strategy: str) -> None:
     r = run("recommend", "--source", str(dest), "--strategy", strategy, "--format", "cmdline")
     assert r.exit_code == 3 and r.stdout == ""
     assert "system RAM is unknown" in r.stderr or "architecture is unknown" in r.stderr
+
+
+def test_tiny_x86_guest_gets_no_number(tmp_path: Path) -> None:
+    """The real 4 GiB QEMU guest cut to 384 MiB: the need does not fit (every row 'never'), so exit 3, no number."""
+    src = HOSTS / "qemu-x86_64-4g-no-crashkernel"
+    dest = tmp_path / "tiny"
+    shutil.copytree(src, dest)
+    iomem = dest / "proc" / "iomem"
+    text = iomem.read_text().replace("00100000-bffdffff : System RAM", "00100000-17ffffff : System RAM")
+    iomem.write_text("".join(x for x in text.splitlines(keepends=True) if not x.startswith("100000000-13fffffff")))
+    for strategy in ("standard", "ranged", "auto"):
+        r = run("recommend", "--source", str(dest), "--strategy", strategy, "--format", "cmdline")
+        assert r.exit_code == 3 and r.stdout == "", (strategy, r.stdout)
+        assert "no crashkernel= both places and covers" in r.stderr
+
+
+def test_meminfo_only_capture_needs_arch(tmp_path: Path) -> None:
+    """A meminfo-only paste: no architecture, so exit 3 naming --arch; with --arch the estimated RAM is said."""
+    dest = tmp_path / "meminfo-only"
+    (dest / "proc").mkdir(parents=True)
+    shutil.copy(HOSTS / "twaite-desktop-8g" / "proc" / "meminfo", dest / "proc" / "meminfo")
+    r = run("recommend", "--source", str(dest), "--format", "cmdline")
+    assert r.exit_code == 3 and r.stdout == "" and "give --arch" in r.stderr and "(unknown:" not in r.stderr
+    ok = run("recommend", "--source", str(dest), "--arch", "x86_64", "--format", "json")
+    out = json.loads(ok.stdout)
+    assert ok.exit_code == 0 and out["arch"] == "x86_64" and out["system_ram"] > 0
+    assert "placement-unavailable" in [f["code"] for f in out["findings"]]
+
+
+@pytest.mark.parametrize("name", HOST_NAMES)
+def test_recommendation_passes_check_under_every_arch_and_kernel(name: str) -> None:
+    """The loop of point 1 under --arch and --kernel-version overrides: never an answer check rejects, never a traceback."""
+    for arch in (None, "arm64", "ppc64le", "s390x", "riscv64", "loongarch64"):
+        for version in ("3.10", "6.1", "6.17", "7.3"):
+            extra = ["--kernel-version", version] + (["--arch", arch] if arch else [])
+            for strategy in ("standard", "cma", "ranged"):
+                r = run("recommend", "--source", str(HOSTS / name), "--strategy", strategy, "--format", "cmdline", *extra)
+                if r.exit_code != 0:
+                    assert r.exit_code in (2, 3) and r.stdout == "" and "Traceback" not in r.stderr
+                    continue
+                c = run("check", "--source", str(HOSTS / name), "--cmdline", r.stdout.strip(), "--format", "json", *extra)
+                errors = [f for f in json.loads(c.stdout)["findings"] if f["severity"] == "error"]
+                assert errors == [], (arch, version, strategy, r.stdout, errors)

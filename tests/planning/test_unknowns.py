@@ -97,3 +97,27 @@ def test_strategy_cma_on_unknown_version_names_the_unknown() -> None:
     assert r.exit_code == 2 and "does not tell the kernel version" in r.stderr and "7.3" not in r.stderr
     ok = run("recommend", "--source", str(QEMU_LORE), "--strategy", "cma", "--kernel-version", "6.17", "--format", "cmdline")
     assert ok.exit_code == 0 and ",cma" in ok.stdout
+
+
+def test_facts_warns_when_the_unknown_version_decides(tmp_path: Path) -> None:
+    """facts on an unknown kernel says when a 3.10 kernel would reserve otherwise than the newest."""
+    dest = tmp_path / "host"
+    shutil.copytree(QEMU_LORE, dest)
+    (dest / "proc" / "cmdline").write_text("ro quiet crashkernel=4G-:256M\n")
+    out = json.loads(run("facts", "--source", str(dest), "--format", "json").stdout)
+    found = [f for f in out["findings"] if f["code"] == "version-dependent"]
+    assert found and "as old as 3.10 reserves nothing" in found[0]["message"]
+
+
+def test_unknown_initrd_note_comes_first() -> None:
+    """Without the kdump initrd, the note saying so (and how to measure it) precedes the comparison table."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, COLUMNS="200", NO_COLOR="1")
+    p = subprocess.run([sys.executable, "-m", "crashplan", "recommend", "--source", str(HOSTS / "twaite-desktop-8g")], capture_output=True, text=True, env=env, check=False)
+    lines = p.stdout.splitlines()
+    note = next(i for i, x in enumerate(lines) if "note: the kdump initrd is unknown" in x)
+    table = next(i for i, x in enumerate(lines) if "memory each option takes from production" in x)
+    assert note < table and "--initrd PATH" in lines[note] and "crashplan snapshot" in lines[note]

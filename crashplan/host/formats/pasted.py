@@ -5,7 +5,8 @@ loosely (``kernel/resource.c: r_show()`` for /proc/iomem, ``fs/proc/meminfo.c:
 meminfo_proc_show()``, ``mm/vmstat.c: zoneinfo_show()`` and ``frag_show()``); each parser checks
 that shape strictly.  A capture that went through a mail client or an editor picks up blank lines, loses
 the trailing space of a nameless iomem resource (``7e810000-7e810fff : `` printed for a
-resource whose name is empty), and collects lines a person typed (``[ PCI stuff ]``).
+resource whose name is empty), collects lines a person typed (``[ PCI stuff ]``), and may
+end every line with CRLF.
 
 :func:`parse_tolerant` first parses strictly; when the parser rejects a line that is blank or
 has none of the file's line shape, that line is dropped (a nameless iomem resource gets its
@@ -59,9 +60,20 @@ def parse_tolerant(
     except SourceError as e:
         first = error = e
     shape = LINE_SHAPES[kind]
+    notes: list[Finding] = []
+    if "\r\n" in text:
+        # A paste saved on Windows: the kernel never prints a carriage return.
+        text = text.replace("\r\n", "\n")
+        notes.append(Finding("warning", "pasted-line-repaired", f"{path}: CRLF line endings read as LF"))
+        try:
+            result = parse(text)
+        except SourceError as e:
+            error = e
+        else:
+            findings.extend(notes)
+            return result
     lines = text.split("\n")
     numbers = list(range(1, len(lines) + 1))
-    notes: list[Finding] = []
     for _ in range(_MAX_REPAIRS):
         i = (error.line or 0) - 1
         # The last element is what follows the final newline; a cut last line is a real error.

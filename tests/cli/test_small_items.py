@@ -1,0 +1,94 @@
+"""The smaller defects of issue 15, point 10: each has its test."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.planning.test_checked_answer import run
+
+ROOT = Path(__file__).parents[2]
+HOSTS = ROOT / "tests" / "data" / "hosts"
+QEMU = HOSTS / "qemu-x86_64-4g-no-crashkernel"
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_error_when_the_reader_of_stderr_is_gone(fmt: str) -> None:
+    """crashplan explain BAD 2>&1 | head -1 exits 3 (bad input), not 1 (the bug code)."""
+    p = subprocess.Popen(
+        [sys.executable, "-m", "crashplan", "explain", "crashkernel=256MB", "--format", fmt],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT,
+    )
+    assert p.stdout is not None
+    p.stdout.readline()
+    p.stdout.close()
+    assert p.wait() == 3
+
+
+def test_zipl_is_refused_off_s390() -> None:
+    """--format zipl on an x86_64 host is a usage error; on s390x it is the artefact."""
+    r = run("recommend", "--source", str(QEMU), "--format", "zipl")
+    assert r.exit_code == 2 and r.stdout == ""
+    ok = run("recommend", "--source", str(HOSTS / "lore-s390x-vm-2g-crash256m"), "--format", "zipl")
+    assert ok.exit_code == 0 and ok.stdout.startswith('parameters="crashkernel=')
+
+
+def test_coreos_is_offered_ostree() -> None:
+    """A CoreOS host is told to use --format ostree, and a grub drop-in is refused there."""
+    env = dict(os.environ, COLUMNS="120")
+    p = subprocess.run([sys.executable, "-m", "crashplan", "recommend", "--source", str(HOSTS / "coreos-ocp-master-vm")], capture_output=True, text=True, env=env, check=False)
+    assert "--format ostree" in p.stdout and "--format grub" not in p.stdout
+    r = run("recommend", "--source", str(HOSTS / "coreos-ocp-master-vm"), "--format", "grub")
+    assert r.exit_code == 2 and "use --format ostree" in r.stderr
+
+
+def test_cma_size_is_not_rounded_to_a_pageblock() -> None:
+    """crashkernel=64M crashkernel=99M,cma on the 4 GiB guest: 99 MiB of CMA at 4 GiB, as Linux 7.2 reserves it."""
+    import json
+
+    out = json.loads(run("simulate", "crashkernel=64M crashkernel=99M,cma", "--source", str(QEMU), "--format", "json").stdout)
+    cma = [r for r in out["reservations"] if r["name"] == "crashkernel-cma"]
+    assert [(r["start"], r["end"]) for r in cma] == [(0x100000000, 0x106300000)]
+
+
+@pytest.mark.parametrize("width", [80, 100])
+def test_tables_wrap_whole_words_and_honour_columns(width: int) -> None:
+    """Piped text honours COLUMNS; no line is wider, and words of the table are not split."""
+    env = dict(os.environ, COLUMNS=str(width), NO_COLOR="1")
+    p = subprocess.run([sys.executable, "-m", "crashplan", "recommend", "--source", str(HOSTS / "twaite-desktop-8g")], capture_output=True, text=True, env=env, check=False, cwd=ROOT)
+    lines = p.stdout.splitlines()
+    assert lines and max(len(x) for x in lines) <= width
+    table = [x for x in lines if "│" in x]
+    for word in ("everything", "nothing", "unknown", "default"):
+        assert not any(x.rstrip().endswith(word[:-2]) for x in table), word
+
+
+def test_piped_default_width_is_100() -> None:
+    """Without COLUMNS piped output is 100 columns wide at most."""
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"} | {"NO_COLOR": "1"}
+    p = subprocess.run([sys.executable, "-m", "crashplan", "recommend", "--source", str(HOSTS / "twaite-desktop-8g")], capture_output=True, text=True, env=env, check=False, cwd=ROOT)
+    assert max(len(x) for x in p.stdout.splitlines()) <= 100
+
+
+def _complete(words: str, cword: int) -> str:
+    env = dict(os.environ, COMP_WORDS=words, COMP_CWORD=str(cword), _CRASHPLAN_COMPLETE="bash_complete")
+    return subprocess.run([sys.executable, "-m", "crashplan"], capture_output=True, text=True, env=env, check=False, cwd=ROOT).stdout
+
+
+@pytest.mark.parametrize(
+    "words",
+    ["crashplan recommend --source x", "crashplan recommend --kernel x", "crashplan check --initrd x", "crashplan recommend --write x", "crashplan snapshot -o x", "crashplan fleet x"],
+)
+def test_file_options_complete_paths(words: str) -> None:
+    """Options and arguments that take a path complete file names."""
+    assert _complete(words, len(words.split()) - 1).startswith("file,")
+
+
+def test_profile_names_complete() -> None:
+    """--profile completes the built-in profile names."""
+    out = _complete("crashplan recommend --profile debian-a", 3)
+    assert "plain,debian-amd64" in out.splitlines()
