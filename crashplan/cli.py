@@ -520,9 +520,10 @@ def facts(source: str | None, arch: str | None, kernel_version: str | None, fmt:
       crashplan facts --source host.tar.zst --format json
       crashplan facts --format prometheus --output /var/lib/node_exporter/textfile/crashplan-facts.prom
     """
-    from crashplan.host.facts import facts_to_json, gather_facts
+    from crashplan.host.facts import gather_facts
     from crashplan.host.sources import open_source
     from crashplan.render.facts import render_facts_text
+    from crashplan.render.facts_json import facts_to_json
     from crashplan.render.rich import dumps_json
 
     host = gather_facts(open_source(source), arch=arch, kernel_version=kernel_version)
@@ -560,7 +561,7 @@ def snapshot(output: str | None, force: bool, source: str | None) -> int:
       sudo crashplan snapshot
       sudo crashplan snapshot -o host.tar.zst && crashplan facts --source host.tar.zst
     """
-    from crashplan.host.facts import default_snapshot_name, snapshot_extra_files
+    from crashplan.host.snapshot import default_snapshot_name, snapshot_extra_files
     from crashplan.host.sources import open_source
     from crashplan.host.sources.capture import capture_snapshot
 

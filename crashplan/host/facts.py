@@ -32,28 +32,24 @@ gives equal values.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING
 
-from crashplan.errors import ParseError, SourceError
+from crashplan.errors import SourceError
 from crashplan.host.bootfiles import (
     BootFiles,
-    analyse_boot_files,
-    boot_files_to_json,
     find_boot_files,
     parse_stored_boot,
 )
 from crashplan.host.formats.buddyinfo import BuddyInfo, parse_buddyinfo
-from crashplan.host.formats.cmdline import Cmdline, get_param, parse_cmdline
+from crashplan.host.formats.cmdline import Cmdline, parse_cmdline
 from crashplan.host.formats.cpulist import parse_cpulist
 from crashplan.host.formats.dmesg import KERNEL_LOG_FILES, Dmesg, parse_dmesg
 from crashplan.host.formats.iomem import IomemMap, Resource, parse_iomem, ram_subtree
 from crashplan.host.formats.iomem import reserved as iomem_reserved
-from crashplan.host.formats.meminfo import Meminfo, parse_meminfo
+from crashplan.host.formats.meminfo import parse_meminfo
 from crashplan.host.formats.osrelease import OsRelease, parse_os_release
 from crashplan.host.formats.sysfs import (
     parse_cma_ranges,
@@ -61,11 +57,11 @@ from crashplan.host.formats.sysfs import (
     parse_kexec_crash_size,
 )
 from crashplan.host.formats.zoneinfo import ZoneInfo, parse_zoneinfo
-from crashplan.host.platform import LuksDevice, gather_platform, platform_to_json
+from crashplan.host.platform import LuksDevice, gather_platform
 from crashplan.kernel.crashkernel import Decision, decide
-from crashplan.kernel.features import ARCHES, KernelVersion, features_for, parse_kernel_version
+from crashplan.kernel.features import KernelVersion, features_for
 from crashplan.units import GiB, format_human
-from crashplan.values import Finding, MemRange, Severity, build_columns
+from crashplan.values import Finding, MemRange, build_columns
 
 if TYPE_CHECKING:
     from crashplan.host.formats.iommu import Iommus
@@ -74,22 +70,27 @@ if TYPE_CHECKING:
     from crashplan.host.formats.pcidrivers import PciDrivers
     from crashplan.host.sources import HostInfo, SnapshotInfo, Source
 
+from crashplan.host.gathering import FactLog, Reader, host_info
+from crashplan.host.inference import (
+    given_arch,
+    infer_arch,
+    infer_kernel_release,
+    infer_mem_total,
+    infer_page_size,
+    infer_system_ram,
+)
+
 __all__ = [
     "FACT_FILES",
     "KERNEL_LOG_FILES",
     "NON_ROOT_MESSAGE",
-    "UNKNOWN_VERSION_RULE",
     "HostFacts",
     "ZoneSpan",
     "crash_region_names",
-    "default_snapshot_name",
-    "facts_to_json",
     "gather_facts",
     "read_kernel_log",
-    "snapshot_extra_files",
 ]
 
-_P = TypeVar("_P")
 
 #: Every relpath :func:`gather_facts` may read (besides ``boot/`` and ``crashplan-snapshot.json``).
 FACT_FILES: tuple[str, ...] = (
@@ -115,12 +116,6 @@ FACT_FILES: tuple[str, ...] = (
     "etc/default/kdump-tools",
 )
 
-#: What every command assumes about a kernel whose version the source does not tell.
-UNKNOWN_VERSION_RULE = (
-    "every rule that depends on the version (the 128M round-up of ranges, size >= RAM, ,cma) "
-    "is evaluated for the oldest and the newest kernel crashplan mirrors and the worse result is reported; "
-    "give --kernel-version X.Y if you know it"
-)
 
 #: The finding a map read without root carries (its addresses are all 0).
 NON_ROOT_MESSAGE = "placement needs a root capture: run as root or use a root snapshot"
@@ -133,38 +128,7 @@ _LOW_LIMIT = 4 * GiB  # CRASH_ADDR_LOW_MAX: the low area of crashkernel=,high li
 # the rest, mostly PCI windows on large servers, is checked but not built).
 _IOMEM_SUBTREES = frozenset({"System RAM", "reserved", "Reserved"})
 
-# Resources only a PC (e820 firmware, legacy ROMs, the APIC) puts in /proc/iomem.
-_PC_RESOURCES = frozenset({"System ROM", "Video ROM", "Adapter ROM", "Local APIC", "IOAPIC 0"})
 _KERNEL_IMAGE_NAMES = frozenset({"Kernel code", "Kernel rodata", "Kernel data", "Kernel bss"})
-# uname -m -> crashplan's architecture names.
-_MACHINES = {
-    "x86_64": "x86_64",
-    "amd64": "x86_64",
-    "aarch64": "arm64",
-    "arm64": "arm64",
-    "riscv64": "riscv64",
-    "loongarch64": "loongarch64",
-    "ppc64le": "ppc64le",
-    "s390x": "s390x",
-}
-# Distribution kernel release suffixes (Fedora/RHEL ".x86_64", Debian "-amd64") and
-# toolchain triplets in /proc/version ("x86_64-linux-gnu-gcc-14").
-_RELEASE_ARCH = re.compile(r"[.\-+_](x86_64|amd64|aarch64|arm64|s390x|ppc64le|ppc64el|riscv64|loong64|loongarch64)$")
-_TRIPLET_ARCH = re.compile(r"\b(x86_64|aarch64|s390x|powerpc64le|riscv64|loongarch64)-(?:\w+-)?linux-gnu")
-_SUFFIX_ARCHES = {"ppc64el": "ppc64le", "powerpc64le": "ppc64le", "loong64": "loongarch64"}
-# Page sizes a kernel can be built with; x86_64, s390x and riscv64 have only 4 KiB base pages.
-_PAGE_SIZES = (4096, 16384, 65536)
-_FIXED_PAGE_SIZE = {"x86_64": 4096, "s390x": 4096, "riscv64": 4096}
-# psutil's virtual_memory().total is MemTotal; allow for a balloon or hot-plug between reads.
-_MEM_TOLERANCE = 0.01
-# Parameters only one architecture's kernels take: cio_ignore= and the DASD/zFCP boot devices
-# of s390 (Documentation/arch/s390/, kernel-parameters.txt).
-_CMDLINE_ARCH = (
-    ("cio_ignore", "s390x"),
-    ("rd.dasd", "s390x"),
-    ("rd.zfcp", "s390x"),
-    ("dasd", "s390x"),
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,85 +225,6 @@ def crash_region_names(regions: tuple[MemRange, ...]) -> tuple[str, ...]:
 # Gathering
 
 
-class _Reader:
-    """Reads files of a source, recording absences and (for optional files) unreadable ones."""
-
-    __slots__ = ("absent", "cache", "findings", "source")
-
-    def __init__(self, source: Source) -> None:
-        self.source = source
-        self.cache: dict[str, str | None] = {}
-        self.absent: list[str] = []
-        self.findings: list[Finding] = []
-
-    def text(self, relpath: str) -> str | None:
-        """The file's text, None when absent; unreadable optional files count as absent."""
-        if relpath in self.cache:
-            return self.cache[relpath]
-        self.cache[relpath] = text = self._read(relpath)
-        return text
-
-    def _read(self, relpath: str) -> str | None:
-        try:
-            text = self.source.read_text(relpath)
-        except SourceError as e:
-            # /proc is what crashplan is about: an unreadable file there is an error.  An
-            # unreadable /etc or /sys file (a 0600 config) only costs that fact.
-            if relpath.startswith("proc/") or e.code != "unreadable":
-                raise
-            self.findings.append(
-                Finding("warning", "unreadable-file", f"/{relpath}: {e.one_line()}; treated as absent")
-            )
-            self.absent.append("/" + relpath)
-            return None
-        if text is None:
-            self.absent.append("/" + relpath)
-        return text
-
-    def first(self, *relpaths: str) -> tuple[str | None, str]:
-        """The text of the first of ``relpaths`` present, and its relpath.
-
-        When none is present only the first (the usual name) is recorded as absent.
-        """
-        for relpath in relpaths:
-            text = self.text(relpath)
-            if text is not None:
-                return text, relpath
-        for relpath in relpaths[1:]:
-            self.absent.remove("/" + relpath)
-        return None, relpaths[0]
-
-    def path(self, relpath: str) -> str:
-        return self.source.display(relpath)
-
-    def parse(self, relpath: str, kind: str, parse: Callable[[str, str], _P]) -> _P:
-        """Parse a /proc table, skipping what pasting a capture adds (:mod:`crashplan.host.formats.pasted`)."""
-
-        text = self.cache[relpath]
-        assert text is not None
-        path = self.path(relpath)
-        try:
-            return parse(text, path)
-        except SourceError:
-            pass  # the tolerant reading below parses again and raises the error if it stands
-        from crashplan.host.formats.pasted import parse_tolerant
-
-        return parse_tolerant(lambda t: parse(t, path), text, path=path, kind=kind, findings=self.findings)
-
-
-class _Facts:
-    """The facts and their provenance while they are being gathered."""
-
-    __slots__ = ("findings", "prov")
-
-    def __init__(self) -> None:
-        self.prov: dict[str, str] = {}
-        self.findings: list[Finding] = []
-
-    def note(self, severity: Severity, code: str, message: str) -> None:
-        self.findings.append(Finding(severity, code, message))
-
-
 def gather_facts(source: Source, *, arch: str | None = None, kernel_version: str | None = None) -> HostFacts:
     """Read everything crashplan uses from ``source`` into one :class:`HostFacts`.
 
@@ -350,10 +235,10 @@ def gather_facts(source: Source, *, arch: str | None = None, kernel_version: str
     :raises SourceError: a file is present but garbled or truncated (naming
         ``source.display(relpath)`` and the line), or a /proc file cannot be read.
     """
-    r = _Reader(source)
-    f = _Facts()
+    r = Reader(source)
+    f = FactLog()
     stored = None if source.is_live else source.snapshot_info()
-    info = _host_info(source, stored)
+    info = host_info(source, stored)
 
     iomem_text = r.text("proc/iomem")
     iomem = None if iomem_text is None else r.parse("proc/iomem", "iomem", lambda t, p: parse_iomem(t, path=p, subtrees=_IOMEM_SUBTREES))
@@ -363,8 +248,8 @@ def gather_facts(source: Source, *, arch: str | None = None, kernel_version: str
     cmdline = None if cmdline_text is None else parse_cmdline(cmdline_text, path=r.path("proc/cmdline"))
     f.prov["cmdline"] = "/proc/cmdline" if cmdline is not None else "unknown: /proc/cmdline is absent"
 
-    release, version = _kernel_release(r, f, info, cmdline, kernel_version)
-    arch = _given_arch(f, arch) if arch is not None else _arch(r, f, info, release, iomem, cmdline)
+    release, version = infer_kernel_release(r, f, info, cmdline, kernel_version)
+    arch = given_arch(f, arch) if arch is not None else infer_arch(r, f, info, release, iomem, cmdline)
     visible = iomem is not None and iomem.addresses_visible
     if iomem is None:
         f.prov["addresses_visible"] = "unknown: /proc/iomem is absent"
@@ -375,7 +260,7 @@ def gather_facts(source: Source, *, arch: str | None = None, kernel_version: str
     if (iomem is not None and not visible) or (iomem is None and info is not None and info.root is False):
         f.note("warning", "iomem-addresses-hidden", NON_ROOT_MESSAGE)
 
-    mem_total = _mem_total(f, meminfo, info, source.is_live)
+    mem_total = infer_mem_total(f, meminfo, info, source.is_live)
     cma_total = None if meminfo is None else meminfo.cma_total
     f.prov["cma_total"] = (
         "CmaTotal in /proc/meminfo (every CMA area, not only crashkernel=,cma)"
@@ -388,14 +273,14 @@ def gather_facts(source: Source, *, arch: str | None = None, kernel_version: str
     kexec_loaded = _kexec_crash_loaded(r, f)
     cma_ranges = _cma_ranges(r, f)
     total = _reservation_total(f, iomem, arch, crash_regions, crash_lines, kexec_size)
-    system_ram, estimated = _system_ram(f, iomem, arch, ram, mem_total, kexec_size)
+    system_ram, estimated = infer_system_ram(f, iomem, arch, ram, mem_total, kexec_size)
 
     zoneinfo_text = r.text("proc/zoneinfo")
     zoneinfo = None if zoneinfo_text is None else r.parse("proc/zoneinfo", "zoneinfo", lambda t, p: parse_zoneinfo(t, path=p, counters=False))
     buddy_text = r.text("proc/buddyinfo")
     buddyinfo = None if buddy_text is None else r.parse("proc/buddyinfo", "buddyinfo", lambda t, p: parse_buddyinfo(t, path=p))
     f.prov["buddyinfo"] = "/proc/buddyinfo" if buddyinfo is not None else "unknown: /proc/buddyinfo is absent"
-    page_size = _page_size(f, info, source.is_live, arch, mem_total, zoneinfo)
+    page_size = infer_page_size(f, info, source.is_live, arch, mem_total, zoneinfo)
     numa_nodes, zones = _zones(f, zoneinfo, page_size)
     online, possible = _cpus(r, f, info, source.is_live)
 
@@ -475,330 +360,13 @@ def gather_facts(source: Source, *, arch: str | None = None, kernel_version: str
     )
 
 
-def _host_info(source: Source, stored: SnapshotInfo | None) -> HostInfo | None:
-    """uname, page size, root and psutil figures: the live host's, or the snapshot's stored ones."""
-    if source.is_live:
-        live_info = getattr(source, "live_info", None)
-        return None if live_info is None else live_info()
-    return None if stored is None else stored.host
-
-
-def _where(source: Source) -> str:
-    return "of the live host" if source.is_live else "stored in crashplan-snapshot.json"
-
-
-def _given_arch(f: _Facts, arch: str) -> str:
-    """The architecture given with ``--arch``, in crashplan's spelling."""
-    name = features_for(arch).arch  # the one alias table; raises ValueError for unknown names
-    f.prov["arch"] = f"given with --arch {arch}"
-    return name
-
-
-def _kernel_release(
-    r: _Reader, f: _Facts, info: HostInfo | None, cmdline: Cmdline | None, given: str | None = None
-) -> tuple[str | None, KernelVersion | None]:
-    """The running kernel's release, from uname, osrelease, /proc/version or BOOT_IMAGE.
-
-    ``given`` (``--kernel-version X.Y``) replaces the version, not the release.
-    """
-    release, version = _found_release(r, f, info, cmdline, quiet=given is not None)
-    if given is None:
-        return release, version
-    f.prov["kernel_version"] = f"given with --kernel-version {given}"
-    return release, parse_kernel_version(given)
-
-
-def _found_release(
-    r: _Reader, f: _Facts, info: HostInfo | None, cmdline: Cmdline | None, *, quiet: bool = False
-) -> tuple[str | None, KernelVersion | None]:
-    release = None
-    if info is not None and info.uname is not None:
-        release = info.uname.release
-        f.prov["kernel_release"] = f"uname(2) release {_where(r.source)}"
-    if release is None:
-        text = r.text("proc/sys/kernel/osrelease")
-        if text is not None:
-            release = _parse_osrelease(text, r.path("proc/sys/kernel/osrelease"))
-            f.prov["kernel_release"] = "/proc/sys/kernel/osrelease"
-    if release is None:
-        text = r.text("proc/version")
-        if text is not None:
-            release = _parse_proc_version(text, r.path("proc/version"))
-            f.prov["kernel_release"] = "/proc/version"
-    if release is None and cmdline is not None:
-        release = _release_from_boot_image(cmdline)
-        if release is not None:
-            f.prov["kernel_release"] = "inferred from BOOT_IMAGE=.../vmlinuz-<release> in /proc/cmdline"
-    if release is None:
-        f.prov["kernel_release"] = "unknown: no uname, /proc/sys/kernel/osrelease, /proc/version or BOOT_IMAGE="
-        f.prov["kernel_version"] = "unknown: the kernel release is unknown"
-        if not quiet:
-            f.note("info", "kernel-version-unknown", f"kernel release unknown: {UNKNOWN_VERSION_RULE}")
-        return None, None
-    try:
-        version = parse_kernel_version(release)
-    except ParseError:
-        f.prov["kernel_version"] = f"unknown: release {release!r} does not start with MAJOR.MINOR"
-        if not quiet:
-            f.note("warning", "kernel-version-unknown", f"kernel release {release!r} has no MAJOR.MINOR version: {UNKNOWN_VERSION_RULE}")
-        return release, None
-    f.prov["kernel_version"] = "MAJOR.MINOR of the kernel release"
-    return release, version
-
-
-def _parse_osrelease(text: str, path: str) -> str:
-    """The one word of ``/proc/sys/kernel/osrelease`` (``utsname()->release`` and ``"\\n"``).
-
-    >>> _parse_osrelease("7.3.4+deb13-amd64\\n", "osrelease")
-    '7.3.4+deb13-amd64'
-    """
-    body = text[:-1] if text.endswith("\n") else text
-    if not body or body.split() != [body] or "\n" in body:
-        raise SourceError(
-            "expected one kernel release such as 6.17.0-1-amd64", path=path, line=1 if "\n" not in body else 2
-        )
-    return body
-
-
-def _parse_proc_version(text: str, path: str) -> str:
-    """The release in ``/proc/version``: ``"Linux version %s (%s@%s) (%s) %s\\n"`` (fs/proc/version.c).
-
-    >>> _parse_proc_version("Linux version 7.3.4+deb13-amd64 (debian-kernel@lists) (gcc) #1 SMP\\n", "v")
-    '7.3.4+deb13-amd64'
-    """
-    words = text.split(None, 3)
-    if len(words) < 3 or words[0] != "Linux" or words[1] != "version" or not text.endswith("\n"):
-        raise SourceError("expected 'Linux version <release> ...'", path=path, line=1)
-    return words[2]
-
-
-def _release_from_boot_image(cmdline: Cmdline) -> str | None:
-    """The release in ``BOOT_IMAGE=(hd0)/vmlinuz-<release>``, if it reads as one.
-
-    >>> _release_from_boot_image(parse_cmdline("BOOT_IMAGE=/vmlinuz-5.10.0-10-amd64 ro quiet"))
-    '5.10.0-10-amd64'
-    >>> _release_from_boot_image(parse_cmdline("BOOT_IMAGE=/boot/bzImage ro"))
-    """
-    images = get_param(cmdline.kernel_args, "BOOT_IMAGE")
-    if not images:
-        return None
-    name = images[-1].rsplit("/", 1)[-1]
-    for prefix in ("vmlinuz-", "vmlinux-", "Image-", "image-"):
-        if name.startswith(prefix):
-            release = name[len(prefix) :]
-            try:
-                parse_kernel_version(release)
-            except ParseError:
-                return None
-            return release
-    return None
-
-
-def _arch(
-    r: _Reader,
-    f: _Facts,
-    info: HostInfo | None,
-    release: str | None,
-    iomem: IomemMap | None,
-    cmdline: Cmdline | None,
-) -> str | None:
-    """crashplan's name for the architecture: from uname, else inferred (and said so)."""
-    if info is not None and info.uname is not None:
-        machine = info.uname.machine
-        arch = _MACHINES.get(machine)
-        if arch is not None:
-            f.prov["arch"] = f"uname(2) machine {machine!r} {_where(r.source)}"
-            return arch
-        f.prov["arch"] = f"unknown: uname(2) machine {machine!r} is not one crashplan models ({', '.join(ARCHES)})"
-        f.note("warning", "arch-unsupported", f"architecture {machine!r} is not one crashplan models")
-        return None
-    release_from = f.prov.get("kernel_release", "").removeprefix("inferred from ")
-    # Every piece of evidence is weighed, strongest first; disagreement is said, not hidden.
-    guesses = (
-        (lambda: _arch_from_release(release), f"the kernel release {release!r} ({release_from})"),
-        (lambda: _arch_from_triplet(r.text("proc/version")), "the compiler triplet in /proc/version"),
-        (lambda: _arch_from_cpuinfo(r.text("proc/cpuinfo")), None),
-        (lambda: _arch_from_cmdline(cmdline) if "BOOT_IMAGE" not in release_from else _arch_from_cmdline(cmdline, boot_image=False),
-         "the kernel BOOT_IMAGE= names, or architecture-only parameters, in /proc/cmdline"),
-        (lambda: _arch_from_iomem(iomem), None),
-    )
-    evidence: list[tuple[str, str]] = []
-    for guess, why in guesses:
-        found = guess()
-        if found is not None:
-            evidence.append(found if isinstance(found, tuple) else (found, why or ""))
-    if not evidence:
-        f.prov["arch"] = "unknown: no uname, and neither the kernel release, /proc/cpuinfo nor /proc/iomem tells"
-        f.note("warning", "arch-unknown", "architecture unknown: give --arch; the current crashkernel= is not evaluated")
-        return None
-    arch, reason = evidence[0]
-    agree = [why for a, why in evidence[1:] if a == arch]
-    f.prov["arch"] = f"inferred from {reason}" + (f"; also {'; '.join(agree)}" if agree else "")
-    f.note("info", "arch-inferred", f"architecture {arch} inferred from {reason} (give --arch if it is wrong)")
-    for other, why in evidence[1:]:
-        if other != arch:
-            f.note("warning", "arch-evidence-conflict", f"architecture {arch} inferred from {reason}, but {why} suggests {other}: give --arch if {arch} is wrong")
-    return arch
-
-
-# /proc/cpuinfo keys only one architecture prints (arch/*/kernel/cpuinfo.c, setup.c show_cpuinfo()).
-# Compiled on first use: most sources tell the architecture by uname and never need them.
-_CPUINFO_ARCH = (
-    (r"^vendor_id\s*: IBM/S390", "s390x", "'vendor_id: IBM/S390'"),
-    (r"^vendor_id\s*: (GenuineIntel|AuthenticAMD|HygonGenuine|CentaurHauls)", "x86_64", "an x86 'vendor_id'"),
-    (r"^CPU implementer\s*:", "arm64", "'CPU implementer' (arm64 MIDR fields)"),
-    (r"^(cpu\s*: POWER|platform\s*: (pSeries|PowerNV))", "ppc64le", "a POWER 'cpu' or 'platform'"),
-    (r"^isa\s*: rv64", "riscv64", "'isa: rv64...'"),
-    (r"Loongson|LoongArch", "loongarch64", "a Loongson CPU name"),
-)
-
-
-def _arch_from_cpuinfo(text: str | None) -> tuple[str, str] | None:
-    """The architecture whose ``show_cpuinfo()`` printed ``/proc/cpuinfo``.
-
-    >>> _arch_from_cpuinfo("processor\\t: 0\\nBogoMIPS\\t: 48.00\\nCPU implementer\\t: 0x41\\n")
-    ('arm64', "/proc/cpuinfo: 'CPU implementer' (arm64 MIDR fields)")
-    """
-    if not text:
-        return None
-    for pattern, arch, why in _CPUINFO_ARCH:
-        if re.search(pattern, text, re.M):
-            return arch, f"/proc/cpuinfo: {why}"
-    return None
-
-
-def _arch_from_release(release: str | None) -> str | None:
-    """The architecture a distribution kernel release ends with.
-
-    >>> _arch_from_release("4.18.0-80.11.2.el8_0.x86_64"), _arch_from_release("6.1.0-18-arm64")
-    ('x86_64', 'arm64')
-    >>> _arch_from_release("3.2.0-58-generic")
-    """
-    if release is None:
-        return None
-    m = _RELEASE_ARCH.search(release)
-    if m is None:
-        return None
-    word = m.group(1)
-    return _SUFFIX_ARCHES.get(word) or _MACHINES.get(word)
-
-
-def _arch_from_triplet(version_text: str | None) -> str | None:
-    """The architecture of the compiler triplet ``/proc/version`` names (Debian builds).
-
-    >>> _arch_from_triplet("Linux version 7.3.4 (x86_64-linux-gnu-gcc-14 (Debian 14.2.0-19) 14.2.0)")
-    'x86_64'
-    """
-    if not version_text:
-        return None
-    m = _TRIPLET_ARCH.search(version_text)
-    if m is None:
-        return None
-    word = m.group(1)
-    return _SUFFIX_ARCHES.get(word) or _MACHINES.get(word)
-
-
-def _arch_from_iomem(iomem: IomemMap | None) -> tuple[str, str] | None:
-    """Guess the architecture from the shape of ``/proc/iomem``; returns it and the reason.
-
-    * ppc64le: the kernel image at physical address 0 (powerpc runs its kernel there), or
-      device-tree node paths as names (``/pci@800000020000000``);
-    * s390x: a top-level "Crash kernel" (s390 carves it out of System RAM), or a map of nothing
-      but "System RAM" (s390 has no memory-mapped I/O resources);
-    * x86_64: PC firmware resources ("System ROM", "Video ROM", "Adapter ROM", "Local APIC",
-      "IOAPIC").  A top-level "PCI Bus" is not evidence: arm64 servers (ThunderX2) have it too;
-    * arm64 or riscv64: device-tree names of their peripherals (``pl011@9000000``, ``gic``;
-      ``plic``, ``clint``), or (arm64) RAM starting at address 0 with nested "reserved" and none of
-      the x86 resources.  loongarch64 maps are not guessed.
-    """
-    if iomem is None:
-        return None
-    top = iomem.resources
-    names = {res.name for res in top}
-    nested = {kid.name for res in top if res.name.lower() in ("reserved", "system ram") for kid in res.children}
-    if iomem.addresses_visible and any(kid.name == "Kernel code" and kid.start == 0 for res in top for kid in res.children):
-        return "ppc64le", "/proc/iomem: the kernel image at physical address 0 (powerpc runs its kernel there)"
-    paths = sorted(n for n in names if n.startswith("/") and "@" in n)
-    if paths:
-        return "ppc64le", f"/proc/iomem: device-tree node paths as resource names ({paths[0]})"
-    if "Crash kernel" in names:
-        return "s390x", "a top-level 'Crash kernel' in /proc/iomem (s390 carves it out of System RAM)"
-    if names == {"System RAM"}:
-        return "s390x", "a /proc/iomem of nothing but System RAM (s390 has no memory-mapped I/O)"
-    pc = sorted((names | nested) & _PC_RESOURCES)
-    if pc:
-        return "x86_64", f"PC resources in /proc/iomem ({', '.join(pc)})"
-    for markers, arch in _DT_MARKERS:
-        hit = next((n for n in sorted(names) if re.search(markers, n, re.I)), None)
-        if hit is not None:
-            return arch, f"/proc/iomem: the {arch} device-tree peripheral {hit!r}"
-    rams = [res for res in top if res.name == "System RAM"]
-    if (
-        iomem.addresses_visible
-        and rams
-        and rams[0].start == 0
-        and any(kid.name == "reserved" for res in rams for kid in res.children)
-    ):
-        return "arm64", "/proc/iomem: RAM at address 0 with nested 'reserved' (device tree), no PC resources"
-    return None
-
-
-# Device-tree compatible names of peripherals only one architecture has (Documentation/devicetree/bindings).
-_DT_MARKERS = (
-    (r"\b(pl011|pl031|pl061|pl022|sp805|gic|its@|smmu)|arm,|ARMH", "arm64"),
-    (r"\b(plic|clint|aclint)|riscv", "riscv64"),
-)
-
-
-def _arch_from_cmdline(cmdline: Cmdline | None, *, boot_image: bool = True) -> str | None:
-    """The architecture of the kernel ``BOOT_IMAGE`` names, or of an s390-only parameter.
-
-    >>> _arch_from_cmdline(parse_cmdline("BOOT_IMAGE=/vmlinuz-5.10.0-10-amd64 ro"))
-    'x86_64'
-    >>> _arch_from_cmdline(parse_cmdline("root=/dev/dasda1 cio_ignore=all,!condev"))
-    's390x'
-    """
-    if cmdline is None:
-        return None
-    arch = _arch_from_release(_release_from_boot_image(cmdline)) if boot_image else None
-    if arch is not None:
-        return arch
-    for name, found in _CMDLINE_ARCH:
-        if get_param(cmdline.kernel_args, name):
-            return found
-    return None
-
-
-def _mem_total(f: _Facts, meminfo: Meminfo | None, info: HostInfo | None, live: bool) -> int | None:
-    """MemTotal from /proc/meminfo, else psutil's; on a live host the two are cross-checked."""
-    psutil_total = None if info is None else info.mem_total
-    where = "psutil.virtual_memory().total" + ("" if live else " stored in crashplan-snapshot.json")
-    if meminfo is not None and meminfo.mem_total is not None:
-        f.prov["mem_total"] = "MemTotal in /proc/meminfo"
-        if live and psutil_total is not None and abs(psutil_total - meminfo.mem_total) > _MEM_TOLERANCE * meminfo.mem_total:
-            f.note(
-                "warning",
-                "mem-total-mismatch",
-                f"MemTotal in /proc/meminfo ({format_human(meminfo.mem_total)}) and psutil "
-                f"({format_human(psutil_total)}) differ by more than {_MEM_TOLERANCE:.0%}",
-            )
-        return meminfo.mem_total
-    if psutil_total is not None:
-        f.prov["mem_total"] = where
-        return psutil_total
-    f.prov["mem_total"] = (
-        "unknown: /proc/meminfo is absent" if meminfo is None else "unknown: no MemTotal in /proc/meminfo"
-    )
-    return None
-
-
 def _sorted_ranges(resources: Iterable[Resource]) -> tuple[MemRange, ...]:
     """The resources' ranges in address order."""
     return tuple(sorted(res.range for res in resources))
 
 
 def _layout(
-    f: _Facts, iomem: IomemMap | None
+    f: FactLog, iomem: IomemMap | None
 ) -> tuple[tuple[MemRange, ...], MemRange | None, tuple[MemRange, ...], tuple[MemRange, ...], int]:
     """RAM, kernel image, nested reservations and crash regions from /proc/iomem.
 
@@ -838,7 +406,7 @@ def _layout(
     return ram, kernel_image, reserved, regions, len(crash)
 
 
-def _kexec_crash_size(r: _Reader, f: _Facts) -> int | None:
+def _kexec_crash_size(r: Reader, f: FactLog) -> int | None:
     text, relpath = r.first("sys/kernel/kexec_crash_size", "sys/kernel/kexec/crash_size")
     if text is None:
         f.prov["kexec_crash_size"] = "unknown: /sys/kernel/kexec_crash_size is absent (no CONFIG_KEXEC_CORE, or not captured)"
@@ -847,7 +415,7 @@ def _kexec_crash_size(r: _Reader, f: _Facts) -> int | None:
     return parse_kexec_crash_size(text, path=r.path(relpath))
 
 
-def _kexec_crash_loaded(r: _Reader, f: _Facts) -> bool | None:
+def _kexec_crash_loaded(r: Reader, f: FactLog) -> bool | None:
     text, relpath = r.first("sys/kernel/kexec_crash_loaded", "sys/kernel/kexec/crash_loaded")
     if text is None:
         f.prov["kexec_crash_loaded"] = "unknown: /sys/kernel/kexec_crash_loaded is absent"
@@ -856,7 +424,7 @@ def _kexec_crash_loaded(r: _Reader, f: _Facts) -> bool | None:
     return parse_kexec_crash_loaded(text, path=r.path(relpath))
 
 
-def _cma_ranges(r: _Reader, f: _Facts) -> tuple[MemRange, ...] | None:
+def _cma_ranges(r: Reader, f: FactLog) -> tuple[MemRange, ...] | None:
     text, relpath = r.first("sys/kernel/kexec_crash_cma_ranges", "sys/kernel/kexec/crash_cma_ranges")
     if text is None:
         f.prov["cma_ranges"] = "unknown: /sys/kernel/kexec_crash_cma_ranges is absent (kernels before the CMA export)"
@@ -866,7 +434,7 @@ def _cma_ranges(r: _Reader, f: _Facts) -> tuple[MemRange, ...] | None:
 
 
 def _reservation_total(
-    f: _Facts,
+    f: FactLog,
     iomem: IomemMap | None,
     arch: str | None,
     regions: tuple[MemRange, ...],
@@ -896,89 +464,8 @@ def _reservation_total(
     return None
 
 
-def _system_ram(
-    f: _Facts,
-    iomem: IomemMap | None,
-    arch: str | None,
-    ram: tuple[MemRange, ...],
-    mem_total: int | None,
-    kexec_size: int | None,
-) -> tuple[int | None, bool]:
-    """System RAM as ``parse_crashkernel()`` counts it, and whether it is an estimate."""
-    if ram:
-        total = sum(r.size for r in ram)
-        why = "sum of top-level System RAM in /proc/iomem"
-        assert iomem is not None  # ram comes from it
-        if arch == "arm64":
-            # memblock_phys_mem_size() counts nomap memory, which iomem shows as a top-level
-            # "reserved" between RAM ranges (arch/arm64/kernel/setup.c: request_standard_resources()).
-            lo, hi = ram[0].start, ram[-1].end
-            nomap = [res for res in iomem.resources if res.name.lower() == "reserved" and lo <= res.start and res.end <= hi]
-            total += sum(res.size for res in nomap)
-            why += " plus top-level 'reserved' (nomap) ranges between RAM ranges (arm64)"
-        elif arch == "s390x":
-            # ident_map_size includes the crash area s390 takes out of System RAM.
-            total += sum(res.size for res in iomem.resources if res.name == "Crash kernel")
-            why += " plus the top-level 'Crash kernel' carved out of it (s390 ident_map_size)"
-        f.prov["system_ram"] = why
-        return total, False
-    if mem_total is not None:
-        why = "estimate: MemTotal"
-        total = mem_total
-        if kexec_size:
-            total += kexec_size
-            why += " plus /sys/kernel/kexec_crash_size"
-        if iomem is None:
-            reason = "/proc/iomem is absent"
-        elif not iomem.addresses_visible:
-            reason = "/proc/iomem was read without root"
-        else:
-            reason = "/proc/iomem has no System RAM"
-        f.prov["system_ram"] = f"{why}, because {reason}; the kernel counts more (MemTotal leaves out early reservations)"
-        f.note(
-            "warning",
-            "system-ram-estimated",
-            f"system RAM estimated from MemTotal because {reason}: the kernel counts a little more, "
-            "which matters only at a crashkernel= range boundary",
-        )
-        return total, True
-    f.prov["system_ram"] = "unknown: no /proc/iomem System RAM and no MemTotal"
-    f.note("warning", "system-ram-unknown", "system RAM unknown: the current crashkernel= is not evaluated")
-    return None, False
-
-
-def _page_size(
-    f: _Facts,
-    info: HostInfo | None,
-    live: bool,
-    arch: str | None,
-    mem_total: int | None,
-    zoneinfo: ZoneInfo | None,
-) -> int | None:
-    """The page size: stored or live, else the arch's only size, else MemTotal / managed pages."""
-    if info is not None and info.page_size is not None:
-        f.prov["page_size"] = (
-            "sysconf(_SC_PAGE_SIZE) of the live host" if live else "page_size in crashplan-snapshot.json"
-        )
-        return info.page_size
-    if arch in _FIXED_PAGE_SIZE:
-        f.prov["page_size"] = f"the only base page size of {arch}"
-        return _FIXED_PAGE_SIZE[arch]
-    if mem_total and zoneinfo is not None:
-        managed = sum(z.managed_pages or 0 for z in zoneinfo.zones)
-        if managed:
-            ratio = mem_total / managed
-            for size in _PAGE_SIZES:
-                if abs(ratio - size) <= size * 0.02:
-                    # MemTotal is totalram_pages(): the sum of every zone's managed pages.
-                    f.prov["page_size"] = "MemTotal in /proc/meminfo divided by the managed pages in /proc/zoneinfo"
-                    return size
-    f.prov["page_size"] = "unknown: no uname page size, and the architecture allows several"
-    return None
-
-
 def _zones(
-    f: _Facts, zoneinfo: ZoneInfo | None, page_size: int | None
+    f: FactLog, zoneinfo: ZoneInfo | None, page_size: int | None
 ) -> tuple[tuple[int, ...] | None, tuple[ZoneSpan, ...]]:
     if zoneinfo is None:
         f.prov["numa_nodes"] = f.prov["zones"] = "unknown: /proc/zoneinfo is absent"
@@ -1007,7 +494,7 @@ def _zones(
     return nodes, zones
 
 
-def _cpus(r: _Reader, f: _Facts, info: HostInfo | None, live: bool) -> tuple[int | None, int | None]:
+def _cpus(r: Reader, f: FactLog, info: HostInfo | None, live: bool) -> tuple[int | None, int | None]:
     """Online and possible CPU counts from sysfs; psutil fills and cross-checks the online count."""
     counts: list[int | None] = []
     for key, relpath in (("cpus_online", "sys/devices/system/cpu/online"), ("cpus_possible", "sys/devices/system/cpu/possible")):
@@ -1039,7 +526,7 @@ _MEMTOTAL_MIN_SHARE = 0.85
 
 
 def _check_consistency(
-    f: _Facts,
+    f: FactLog,
     system_ram: int | None,
     estimated: bool,
     mem_total: int | None,
@@ -1100,7 +587,7 @@ def _check_consistency(
 
 
 def _decision(
-    f: _Facts,
+    f: FactLog,
     cmdline: Cmdline | None,
     system_ram: int | None,
     estimated: bool,
@@ -1130,7 +617,7 @@ def _decision(
     return decide(cmdline.raw, system_ram, features)
 
 
-def _distro(r: _Reader, f: _Facts) -> OsRelease | None:
+def _distro(r: Reader, f: FactLog) -> OsRelease | None:
     text = r.text("etc/os-release")
     if text is None:
         f.prov["distro"] = "unknown: /etc/os-release is absent"
@@ -1139,7 +626,7 @@ def _distro(r: _Reader, f: _Facts) -> OsRelease | None:
     return parse_os_release(text, path=r.path("etc/os-release"))
 
 
-def _kdump(r: _Reader, f: _Facts, distro: OsRelease | None) -> tuple[KdumpConfig | None, tuple[str, ...]]:
+def _kdump(r: Reader, f: FactLog, distro: OsRelease | None) -> tuple[KdumpConfig | None, tuple[str, ...]]:
     """The kdump configuration, merged from whichever of the three families' files exist."""
     conf = r.text("etc/kdump.conf")
     sysconfig = r.text("etc/sysconfig/kdump")
@@ -1175,7 +662,7 @@ def _kdump(r: _Reader, f: _Facts, distro: OsRelease | None) -> tuple[KdumpConfig
     return merge_kdump_configs(configs[0], *configs[1:]), tuple(files)
 
 
-def _boot_files(f: _Facts, source: Source, stored: SnapshotInfo | None, release: str | None) -> BootFiles:
+def _boot_files(f: FactLog, source: Source, stored: SnapshotInfo | None, release: str | None) -> BootFiles:
     if stored is not None and "boot" in stored.files:
         boot = parse_stored_boot(stored.files["boot"], source.display("crashplan-snapshot.json"))
         f.prov["boot_files"] = "\"files\": {\"boot\"} in crashplan-snapshot.json (sizes at capture)"
@@ -1197,129 +684,8 @@ def _boot_files(f: _Facts, source: Source, stored: SnapshotInfo | None, release:
 # Snapshots
 
 
-def snapshot_extra_files(source: Source) -> dict[str, dict[str, Any]]:
-    """The ``extra_files`` a capture of ``source`` stores: the kdump kernel and initrd it found.
-
-    For a snapshot being re-captured, its stored ``"boot"`` facts are carried over.
-    """
-    stored = None if source.is_live else source.snapshot_info()
-    if stored is not None and "boot" in stored.files:
-        boot = parse_stored_boot(stored.files["boot"], source.display("crashplan-snapshot.json"))
-    else:
-        r = _Reader(source)
-        release, _ = _kernel_release(r, _Facts(), _host_info(source, stored), None)
-        boot = analyse_boot_files(source, find_boot_files(source, release))
-        if not source.is_live:
-            from crashplan.host.sosreport import sos_boot_files  # a sosreport's /boot listings
-
-            boot = sos_boot_files(source, release, boot)
-    return {"boot": boot_files_to_json(boot)}
-
-
-def default_snapshot_name(source: Source, now: datetime | None = None) -> str:
-    """``crashplan-snapshot-<hostname>-<UTC time>``, the directory ``crashplan snapshot`` writes.
-
-    The host name is uname's nodename (of the live host, or stored in a snapshot), made safe for
-    a file name; ``unknown`` when there is none.
-    """
-    info = _host_info(source, None if source.is_live else source.snapshot_info())
-    host = info.uname.nodename if info is not None and info.uname is not None else ""
-    host = re.sub(r"[^A-Za-z0-9._-]", "_", host).strip(".") or "unknown"
-    when = (now or datetime.now(UTC)).astimezone(UTC)
-    return f"crashplan-snapshot-{host}-{when:%Y%m%dT%H%M%SZ}"
-
-
 # --------------------------------------------------------------------------------------------
 # JSON
-
-
-def _range_json(r: MemRange) -> dict[str, int]:
-    return {"start": r.start, "end": r.end, "size": r.size}
-
-
-def _kdump_json(kdump: KdumpConfig | None, files: tuple[str, ...]) -> dict[str, object] | None:
-    if kdump is None:
-        return None
-    return {
-        "files": list(files),
-        "family": kdump.family,
-        "enabled": kdump.enabled,
-        "core_collector": kdump.core_collector,
-        "dump_level": kdump.dump_level,
-        "dump_target": kdump.dump_target,
-        "dump_device": kdump.dump_device,
-        "save_path": kdump.save_path,
-        "commandline_append": kdump.commandline_append,
-        "commandline_remove": kdump.commandline_remove,
-        "nr_cpus": kdump.nr_cpus,
-        "crashkernel": kdump.crashkernel,
-        "extra_modules": list(kdump.extra_modules),
-        "dracut_args": kdump.dracut_args,
-    }
-
-
-_PROVENANCE_ORDER = tuple(
-    name for name in HostFacts.__dataclass_fields__ if name not in ("provenance", "source")
-)
-
-
-def facts_to_json(facts: HostFacts) -> dict[str, object]:
-    """The versioned JSON envelope of ``crashplan facts``."""
-    distro = facts.distro
-    from crashplan.envelope import envelope
-
-    return envelope("facts", {
-        "source": facts.source,
-        "arch": facts.arch,
-        "kernel_version": None if facts.kernel_version is None else str(facts.kernel_version),
-        "kernel_release": facts.kernel_release,
-        "page_size": facts.page_size,
-        "system_ram": facts.system_ram,
-        "system_ram_estimated": facts.system_ram_estimated,
-        "mem_total": facts.mem_total,
-        "addresses_visible": facts.addresses_visible,
-        "reservation": {
-            "regions": [{"name": name, **_range_json(r)} for name, r in facts.named_crash_regions],
-            "total": facts.reservation_total,
-            "kexec_crash_size": facts.kexec_crash_size,
-            "kexec_crash_loaded": facts.kexec_crash_loaded,
-            "cma_total": facts.cma_total,
-            "cma_ranges": None if facts.cma_ranges is None else [_range_json(r) for r in facts.cma_ranges],
-        },
-        "cmdline": facts.cmdline,
-        "cmdline_crashkernel": None if facts.cmdline_crashkernel is None else facts.cmdline_crashkernel.to_json(),
-        "ram": [_range_json(r) for r in facts.ram],
-        "kernel_image": None if facts.kernel_image is None else _range_json(facts.kernel_image),
-        "reserved": [_range_json(r) for r in facts.reserved],
-        "cpus": {"online": facts.cpus_online, "possible": facts.cpus_possible},
-        "numa_nodes": None if facts.numa_nodes is None else list(facts.numa_nodes),
-        "zones": [
-            {
-                "node": z.node,
-                "zone": z.zone,
-                "start": None if z.span is None else z.span.start,
-                "end": None if z.span is None else z.span.end,
-                "size": None if z.span is None else z.span.size,
-                "present": z.present,
-                "managed": z.managed,
-            }
-            for z in facts.zones
-        ],
-        "distro": None
-        if distro is None
-        else {
-            "id": distro.id,
-            "id_like": list(distro.id_like),
-            "version_id": distro.version_id,
-            "pretty_name": distro.pretty_name,
-        },
-        "kdump": _kdump_json(facts.kdump, facts.kdump_files),
-        "boot_files": boot_files_to_json(facts.boot_files),
-        "platform": platform_to_json(facts),
-        "absent": list(facts.absent),
-        "provenance": {key: facts.provenance[key] for key in _PROVENANCE_ORDER if key in facts.provenance},
-        "findings": [finding.to_json() for finding in facts.findings],
-    })
 
 
 # Where a capture may hold the kernel log: the QEMU harness's trees, sosreports, distro logs.

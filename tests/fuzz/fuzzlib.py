@@ -468,8 +468,9 @@ def _write_tree(root: Path, entries: list[Record]) -> None:
 
 
 def _gather(source_path: Path) -> None:
-    from crashplan.host.facts import facts_to_json, gather_facts
+    from crashplan.host.facts import gather_facts
     from crashplan.host.sources import open_source
+    from crashplan.render.facts_json import facts_to_json
 
     source = open_source(source_path)
     facts_to_json(gather_facts(source))

@@ -20,15 +20,10 @@ import pytest
 
 from crashplan.errors import SourceError
 from crashplan.host.bootfiles import BootFile
-from crashplan.host.facts import (
-    NON_ROOT_MESSAGE,
-    HostFacts,
-    default_snapshot_name,
-    facts_to_json,
-    gather_facts,
-    snapshot_extra_files,
-)
+from crashplan.host.facts import NON_ROOT_MESSAGE, HostFacts, gather_facts
+from crashplan.host.snapshot import default_snapshot_name, snapshot_extra_files
 from crashplan.host.sources import ArchiveSource, DirSource, HostInfo, Uname, open_source
+from crashplan.render.facts_json import facts_to_json
 from crashplan.values import MemRange
 
 HOSTS = Path(__file__).parents[1] / "data" / "hosts"
