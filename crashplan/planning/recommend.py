@@ -355,25 +355,20 @@ def make_plan(
     sim = _placement(facts, cmdline, dmesg, layout)
     # Every parameter printed is judged by check's own code on the same facts (check_cmdline);
     # the first candidate without an error-level finding is the answer.
-    candidates = [(tokens, cmdline, sim, "")]
-    if sim is not None and f.has_high and chosen in ("standard", "cma"):
-        size = footprint.recommended_size if chosen == "standard" else footprint.cma_fixed_size
-        verdicts = {v.name: v.verdict for v in sim.assessment.verdicts}
-        if verdicts.get("crashkernel") != "fits":
-            high = (*tokens[:-1], f"crashkernel={format_size(size)},high")
-            high_line = " ".join(high)
-            high_sim = _placement(facts, high_line, dmesg, layout)
-            if high_sim is not None:
-                entry = (high, high_line, high_sim, "; the low 4 GiB cannot always hold it, so it goes high with the default low area")
-                if all(v.verdict == "fits" for v in high_sim.assessment.verdicts):
-                    candidates.insert(0, entry)
-                else:
-                    candidates.append(entry)
+    candidates: list[_Candidate] = [(chosen, tokens, cmdline, sim, "")]
+    candidates += _high_candidates(chosen, tokens, sim, facts, footprint, f, dmesg, layout, first=candidates)
+    if strategy == "auto" and chosen == "cma":
+        # auto promises an answer: when the ,cma setup does not pass check here, the standard one may.
+        plain = (f"crashkernel={format_size(footprint.recommended_size)}",)
+        plain_sim = _placement(facts, plain[0], dmesg, layout)
+        why = "; the ,cma setup does not pass check on this host, so the standard reservation"
+        candidates.append(("standard", plain, plain[0], plain_sim, why))
+        candidates += _high_candidates("standard", plain, plain_sim, facts, footprint, f, dmesg, layout, first=candidates, why=why)
     judged = []
-    for c_tokens, c_line, c_sim, c_reason in candidates:
+    for c_kind, c_tokens, c_line, c_sim, c_reason in candidates:
         errors = [x for x in check_cmdline(c_line, facts, footprint, dmesg=dmesg, simulation=c_sim, layout=layout) if x.severity == "error"]
         if not errors:
-            tokens, cmdline, sim = c_tokens, c_line, c_sim
+            chosen, tokens, cmdline, sim = c_kind, c_tokens, c_line, c_sim  # type: ignore[assignment]
             reason += c_reason
             break
         judged.append((c_line, errors))
@@ -441,6 +436,45 @@ def _no_plan_message(judged: list[tuple[str, list[Finding]]], facts: HostFacts, 
     return f"no crashkernel= both places and covers the estimated need of {need}M on this host: {why}" + (
         f"; what would help: {'; '.join(helps)}" if helps else ""
     )
+
+
+_Candidate = tuple[str, tuple[str, ...], str, "Simulation | None", str]
+
+
+def _high_candidates(
+    kind: str,
+    tokens: tuple[str, ...],
+    sim: Simulation | None,
+    facts: HostFacts,
+    footprint: Footprint,
+    f: Features,
+    dmesg: Dmesg | None,
+    layout: Layout | None,
+    *,
+    first: list[_Candidate],
+    why: str = "",
+) -> list[_Candidate]:
+    """The ``,high`` form of a standard or ``,cma`` candidate whose plain area does not always fit.
+
+    A ``,high`` that always fits is inserted into ``first`` just before the plain form (its last
+    candidate); one that fits only sometimes is returned, to be tried after it.
+    """
+    if sim is None or not f.has_high or kind not in ("standard", "cma"):
+        return []
+    if {v.name: v.verdict for v in sim.assessment.verdicts}.get("crashkernel") == "fits":
+        return []
+    size = footprint.recommended_size if kind == "standard" else footprint.cma_fixed_size
+    high = (*tokens[:-1], f"crashkernel={format_size(size)},high")
+    line = " ".join(high)
+    high_sim = _placement(facts, line, dmesg, layout)
+    if high_sim is None:
+        return []
+    entry = (kind, high, line, high_sim, why + "; the low 4 GiB cannot always hold it, so it goes high with the default low area")
+    if all(v.verdict == "fits" for v in high_sim.assessment.verdicts):
+        # Before the plain form it replaces: the last candidate in ``first``.
+        first.insert(len(first) - 1, entry)
+        return []
+    return [entry]
 
 
 def _comparison(

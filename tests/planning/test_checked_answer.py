@@ -148,3 +148,25 @@ def test_recommendation_passes_check_under_every_arch_and_kernel(name: str) -> N
                 c = run("check", "--source", str(HOSTS / name), "--cmdline", r.stdout.strip(), "--format", "json", *extra)
                 errors = [f for f in json.loads(c.stdout)["findings"] if f["severity"] == "error"]
                 assert errors == [], (arch, version, strategy, r.stdout, errors)
+
+
+def test_auto_falls_back_to_standard_when_cma_does_not_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    """auto picks ,cma on the 7.3 guest; if check rejected that setup, auto answers with the standard one instead of refusing."""
+    import crashplan
+    from crashplan.planning import recommend as rec
+    from crashplan.values import Finding
+
+    real = rec.check_cmdline
+
+    def rejecting_cma(cmdline: str, *args: object, **kwargs: object) -> tuple[Finding, ...]:
+        found = real(cmdline, *args, **kwargs)  # type: ignore[arg-type]
+        return (*found, Finding("error", "does-not-cover", "test")) if ",cma" in cmdline else found
+
+    host = crashplan.open_host(str(HOSTS / "qemu-x86_64-4g-no-crashkernel"))
+    assert crashplan.recommend(host, strategy="auto").strategy == "cma"
+    monkeypatch.setattr(rec, "check_cmdline", rejecting_cma)
+    plan = crashplan.recommend(host, strategy="auto")
+    assert plan.strategy == "standard" and ",cma" not in plan.cmdline
+    assert "the ,cma setup does not pass check on this host" in plan.reason
+    with pytest.raises(crashplan.NoPlanError):
+        crashplan.recommend(host, strategy="cma")
