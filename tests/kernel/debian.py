@@ -95,11 +95,14 @@ MIB = 1 << 20
 GIB = 1 << 30
 
 SUITE = "trixie"
-#: What a user installs for kdump on Debian (plus systemd/udev, absent from ``minbase``), and
-#: the Debian packages crashplan's wheel needs in the guest (the guest has no network).
+#: What a user installs for kdump on Debian (plus systemd/udev, absent from ``minbase``, and
+#: initramfs-tools-core's Recommends "zstd, busybox" that ``minbase`` leaves out and apt
+#: installs: without zstd mkinitramfs falls back to gzip, "W: No zstd in ..., using gzip"),
+#: and the Debian packages
+#: crashplan's wheel needs in the guest (the guest has no network).
 PACKAGES = (
     "systemd", "systemd-sysv", "udev", "initramfs-tools", "kdump-tools", "kexec-tools",
-    "makedumpfile", "e2fsprogs", "procps",
+    "makedumpfile", "e2fsprogs", "procps", "zstd", "busybox",
     "python3", "python3-pip", "python3-click", "python3-rich", "python3-psutil",
     "python3-yaml", "python3-zstandard",
 )
@@ -112,6 +115,8 @@ MASKED_UNITS = (
     "apt-daily-upgrade.service", "man-db.timer", "man-db.service", "fstrim.timer",
     "fstrim.service", "e2scrub_all.timer", "e2scrub_all.service", "e2scrub_reap.service",
     "systemd-timesyncd.service", "systemd-firstboot.service",
+    # A login prompt on the serial console: its vhangup() cuts our report off mid-way.
+    "serial-getty@ttyS0.service",
 )
 HOST_PACKAGES = {"mmdebstrap": "mmdebstrap", "qemu-img": "qemu-utils", "debugfs": "e2fsprogs",
                  "mkfs.ext4": "e2fsprogs"}
@@ -490,11 +495,17 @@ _TS = re.compile(r"^\[\s*\d+\.\d+\]\s?")
 _CAPTURE_FAIL = (*kdump._FAIL_WORDS, "deadlocked on memory", "Kernel panic")
 
 
+#: systemd's "Job crashplan-guest.service/start running (1min 53s / no limit)" status
+#: lines, drawn with escape sequences on the same console while the report is printed.
+_STATUS_LINE = re.compile(r"\x1b|\] Job \S+ running \(")
+
+
 def _sections(serial: str) -> dict[str, str]:
     text = serial.replace("\r", "")
     out: dict[str, str] = {}
     for m in re.finditer(r"==DEBIAN-BEGIN (\S+)==\n(.*?)==DEBIAN-END==", text, re.S):
-        out.setdefault(m.group(1), m.group(2))
+        body = "".join(ln for ln in m.group(2).splitlines(keepends=True) if not _STATUS_LINE.search(ln))
+        out.setdefault(m.group(1), body)
     return out
 
 
@@ -776,7 +787,8 @@ def record_setup(ram: int, cma: int | None, minimum: int | None, probes: list[Tr
     d = {
         "environment": "Debian trixie kdump-tools (mmdebstrap, tests/kernel/debian.py)",
         "kernel": img.facts["kernel"], "packages": img.facts["packages"],
-        "kdump_initrd": img.facts["kdump_initrd"],
+        "kdump_initrd": _kdump_initrd_facts(img),
+        "image_wall_time": img.facts["wall_time"],
         "ram": ram, "cma": cma,
         "first_cmdline": f"{BASE_CMDLINE} crashplan.mode=crash "
                          + kdump.crashkernel_arg(minimum or 0, cma),
@@ -798,10 +810,31 @@ def record_setup(ram: int, cma: int | None, minimum: int | None, probes: list[Tr
     return path
 
 
+def _kdump_initrd_facts(img: Image) -> dict:
+    """kdump-tools' initrd as crashplan's initrd walk sees it (the estimator's own input).
+
+    ``unpacked_size`` and ``tmpfs_bytes`` come from ``crashplan.host.formats.initrd.analyse_initrd``
+    (tmpfs: whole pages per file plus the inode cost, as in the busybox trials' records), not from
+    the guest's ``unmkinitramfs`` + ``find``, which counts each hard link of a file again.
+    ``kdump_tools_size_initrd_mib`` is kdump-tools' own ``du -sm`` of its mkinitramfs tree
+    (``/var/lib/kdump/size_initrd.img-<release>``), one input of its suggested size.
+    """
+    from crashplan.host.formats.initrd import analyse_initrd
+
+    with open(img.kdump_initrd, "rb") as fp:
+        f = analyse_initrd(fp, name=str(img.kdump_initrd))
+    d = {k: v for k, v in img.facts["kdump_initrd"].items() if k not in ("unpacked_size", "files")}
+    size_file = _debugfs(img.base, f"cat /var/lib/kdump/size_initrd.img-{img.release}")
+    return {**d, "unpacked_size": f.unpacked_bytes, "tmpfs_bytes": f.tmpfs_bytes,
+            "inodes": f.inodes, "compression": list(f.compression),
+            "kdump_tools_size_initrd_mib": _int(size_file)}
+
+
 def _guess(ram: int, cma: int | None, img: Image, out_dir: Path) -> int:
     """The nearest recorded setup's minimum with the same CMA-ness, else a first estimate.
 
-    The first estimate (issue 17's 4 GiB measurement): without CMA the kernel image, the
+    With nothing recorded, 4 GiB starts at issue 17's measurement (two probes if it still
+    holds); other sizes at an estimate from the image: without CMA the kernel image, the
     kdump initrd packed and unpacked, and ~40 MiB of kernel, systemd and makedumpfile; with
     CMA only what kexec_file_load places in the fixed part (kernel image + initrd + a few MiB).
     """
@@ -812,6 +845,8 @@ def _guess(ram: int, cma: int | None, img: Image, out_dir: Path) -> int:
             cands.append((abs(d["ram"] - ram), d["min_crashkernel"]))
     if cands:
         return min(cands)[1]
+    if ram == 4 * GIB:  # issue 17: 128M failed and 136M dumped; with CMA 72M failed, 80M dumped
+        return (80 if cma else 136) * MIB
     k, i = img.facts["kernel"]["init_size"], img.facts["kdump_initrd"]
     if cma:
         return k + i["size"] + 4 * MIB
