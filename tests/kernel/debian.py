@@ -289,10 +289,12 @@ def _debugfs_ls(image: Path, directory: str) -> list[tuple[str, int, int]] | Non
     if "File not found" in proc.stderr or proc.returncode != 0:
         return None
     out = []
+    # ``/ino/mode/uid/gid/name/size/``; a directory has no size (``/name//``), so split the
+    # line as it is: stripping the slashes first would lose the empty field.
     for line in proc.stdout.splitlines():
-        parts = line.strip().strip("/").split("/")
-        if len(parts) >= 6 and parts[4] not in (".", ".."):
-            out.append((parts[4], int(parts[1], 8), int(parts[5] or 0)))
+        parts = line.strip().split("/")
+        if len(parts) >= 7 and parts[0] == "" and parts[5] not in (".", ".."):
+            out.append((parts[5], int(parts[2], 8), int(parts[6] or 0)))
     return out
 
 
