@@ -571,6 +571,11 @@ def classify(serial: str, crash_dir: list[dict] | None, timed_out: bool) -> tupl
         return "dump-incomplete", facts
     if facts["kexec_crash_size"] == 0 or "crashkernel reservation failed" in first:
         return "reserve-failed", facts
+    # Before the crash: the guest script's readiness test also matches "Not ready to kdump"
+    # and crashes anyway, which then panics without a capture kernel.
+    journal = " ".join(facts["kdump_journal"])
+    if any("Not ready" in ln for ln in facts["kdump_status"]) or "failed to load kdump kernel" in journal:
+        return "load-failed", facts
     if not facts["crashed"]:
         if timed_out:
             return "timeout", facts
@@ -670,6 +675,10 @@ def run_trial(ram: int, crashkernel: str, *, cache: Path | None = None, image: I
     if use_cache and record.is_file():
         d = json.loads(record.read_text())
         d["cached"] = True
+        log = Path(d["log"])
+        if log.is_file():  # classified again, so a record follows the current classify()
+            d["outcome"], d["facts"] = classify(log.read_text(), d["facts"].get("crash_dir"),
+                                                d["facts"].get("timed_out", False))
         return Trial(**d)
     cmdline = f"{BASE_CMDLINE} crashplan.mode=crash {extra} {crashkernel}".replace("  ", " ")
     overlay = record.with_suffix(".qcow2")
@@ -770,13 +779,23 @@ def _detail(t: Trial) -> list[str]:
     return [f.get("capture_memory", ""), *f.get("failure_lines", [])[:5], *f.get("kdump_lines", [])[-3:]]
 
 
+def _short(line: str, n: int = 240) -> str:
+    """A console line cut to its last ``n`` characters (makedumpfile's progress bar is one line)."""
+    line = _ESC.sub("", line)
+    return line if len(line) <= n else "..." + line[-n:]
+
+
+_ESC = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
 def _probe(t: Trial) -> dict:
     files = [f"{s['dir']}/{x['name']} {x['size']}" for s in t.facts.get("crash_dir") or []
              for x in s["files"]]
     return {"crashkernel": kdump._fixed_size(t.crashkernel) if re.search(r"=\d+M(\s|$)", t.crashkernel + " ")
             else None, "arg": t.crashkernel, "outcome": t.outcome, "elapsed": t.elapsed,
             "capture_memory": t.facts.get("capture_memory", ""), "crash_dir": files,
-            "detail": [ln for ln in _detail(t) if ln]}
+            "suggested_size": t.facts.get("suggested_size"),
+            "detail": [_short(ln) for ln in _detail(t) if ln]}
 
 
 def record_setup(ram: int, cma: int | None, minimum: int | None, probes: list[Trial], img: Image,
@@ -821,6 +840,9 @@ def _kdump_initrd_facts(img: Image) -> dict:
     ``kdump_tools_size_initrd_mib`` is kdump-tools' own ``du -sm`` of its mkinitramfs tree
     (``/var/lib/kdump/size_initrd.img-<release>``), one input of its suggested size.
     """
+    root = str(Path(__file__).resolve().parents[2])  # the checkout, when run as a script
+    if root not in sys.path:
+        sys.path.append(root)
     from crashplan.host.formats.initrd import analyse_initrd
 
     with open(img.kdump_initrd, "rb") as fp:
@@ -862,9 +884,8 @@ def run_setup(ram: int, cma: int | None, *, cache: Path | None = None, out_dir: 
     img = build_image(cache, log=log)
     g = guess or _guess(ram, cma, img, out_dir)
     log(f"{setup_name(ram, cma)}: start, guess {g >> 20} MiB")
-    t0 = time.monotonic()
     minimum, probes = bisect(ram, cma=cma, guess=g, cache=cache, image=img, log=log)
-    wall = time.monotonic() - t0
+    wall = sum(t.elapsed for t in probes)  # the guests' wall times, also when replayed from the cache
     default = run_trial(ram, f"crashkernel={DEBIAN_DEFAULT}", cache=cache, image=img)
     log(f"  {setup_name(ram, cma)}: Debian default {DEBIAN_DEFAULT} -> {default.outcome} {default.elapsed}s")
     sug = next((t.facts.get("suggested_size") for t in probes if t.facts.get("suggested_size")), None)
