@@ -95,11 +95,14 @@ MIB = 1 << 20
 GIB = 1 << 30
 
 SUITE = "trixie"
-#: What a user installs for kdump on Debian (plus systemd/udev, absent from ``minbase``), and
-#: the Debian packages crashplan's wheel needs in the guest (the guest has no network).
+#: What a user installs for kdump on Debian (plus systemd/udev, absent from ``minbase``, and
+#: initramfs-tools-core's Recommends "zstd, busybox" that ``minbase`` leaves out and apt
+#: installs: without zstd mkinitramfs falls back to gzip, "W: No zstd in ..., using gzip"),
+#: and the Debian packages
+#: crashplan's wheel needs in the guest (the guest has no network).
 PACKAGES = (
     "systemd", "systemd-sysv", "udev", "initramfs-tools", "kdump-tools", "kexec-tools",
-    "makedumpfile", "e2fsprogs", "procps",
+    "makedumpfile", "e2fsprogs", "procps", "zstd", "busybox",
     "python3", "python3-pip", "python3-click", "python3-rich", "python3-psutil",
     "python3-yaml", "python3-zstandard",
 )
@@ -112,6 +115,8 @@ MASKED_UNITS = (
     "apt-daily-upgrade.service", "man-db.timer", "man-db.service", "fstrim.timer",
     "fstrim.service", "e2scrub_all.timer", "e2scrub_all.service", "e2scrub_reap.service",
     "systemd-timesyncd.service", "systemd-firstboot.service",
+    # A login prompt on the serial console: its vhangup() cuts our report off mid-way.
+    "serial-getty@ttyS0.service",
 )
 HOST_PACKAGES = {"mmdebstrap": "mmdebstrap", "qemu-img": "qemu-utils", "debugfs": "e2fsprogs",
                  "mkfs.ext4": "e2fsprogs"}
@@ -284,10 +289,12 @@ def _debugfs_ls(image: Path, directory: str) -> list[tuple[str, int, int]] | Non
     if "File not found" in proc.stderr or proc.returncode != 0:
         return None
     out = []
+    # ``/ino/mode/uid/gid/name/size/``; a directory has no size (``/name//``), so split the
+    # line as it is: stripping the slashes first would lose the empty field.
     for line in proc.stdout.splitlines():
-        parts = line.strip().strip("/").split("/")
-        if len(parts) >= 6 and parts[4] not in (".", ".."):
-            out.append((parts[4], int(parts[1], 8), int(parts[5] or 0)))
+        parts = line.strip().split("/")
+        if len(parts) >= 7 and parts[0] == "" and parts[5] not in (".", ".."):
+            out.append((parts[5], int(parts[2], 8), int(parts[6] or 0)))
     return out
 
 
@@ -490,11 +497,17 @@ _TS = re.compile(r"^\[\s*\d+\.\d+\]\s?")
 _CAPTURE_FAIL = (*kdump._FAIL_WORDS, "deadlocked on memory", "Kernel panic")
 
 
+#: systemd's "Job crashplan-guest.service/start running (1min 53s / no limit)" status
+#: lines, drawn with escape sequences on the same console while the report is printed.
+_STATUS_LINE = re.compile(r"\x1b|\] Job \S+ running \(")
+
+
 def _sections(serial: str) -> dict[str, str]:
     text = serial.replace("\r", "")
     out: dict[str, str] = {}
     for m in re.finditer(r"==DEBIAN-BEGIN (\S+)==\n(.*?)==DEBIAN-END==", text, re.S):
-        out.setdefault(m.group(1), m.group(2))
+        body = "".join(ln for ln in m.group(2).splitlines(keepends=True) if not _STATUS_LINE.search(ln))
+        out.setdefault(m.group(1), body)
     return out
 
 
@@ -558,6 +571,11 @@ def classify(serial: str, crash_dir: list[dict] | None, timed_out: bool) -> tupl
         return "dump-incomplete", facts
     if facts["kexec_crash_size"] == 0 or "crashkernel reservation failed" in first:
         return "reserve-failed", facts
+    # Before the crash: the guest script's readiness test also matches "Not ready to kdump"
+    # and crashes anyway, which then panics without a capture kernel.
+    journal = " ".join(facts["kdump_journal"])
+    if any("Not ready" in ln for ln in facts["kdump_status"]) or "failed to load kdump kernel" in journal:
+        return "load-failed", facts
     if not facts["crashed"]:
         if timed_out:
             return "timeout", facts
@@ -657,6 +675,10 @@ def run_trial(ram: int, crashkernel: str, *, cache: Path | None = None, image: I
     if use_cache and record.is_file():
         d = json.loads(record.read_text())
         d["cached"] = True
+        log = Path(d["log"])
+        if log.is_file():  # classified again, so a record follows the current classify()
+            d["outcome"], d["facts"] = classify(log.read_text(), d["facts"].get("crash_dir"),
+                                                d["facts"].get("timed_out", False))
         return Trial(**d)
     cmdline = f"{BASE_CMDLINE} crashplan.mode=crash {extra} {crashkernel}".replace("  ", " ")
     overlay = record.with_suffix(".qcow2")
@@ -757,13 +779,23 @@ def _detail(t: Trial) -> list[str]:
     return [f.get("capture_memory", ""), *f.get("failure_lines", [])[:5], *f.get("kdump_lines", [])[-3:]]
 
 
+def _short(line: str, n: int = 240) -> str:
+    """A console line cut to its last ``n`` characters (makedumpfile's progress bar is one line)."""
+    line = _ESC.sub("", line)
+    return line if len(line) <= n else "..." + line[-n:]
+
+
+_ESC = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
 def _probe(t: Trial) -> dict:
     files = [f"{s['dir']}/{x['name']} {x['size']}" for s in t.facts.get("crash_dir") or []
              for x in s["files"]]
     return {"crashkernel": kdump._fixed_size(t.crashkernel) if re.search(r"=\d+M(\s|$)", t.crashkernel + " ")
             else None, "arg": t.crashkernel, "outcome": t.outcome, "elapsed": t.elapsed,
             "capture_memory": t.facts.get("capture_memory", ""), "crash_dir": files,
-            "detail": [ln for ln in _detail(t) if ln]}
+            "suggested_size": t.facts.get("suggested_size"),
+            "detail": [_short(ln) for ln in _detail(t) if ln]}
 
 
 def record_setup(ram: int, cma: int | None, minimum: int | None, probes: list[Trial], img: Image,
@@ -776,7 +808,8 @@ def record_setup(ram: int, cma: int | None, minimum: int | None, probes: list[Tr
     d = {
         "environment": "Debian trixie kdump-tools (mmdebstrap, tests/kernel/debian.py)",
         "kernel": img.facts["kernel"], "packages": img.facts["packages"],
-        "kdump_initrd": img.facts["kdump_initrd"],
+        "kdump_initrd": _kdump_initrd_facts(img),
+        "image_wall_time": img.facts["wall_time"],
         "ram": ram, "cma": cma,
         "first_cmdline": f"{BASE_CMDLINE} crashplan.mode=crash "
                          + kdump.crashkernel_arg(minimum or 0, cma),
@@ -798,10 +831,34 @@ def record_setup(ram: int, cma: int | None, minimum: int | None, probes: list[Tr
     return path
 
 
+def _kdump_initrd_facts(img: Image) -> dict:
+    """kdump-tools' initrd as crashplan's initrd walk sees it (the estimator's own input).
+
+    ``unpacked_size`` and ``tmpfs_bytes`` come from ``crashplan.host.formats.initrd.analyse_initrd``
+    (tmpfs: whole pages per file plus the inode cost, as in the busybox trials' records), not from
+    the guest's ``unmkinitramfs`` + ``find``, which counts each hard link of a file again.
+    ``kdump_tools_size_initrd_mib`` is kdump-tools' own ``du -sm`` of its mkinitramfs tree
+    (``/var/lib/kdump/size_initrd.img-<release>``), one input of its suggested size.
+    """
+    root = str(Path(__file__).resolve().parents[2])  # the checkout, when run as a script
+    if root not in sys.path:
+        sys.path.append(root)
+    from crashplan.host.formats.initrd import analyse_initrd
+
+    with open(img.kdump_initrd, "rb") as fp:
+        f = analyse_initrd(fp, name=str(img.kdump_initrd))
+    d = {k: v for k, v in img.facts["kdump_initrd"].items() if k not in ("unpacked_size", "files")}
+    size_file = _debugfs(img.base, f"cat /var/lib/kdump/size_initrd.img-{img.release}")
+    return {**d, "unpacked_size": f.unpacked_bytes, "tmpfs_bytes": f.tmpfs_bytes,
+            "inodes": f.inodes, "compression": list(f.compression),
+            "kdump_tools_size_initrd_mib": _int(size_file)}
+
+
 def _guess(ram: int, cma: int | None, img: Image, out_dir: Path) -> int:
     """The nearest recorded setup's minimum with the same CMA-ness, else a first estimate.
 
-    The first estimate (issue 17's 4 GiB measurement): without CMA the kernel image, the
+    With nothing recorded, 4 GiB starts at issue 17's measurement (two probes if it still
+    holds); other sizes at an estimate from the image: without CMA the kernel image, the
     kdump initrd packed and unpacked, and ~40 MiB of kernel, systemd and makedumpfile; with
     CMA only what kexec_file_load places in the fixed part (kernel image + initrd + a few MiB).
     """
@@ -812,6 +869,8 @@ def _guess(ram: int, cma: int | None, img: Image, out_dir: Path) -> int:
             cands.append((abs(d["ram"] - ram), d["min_crashkernel"]))
     if cands:
         return min(cands)[1]
+    if ram == 4 * GIB:  # issue 17: 128M failed and 136M dumped; with CMA 72M failed, 80M dumped
+        return (80 if cma else 136) * MIB
     k, i = img.facts["kernel"]["init_size"], img.facts["kdump_initrd"]
     if cma:
         return k + i["size"] + 4 * MIB
@@ -825,9 +884,8 @@ def run_setup(ram: int, cma: int | None, *, cache: Path | None = None, out_dir: 
     img = build_image(cache, log=log)
     g = guess or _guess(ram, cma, img, out_dir)
     log(f"{setup_name(ram, cma)}: start, guess {g >> 20} MiB")
-    t0 = time.monotonic()
     minimum, probes = bisect(ram, cma=cma, guess=g, cache=cache, image=img, log=log)
-    wall = time.monotonic() - t0
+    wall = sum(t.elapsed for t in probes)  # the guests' wall times, also when replayed from the cache
     default = run_trial(ram, f"crashkernel={DEBIAN_DEFAULT}", cache=cache, image=img)
     log(f"  {setup_name(ram, cma)}: Debian default {DEBIAN_DEFAULT} -> {default.outcome} {default.elapsed}s")
     sug = next((t.facts.get("suggested_size") for t in probes if t.facts.get("suggested_size")), None)
