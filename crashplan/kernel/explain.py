@@ -1,6 +1,7 @@
 """``crashplan explain``: what the kernel does with a ``crashkernel=`` string, as one value.
 
-Built only from :mod:`crashplan.kernel.syntax` (the grammar and the port of ``parse_crashkernel()``);
+Built only from :mod:`crashplan.kernel.grammar`, :mod:`~crashplan.kernel.crashkernel` (the port of
+``parse_crashkernel()``) and :mod:`~crashplan.kernel.lint`;
 no host is read.  Without a RAM size the explanation holds a table of decisions across RAM
 sizes: every range boundary of the string, and 1G, 2G, 4G, 8G, 16G, 64G and 1T.
 """

@@ -2,7 +2,7 @@
 what each option takes from production.
 
 Joins the models: the host facts, the footprint (:mod:`crashplan.planning.footprint`), the kernel's
-decision (:mod:`crashplan.kernel.syntax`) and the placement (:mod:`crashplan.kernel.placement`).  Every
+decision (:mod:`crashplan.kernel.crashkernel`) and the placement (:mod:`crashplan.kernel.placement`).  Every
 parameter crashplan prints is parsed and placed before it is printed.
 
 Strategies:

@@ -1,7 +1,8 @@
 """``crashplan simulate``: a ``crashkernel=`` string placed on a captured host.
 
 Joins the three models: the host facts (:mod:`crashplan.host.facts`), the kernel's decision
-(:func:`crashplan.kernel.syntax.decide`) and the memblock model (:mod:`crashplan.kernel.placement`).  When
+(:func:`crashplan.kernel.crashkernel.decide`) and the memblock model (:mod:`crashplan.kernel.memblock`,
+:mod:`crashplan.kernel.placement`).  When
 the host already has a reservation, its "Crash kernel" regions are free again: they will not
 exist at the next boot.
 """

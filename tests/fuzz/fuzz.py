@@ -42,8 +42,10 @@ with atheris.instrument_imports(include=["crashplan"]):
     import crashplan.host.formats.zoneinfo
     import crashplan.host.sources
     import crashplan.host.sources.archive
+    import crashplan.kernel.crashkernel
     import crashplan.kernel.explain
-    import crashplan.kernel.syntax
+    import crashplan.kernel.grammar
+    import crashplan.kernel.lint
     import crashplan.profiles
     import crashplan.units  # noqa: F401
 

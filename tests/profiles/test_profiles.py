@@ -1,7 +1,7 @@
 """Profiles: the built-in YAML data, detection from os-release, and the validator's messages.
 
 The expected default sizes come from shared/reference/distro-tools.md (sections 1.2, 3.1, 4.4);
-the kernel's own lookup (``crashplan.kernel.syntax.decide``) is the oracle, so the 128M round-up of
+the kernel's own lookup (``crashplan.kernel.crashkernel.decide``) is the oracle, so the 128M round-up of
 RAM before range matching applies as it does at boot.
 """
 
