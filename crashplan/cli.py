@@ -13,13 +13,22 @@ from typing import Any, NoReturn
 
 import click
 
+from crashplan.cli_options import (
+    PATH_TYPE,
+    State,
+    emit,
+    format_option,
+    image_options,
+    kernel_options,
+    output_option,
+    profile_option,
+    ram_option_value,
+    source_options,
+)
 from crashplan.errors import CrashplanError, ExitCode, ParseError
 
 __all__ = ["cli", "main"]
 
-# Paths are checked by crashplan itself (one-line errors naming the file); the type is for
-# shell completion, which completes file names for it.
-_PATH = click.Path(dir_okay=True, file_okay=True, path_type=str)
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -27,146 +36,6 @@ EXIT_CODES_HELP = """\b
 Exit codes: 0 ok, 1 bug, 2 usage error, 3 bad input
 (unreadable source, bad profile, unparsable crashkernel=),
 4 check found error-level findings."""
-
-
-class _State:
-    """What main() needs to know about the running command to report an error."""
-
-    json_errors = False
-    command: str | None = None
-
-
-def _set_format(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    _State.json_errors = value in ("json", "jsonl")
-    _State.command = ctx.info_name
-    return value
-
-
-def format_option(*choices: str) -> Any:
-    """The shared ``--format`` option."""
-    return click.option(
-        "--format",
-        "fmt",
-        type=click.Choice(choices),
-        default=choices[0],
-        show_default=True,
-        callback=_set_format,
-        is_eager=True,
-        help="Output format.",
-    )
-
-
-def _arch_choices() -> list[str]:
-    from crashplan.kernel.features import ARCHES
-
-    return [*ARCHES, "aarch64"]
-
-
-def _kernel_version(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    if value is None:
-        return None
-    from crashplan.kernel.features import parse_kernel_version
-
-    try:
-        parse_kernel_version(value)
-    except ParseError as e:
-        raise click.BadParameter(f"{value!r}: expected MAJOR.MINOR such as 6.17") from e
-    return value
-
-
-def kernel_options(f: Any) -> Any:
-    """``--arch`` and ``--kernel-version``: which kernel's rules to apply."""
-    f = click.option(
-        "--kernel-version",
-        metavar="X.Y",
-        default=None,
-        callback=_kernel_version,
-        help="Kernel version whose rules apply (default: the newest crashplan mirrors).",
-    )(f)
-    return click.option(
-        "--arch",
-        type=click.Choice(_arch_choices()),
-        default="x86_64",
-        show_default=True,
-        help="Architecture whose rules apply.",
-    )(f)
-
-
-def source_options(f: Any) -> Any:
-    """``--source PATH --arch ARCH --kernel-version X.Y``: the host, and what to take as known about it."""
-    f = click.option(
-        "--kernel-version",
-        metavar="X.Y",
-        default=None,
-        callback=_kernel_version,
-        help="The host's kernel version, when the source does not tell it or tells it wrong.",
-    )(f)
-    f = click.option(
-        "--arch",
-        type=click.Choice(_arch_choices()),
-        default=None,
-        help="The host's architecture, when the source does not tell it or crashplan infers it wrong.",
-    )(f)
-    return click.option("--source", type=_PATH, metavar="PATH", help="A snapshot directory or archive (default: this host).")(f)
-
-
-def profile_option(f: Any) -> Any:
-    """``--profile NAME|FILE``: the distro profile (default: detected from /etc/os-release)."""
-    return click.option(
-        "--profile",
-        "profile_name",
-        metavar="NAME|FILE",
-        shell_complete=_complete_profile,
-        help="Profile to use (default: detected from the source's /etc/os-release).",
-    )(f)
-
-
-def _complete_profile(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
-    """Built-in profile names, and files for a path."""
-    from click.shell_completion import CompletionItem
-
-    if "/" in incomplete or incomplete.startswith("."):
-        return [CompletionItem(incomplete, type="file")]
-    from crashplan.profiles import list_profiles
-
-    return [CompletionItem(i.name) for i in list_profiles() if i.name.startswith(incomplete)]
-
-
-def image_options(f: Any) -> Any:
-    """``--kernel FILE --initrd FILE``: the kdump kernel and initrd to measure."""
-    f = click.option("--initrd", type=_PATH, metavar="FILE", help="The kdump initrd to measure (default: found under /boot of the source).")(f)
-    return click.option("--kernel", type=_PATH, metavar="FILE", help="The kdump kernel to measure (default: found under /boot of the source).")(f)
-
-
-def output_option(f: Any) -> Any:
-    """``--output FILE``: write the artefact to FILE atomically instead of stdout."""
-    return click.option(
-        "--output",
-        "output",
-        metavar="FILE",
-        help="Write to FILE atomically (a temporary file in its directory, then a rename), e.g. node_exporter's textfile directory.",
-    )(f)
-
-
-def _emit(text: str, output: str | None) -> None:
-    """Print ``text``, or write it to ``output`` atomically (a missing directory: exit 3, nothing written)."""
-    if output is None:
-        click.echo(text, nl=False)
-        return
-    from crashplan.host.sources.output import write_atomic
-
-    write_atomic(output, text)
-
-
-def _ram(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
-    if value is None:
-        return None
-    from crashplan.units import parse_size
-
-    try:
-        return parse_size(value, what="--ram")
-    except CrashplanError as e:
-        raise click.BadParameter(e.one_line()) from e
 
 
 class _Cli(click.Group):
@@ -216,7 +85,7 @@ def cli() -> None:
 
 @cli.command(context_settings=CONTEXT_SETTINGS, epilog=EXIT_CODES_HELP)
 @click.argument("spec", nargs=-1)
-@click.option("--ram", callback=_ram, metavar="SIZE", help="System RAM as the kernel counts it (e.g. 16G).")
+@click.option("--ram", callback=ram_option_value, metavar="SIZE", help="System RAM as the kernel counts it (e.g. 16G).")
 @click.option(
     "--batch",
     type=click.File("r", encoding="utf-8", errors="surrogateescape"),
@@ -259,7 +128,7 @@ def explain(
     x = run_explain(join_specs(spec), features, ram)
     if fmt == "json":
         click.echo(dumps_json(explanation_to_json(x)))
-        _State.json_errors = False  # the envelope above already carries the error
+        State.json_errors = False  # the envelope above already carries the error
     else:
         click.echo(render_explanation_text(x), nl=False)
     if x.error is not None:
@@ -273,7 +142,7 @@ def explain(
 @profile_option
 @click.option("--strategy", type=click.Choice(["auto", "standard", "cma", "ranged"]), default="auto", show_default=True, help="How to reserve.")
 @format_option("text", "json", "yaml", "cmdline", "grub", "grubby", "bls", "kernel-install", "zipl", "ostree")
-@click.option("--write", "write_path", type=_PATH, metavar="PATH", help="Write the grub drop-in to PATH (atomically, with a backup); only with --format grub.")
+@click.option("--write", "write_path", type=PATH_TYPE, metavar="PATH", help="Write the grub drop-in to PATH (atomically, with a backup); only with --format grub.")
 @click.option("--force", is_flag=True, help="With --write: replace a file crashplan did not write.")
 def recommend(
     source: str | None,
@@ -390,12 +259,12 @@ def check(
         text = render_check_prometheus(ctx, report, strict=strict)
     else:
         text = render_check_text(ctx, report, strict=strict)
-    _emit(text, output)
+    emit(text, output)
     return ExitCode.FINDINGS if report.failing(strict=strict) else ExitCode.OK
 
 
 @cli.command(context_settings=CONTEXT_SETTINGS, epilog=EXIT_CODES_HELP)
-@click.argument("paths", nargs=-1, required=True, type=_PATH, metavar="PATH...")
+@click.argument("paths", nargs=-1, required=True, type=PATH_TYPE, metavar="PATH...")
 @click.option("--strategy", type=click.Choice(["auto", "standard", "cma", "ranged"]), default="auto", show_default=True, help="How each host reserves.")
 @click.option("--jobs", type=click.IntRange(1, 256), help="Worker processes (default: the CPU count).")
 @format_option("text", "json", "jsonl")
@@ -528,13 +397,13 @@ def facts(source: str | None, arch: str | None, kernel_version: str | None, fmt:
 
     host = gather_facts(open_source(source), arch=arch, kernel_version=kernel_version)
     if fmt == "json":
-        _emit(dumps_json(facts_to_json(host)) + "\n", output)
+        emit(dumps_json(facts_to_json(host)) + "\n", output)
     elif fmt == "prometheus":
         from crashplan.render.prometheus import render_facts_prometheus
 
-        _emit(render_facts_prometheus(host), output)
+        emit(render_facts_prometheus(host), output)
     else:
-        _emit(render_facts_text(host), output)
+        emit(render_facts_text(host), output)
     return ExitCode.OK
 
 
@@ -542,13 +411,13 @@ def facts(source: str | None, arch: str | None, kernel_version: str | None, fmt:
 @click.option(
     "-o",
     "--output",
-    type=_PATH,
+    type=PATH_TYPE,
     metavar="PATH",
     help="Directory to write, or an archive by its suffix (.tar, .tar.gz, .tgz, .tar.xz, .tar.zst)."
     "  [default: crashplan-snapshot-HOST-TIME in the current directory]",
 )
 @click.option("--force", is_flag=True, help="Replace PATH if it exists.")
-@click.option("--source", type=_PATH, metavar="PATH", help="Copy another snapshot or sosreport instead of this host.")
+@click.option("--source", type=PATH_TYPE, metavar="PATH", help="Copy another snapshot or sosreport instead of this host.")
 def snapshot(output: str | None, force: bool, source: str | None) -> int:
     """Capture this host's files into a snapshot that --source reads back.
 
@@ -680,7 +549,7 @@ def simulate(spec: tuple[str, ...], source: str | None, arch: str | None, kernel
         from crashplan.render.rich import dumps_json
 
         click.echo(dumps_json(simulation_to_json(sim)))
-        _State.json_errors = False  # the envelope above carries the error
+        State.json_errors = False  # the envelope above carries the error
     else:
         from crashplan.render.rich import render_simulation_text
 
@@ -722,16 +591,16 @@ def _report(error: CrashplanError) -> None:
     click.echo(f"crashplan: error: {error.one_line()}", err=True)
     if isinstance(error, ParseError):
         click.echo(error.caret(), err=True)
-    if _State.json_errors:
+    if State.json_errors:
         from crashplan.envelope import envelope
         from crashplan.render.rich import dumps_json
 
-        click.echo(dumps_json(envelope(_State.command, exit_code=error.exit_code, errors=[error.to_json()])))
+        click.echo(dumps_json(envelope(State.command, exit_code=error.exit_code, errors=[error.to_json()])))
 
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; the one place where errors become exit codes."""
-    _State.json_errors = False
+    State.json_errors = False
     try:
         status = cli.main(args=argv, prog_name="crashplan", standalone_mode=False)
     except click.exceptions.Exit as e:

@@ -1,6 +1,6 @@
 """The imports of crashplan point one way, down the data flow, and form no cycle.
 
-    cli -> crashplan -> api -> render -> planning -> {host, profiles} -> kernel -> values/units -> errors
+    cli -> cli_options -> crashplan -> api -> render -> planning -> {host, profiles} -> kernel -> values/units -> errors
 
 Every import counts, also the ones inside functions (crashplan defers imports for start-up
 speed; a deferred import is still a dependency).  A package may import its own modules and any
@@ -35,8 +35,9 @@ RANK = {
     "render": 5,
     "api": 6,
     "": 7,  # the package itself: the front door's names, loaded lazily from api
-    "cli": 8,
-    "__main__": 9,
+    "cli_options": 8,
+    "cli": 9,
+    "__main__": 10,
 }
 
 

@@ -1,0 +1,160 @@
+"""The command line's shared options and their checks: --format, --source, --arch/--kernel-version,
+--profile, --kernel/--initrd, --output, --ram, and what an error report needs to know.
+
+Only click and crashplan's light modules are imported here (TAB completion loads this module).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from crashplan.errors import CrashplanError, ParseError
+
+__all__ = ["PATH_TYPE", "State", "emit", "format_option", "image_options", "kernel_options", "output_option", "profile_option", "ram_option_value", "source_options"]
+
+
+# Paths are checked by crashplan itself (one-line errors naming the file); the type is for
+# shell completion, which completes file names for it.
+PATH_TYPE = click.Path(dir_okay=True, file_okay=True, path_type=str)
+
+
+class State:
+    """What main() needs to know about the running command to report an error."""
+
+    json_errors = False
+    command: str | None = None
+
+
+def _set_format(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    State.json_errors = value in ("json", "jsonl")
+    State.command = ctx.info_name
+    return value
+
+
+def format_option(*choices: str) -> Any:
+    """The shared ``--format`` option."""
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(choices),
+        default=choices[0],
+        show_default=True,
+        callback=_set_format,
+        is_eager=True,
+        help="Output format.",
+    )
+
+
+def _arch_choices() -> list[str]:
+    from crashplan.kernel.features import ARCHES
+
+    return [*ARCHES, "aarch64"]
+
+
+def _kernel_version(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    from crashplan.kernel.features import parse_kernel_version
+
+    try:
+        parse_kernel_version(value)
+    except ParseError as e:
+        raise click.BadParameter(f"{value!r}: expected MAJOR.MINOR such as 6.17") from e
+    return value
+
+
+def kernel_options(f: Any) -> Any:
+    """``--arch`` and ``--kernel-version``: which kernel's rules to apply."""
+    f = click.option(
+        "--kernel-version",
+        metavar="X.Y",
+        default=None,
+        callback=_kernel_version,
+        help="Kernel version whose rules apply (default: the newest crashplan mirrors).",
+    )(f)
+    return click.option(
+        "--arch",
+        type=click.Choice(_arch_choices()),
+        default="x86_64",
+        show_default=True,
+        help="Architecture whose rules apply.",
+    )(f)
+
+
+def source_options(f: Any) -> Any:
+    """``--source PATH --arch ARCH --kernel-version X.Y``: the host, and what to take as known about it."""
+    f = click.option(
+        "--kernel-version",
+        metavar="X.Y",
+        default=None,
+        callback=_kernel_version,
+        help="The host's kernel version, when the source does not tell it or tells it wrong.",
+    )(f)
+    f = click.option(
+        "--arch",
+        type=click.Choice(_arch_choices()),
+        default=None,
+        help="The host's architecture, when the source does not tell it or crashplan infers it wrong.",
+    )(f)
+    return click.option("--source", type=PATH_TYPE, metavar="PATH", help="A snapshot directory or archive (default: this host).")(f)
+
+
+def profile_option(f: Any) -> Any:
+    """``--profile NAME|FILE``: the distro profile (default: detected from /etc/os-release)."""
+    return click.option(
+        "--profile",
+        "profile_name",
+        metavar="NAME|FILE",
+        shell_complete=_complete_profile,
+        help="Profile to use (default: detected from the source's /etc/os-release).",
+    )(f)
+
+
+def _complete_profile(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """Built-in profile names, and files for a path."""
+    from click.shell_completion import CompletionItem
+
+    if "/" in incomplete or incomplete.startswith("."):
+        return [CompletionItem(incomplete, type="file")]
+    from crashplan.profiles import list_profiles
+
+    return [CompletionItem(i.name) for i in list_profiles() if i.name.startswith(incomplete)]
+
+
+def image_options(f: Any) -> Any:
+    """``--kernel FILE --initrd FILE``: the kdump kernel and initrd to measure."""
+    f = click.option("--initrd", type=PATH_TYPE, metavar="FILE", help="The kdump initrd to measure (default: found under /boot of the source).")(f)
+    return click.option("--kernel", type=PATH_TYPE, metavar="FILE", help="The kdump kernel to measure (default: found under /boot of the source).")(f)
+
+
+def output_option(f: Any) -> Any:
+    """``--output FILE``: write the artefact to FILE atomically instead of stdout."""
+    return click.option(
+        "--output",
+        "output",
+        metavar="FILE",
+        help="Write to FILE atomically (a temporary file in its directory, then a rename), e.g. node_exporter's textfile directory.",
+    )(f)
+
+
+def emit(text: str, output: str | None) -> None:
+    """Print ``text``, or write it to ``output`` atomically (a missing directory: exit 3, nothing written)."""
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    from crashplan.host.sources.output import write_atomic
+
+    write_atomic(output, text)
+
+
+def ram_option_value(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    if value is None:
+        return None
+    from crashplan.units import parse_size
+
+    try:
+        return parse_size(value, what="--ram")
+    except CrashplanError as e:
+        raise click.BadParameter(e.one_line()) from e
