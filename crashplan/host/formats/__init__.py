@@ -28,6 +28,11 @@ module             file                                                 kernel /
 ``sosreport``      ``sos_commands/{kdump,boot}/...`` of a sosreport     sos, kdumpctl, lsinitrd
 ``mountinfo``      ``/proc/self/mountinfo``                             fs/proc_namespace.c
 ``blockdevs``      ``/sys/block/*/{dev,dm/uuid,slaves}``                block/genhd.c, dm-sysfs.c
+``kernelrelease``  ``/proc/sys/kernel/osrelease``, ``/proc/version``     kernel/utsname_sysctl.c
+``dmesg``          the kernel log                                       kernel/crash_reserve.c
+``images``         kernel images (bzImage, arm64 Image, ELF)            arch/x86/boot/header.S
+``initrd``         initrd segments and their compressions               init/initramfs.c
+``cpio``           newc cpio archives in an initrd                      usr/gen_init_cpio.c
 =================  ===================================================  ========================
 
 Import the submodules directly (``from crashplan.host.formats.iomem import parse_iomem``); this

@@ -10,10 +10,8 @@ way the kernel does, without unpacking it to disk and without holding it in memo
   between segments are skipped.  The usual layout is an uncompressed early-microcode archive
   followed by one compressed archive.  A decompressed stream may itself hold several archives
   (``flush_buffer()``); an archive need not end with ``TRAILER!!!``, but must not end mid-entry.
-* ``usr/gen_init_cpio.c`` and ``Documentation/driver-api/early-userspace/buffer-format.rst`` are
-  authoritative for newc: a 110-byte ASCII header (``070701``, or ``070702`` with a checksum),
-  the NUL-terminated name, padding to 4 bytes, the file data, padding to 4 bytes.  Only headers
-  are parsed; file data is skipped by arithmetic.
+* each newc archive is walked by :mod:`crashplan.host.formats.cpio` (``usr/gen_init_cpio.c``):
+  only headers are parsed; file data is skipped by arithmetic.
 * RFC 8878 section 3.1 for the zstd frame: block headers are walked to find where a frame ends,
   because a stream decompressor cannot be told to stop there.
 * ``lib/decompress_unlz4.c: unlz4()`` for lz4: only the legacy format (``lz4 -l``, magic
@@ -50,7 +48,6 @@ import bz2
 import io
 import lzma
 import re
-import struct
 import time
 import zlib
 from collections.abc import Callable
@@ -58,6 +55,13 @@ from dataclasses import dataclass, field
 from typing import IO, BinaryIO, cast
 
 from crashplan.errors import SourceError
+from crashplan.host.formats.cpio import (
+    MAX_IMAGE,
+    TMPFS_INODE_BYTES,
+    CpioWalk,
+    WalkStop,
+    round_up,
+)
 from crashplan.host.formats.fsimage import FsImage, parse_fs_image
 from crashplan.host.formats.images import detect_compression
 from crashplan.values import Finding
@@ -72,24 +76,10 @@ __all__ = [
     "round_up",
 ]
 
-TMPFS_INODE_BYTES = 752 + 192  # shmem_inode_cache + dentry objsize, /proc/slabinfo, x86_64 6.18
 
 _MiB = 1024 * 1024
-_NEWC_HEADER = 110
-_PATH_MAX = 4096
-_S_IFMT, _S_IFREG, _S_IFDIR, _S_IFLNK = 0o170000, 0o100000, 0o040000, 0o120000
 _SCAN = 64 * 1024  # bytes read at a time while skipping zero padding between segments
 _NONZERO = re.compile(rb"[^\0]")
-_HEADER_FIELDS = struct.Struct(">13I").unpack  # a newc header's fields once hex-decoded
-_TRAILER = b"TRAILER!!!\0"
-# The root file system images dracut's squash modules put in a kdump initrd, as cpio names:
-# 99squash (squash-root.img; squash/root.img before RHEL 8.5), dracut-ng 95squash-squashfs
-# and 95squash-erofs (squashfs-root.img, erofs-root.img).
-_IMAGE_NAMES = frozenset(n + b"\0" for n in (b"squash-root.img", b"squash/root.img", b"squashfs-root.img",
-                                            b"erofs-root.img"))
-_WATCHED_SIZES = frozenset(len(n) for n in (_TRAILER, *_IMAGE_NAMES))
-_MAX_IMAGE = 256 * _MiB  # images larger than this are not held in memory to be read (a finding says so)
-_SHORT_SYMLINK_LEN = 128  # mm/shmem.c
 _ZSTD_BLOCK_MAX = 128 * 1024  # RFC 8878 3.1.1.2.4: Block_Maximum_Size <= 128 KiB
 _LZ4_MAGIC = 0x184C2102  # lib/decompress_unlz4.c ARCHIVE_MAGICNUMBER, the legacy format (lz4 -l)
 _LZ4_CHUNK = 8 << 20  # LZ4_DEFAULT_UNCOMPRESSED_CHUNK_SIZE: each legacy block unpacks to at most this
@@ -100,15 +90,6 @@ _UNSUPPORTED = {
                   "which the kernel cannot unpack either (it needs the legacy format, lz4 -l)"),
     "lzo": ("initrd-lzo-unsupported", "lzo not supported (Python has no lzo decompressor)"),
 }
-
-
-def round_up(n: int, page_size: int) -> int:
-    """``n`` rounded up to a multiple of ``page_size`` (a power of two), like the kernel's ``round_up()``.
-
-    >>> round_up(1, 4096), round_up(4096, 4096), round_up(0, 4096)
-    (4096, 4096, 0)
-    """
-    return (n + page_size - 1) & ~(page_size - 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,230 +183,6 @@ class InitrdFacts:
         return None if None in costs else sum(c for c in costs if c is not None)
 
 
-class _Stop(Exception):
-    """Ends the walk; carries the finding that says why."""
-
-    def __init__(self, code: str, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
-
-
-class _Cpio:
-    """Incremental newc parser: headers are parsed, names and data skipped by arithmetic.
-
-    ``pos`` is the offset in the current segment's cpio stream, which alignment is relative to.
-    The hot path parses a header that lies whole in the current chunk with one ``bytes.fromhex``
-    and one ``struct`` unpack; only headers split across chunks go through ``buf``.
-    """
-
-    __slots__ = (
-        "buf",
-        "capture",
-        "capture_left",
-        "capture_rest",
-        "data",
-        "dirs",
-        "entries",
-        "files",
-        "images",
-        "linked",
-        "links",
-        "name_size",
-        "others",
-        "page_mask",
-        "pages",
-        "pending",
-        "pos",
-        "skip",
-        "state",
-        "symlinks",
-        "total",
-    )
-
-    _BOUNDARY, _HEADER, _NAME = 0, 1, 2
-
-    def __init__(self, page_size: int) -> None:
-        self.page_mask = page_size - 1
-        self.files = self.dirs = self.symlinks = self.others = self.entries = self.linked = 0
-        self.data = self.pages = self.total = 0
-        self.links: set[tuple[int, int, int]] = set()
-        self.buf = bytearray()
-        self.pending: tuple[int, int, int, int, int, int, int] = (0, 0, 0, 0, 0, 0, 0)
-        self.name_size = 0
-        self.capture = bytearray()
-        self.capture_left = self.capture_rest = 0
-        self.images: list[tuple[str, bytes | None]] = []
-        self.reset()
-
-    def reset(self) -> None:
-        """Start a new segment (a new stream: offsets and alignment restart at 0)."""
-        self.pos = self.skip = 0
-        self.state = self._BOUNDARY
-        self.buf.clear()
-        self.capture_left = self.capture_rest = 0
-        self.capture = bytearray()
-
-    @property
-    def mid_entry(self) -> bool:
-        """Whether the stream so far ends inside an entry (the kernel's ``state != Reset``)."""
-        return bool(self.state != self._BOUNDARY or self.skip or self.buf or self.capture_left)
-
-    def feed(self, data: bytes | memoryview, *, raw: bool) -> int | None:
-        """Consume ``data``; return ``None``, or in ``raw`` mode the index where the archive ended.
-
-        Mirrors the state machine of init/initramfs.c (``do_header()``, ``do_name()``,
-        ``do_reset()``); ``raw`` is the uncompressed case, where bytes that are neither zero nor
-        ``'0'`` between entries end the segment instead of being "junk within compressed archive".
-        """
-        n = len(data)
-        base = self.pos
-        self.total += n
-        i = 0
-        skip = self.skip
-        while True:
-            if skip:
-                if skip >= n - i:
-                    skip -= n - i
-                    break
-                i += skip
-                skip = 0
-            if self.capture_left:
-                # The data of a root file system image (_IMAGE_NAMES): kept to be read.
-                take = min(self.capture_left, n - i)
-                self.capture += data[i : i + take]
-                i += take
-                self.capture_left -= take
-                if self.capture_left:
-                    break
-                skip = self._captured()
-                continue
-            if i >= n:
-                break
-            if self.state != self._BOUNDARY:
-                i, skip = self._partial(data, i, n, base)
-                continue
-            c = data[i]
-            if c == 0:
-                m = _NONZERO.search(data, i)
-                if m is None:
-                    break
-                i = m.start()
-                continue
-            if c != 0x30 or (base + i) & 3:
-                if raw:
-                    self.total -= n - i
-                    self.pos = base + i
-                    self.skip = 0
-                    return i
-                what = "broken padding" if c == 0x30 else "junk within compressed archive"
-                raise _Stop("initrd-corrupt", f"{what} at offset {base + i} of the cpio stream")
-            if n - i < _NEWC_HEADER:
-                self.state = self._HEADER
-                continue
-            i += _NEWC_HEADER
-            skip = self._entry(data[i - _NEWC_HEADER : i], base + i)
-        self.skip = skip
-        self.pos = base + n
-        return None
-
-    def _partial(self, data: bytes | memoryview, i: int, n: int, base: int) -> tuple[int, int]:
-        """Collect a header or name split across chunks into ``buf``; process it when complete."""
-        need = (_NEWC_HEADER if self.state == self._HEADER else self.name_size) - len(self.buf)
-        take = min(need, n - i)
-        self.buf += data[i : i + take]
-        i += take
-        if take < need:
-            return i, 0
-        piece = bytes(self.buf)
-        self.buf.clear()
-        if self.state == self._HEADER:
-            self.state = self._BOUNDARY
-            return i, self._entry(piece, base + i)
-        return i, self._name(piece)
-
-    def _entry(self, hdr: bytes | memoryview, end: int) -> int:
-        """Parse one 110-byte header ending at stream offset ``end``; return the bytes to skip."""
-        if hdr[:6] != b"070701" and hdr[:6] != b"070702":
-            magic = bytes(hdr[:6])
-            if magic == b"070707":
-                raise _Stop("initrd-corrupt", "old odc cpio archive (the kernel needs newc, cpio -H newc)")
-            raise _Stop("initrd-corrupt", f"no cpio magic at offset {end - _NEWC_HEADER} of the "
-                        f"cpio stream (found {magic!r})")
-        # Thirteen 8-digit hex fields.  parse_header()'s simple_strtoul() would stop at the first
-        # non-hex digit; a real archive has none, and fromhex() rejects them (and spaces, which
-        # shorten the result) where int() would accept signs and underscores.
-        try:
-            (ino, mode, _uid, _gid, nlink, _mtime, filesize, major, minor, _rmajor, _rminor,
-             namesize, _check) = _HEADER_FIELDS(bytes.fromhex(str(hdr[6:], "ascii")))
-        except (ValueError, struct.error):
-            raise _Stop("initrd-corrupt", f"cpio header with non-hex fields at offset "
-                        f"{end - _NEWC_HEADER} of the cpio stream") from None
-        # N_ALIGN(): the name ends padded to 4 bytes, then the data, padded to 4 bytes.
-        next_header = (((end + namesize + 3) & ~3) + filesize + 3) & ~3
-        if namesize in _WATCHED_SIZES:
-            # A possible "TRAILER!!!" or root image: read the name; _name() then skips (or
-            # keeps) the rest of the entry.
-            self.state = self._NAME
-            self.name_size = namesize
-            self.pending = (mode, filesize, nlink, ino, major, minor, next_header - end - namesize)
-            return 0
-        if 0 < namesize <= _PATH_MAX:  # do_header() ignores other names
-            self._count(mode, filesize, nlink, ino, major, minor)
-        return next_header - end
-
-    def _name(self, name: bytes) -> int:
-        mode, filesize, nlink, ino, major, minor, rest = self.pending
-        self.state = self._BOUNDARY
-        if name == _TRAILER:
-            self.links.clear()  # do_name(): free_hash() at the trailer
-            return rest
-        self._count(mode, filesize, nlink, ino, major, minor)
-        if name in _IMAGE_NAMES and mode & _S_IFMT == _S_IFREG and filesize > _MAX_IMAGE:
-            self.images.append((name[:-1].decode(), None))
-        elif name in _IMAGE_NAMES and mode & _S_IFMT == _S_IFREG and filesize > 0:
-            # The name ends at a known offset: the data starts at the next multiple of 4.
-            pad = rest - filesize - (-filesize % 4)
-            self.capture = bytearray()
-            self.capture_left = filesize
-            self.capture_rest = -filesize % 4
-            self.pending = (mode, filesize, nlink, ino, major, minor, 0)
-            self.images.append((name[:-1].decode(), b""))
-            return pad
-        return rest
-
-    def _captured(self) -> int:
-        """An image's data is complete: keep it, and skip its padding."""
-        name, _ = self.images[-1]
-        self.images[-1] = (name, bytes(self.capture))
-        self.capture = bytearray()
-        return self.capture_rest
-
-    def _count(self, mode: int, filesize: int, nlink: int, ino: int, major: int, minor: int) -> None:
-        self.entries += 1
-        kind = mode & _S_IFMT
-        if kind == _S_IFREG:
-            self.files += 1
-            self.data += filesize
-            self.pages += (filesize + self.page_mask) & ~self.page_mask
-            # maybe_link(): a regular file with nlink >= 2 whose (ino, major, minor) was seen is a
-            # hard link (newc stores the data once), not a new inode.
-            if nlink >= 2:
-                key = (ino, major, minor)
-                if key in self.links:
-                    self.linked += 1
-                else:
-                    self.links.add(key)
-        elif kind == _S_IFDIR:
-            self.dirs += 1
-        elif kind == _S_IFLNK:
-            self.symlinks += 1
-            if filesize > _SHORT_SYMLINK_LEN:
-                self.pages += self.page_mask + 1
-        else:
-            self.others += 1
-
-
 class _Walk:
     """One pass over an initrd file, segment by segment (init/initramfs.c: unpack_to_rootfs())."""
 
@@ -435,7 +192,7 @@ class _Walk:
         self.limits = limits
         self.chunk = max(1, limits.chunk_size)
         self.deadline = time.monotonic() + limits.max_seconds
-        self.cpio = _Cpio(page_size)
+        self.cpio = CpioWalk(page_size)
         self.segments: list[Segment] = []
         self.current: tuple[int, str, int, int, int] | None = None
 
@@ -459,14 +216,14 @@ class _Walk:
                 continue
             compression = detect_compression(head)
             if compression is None:
-                raise _Stop("initrd-unknown-compression",
+                raise WalkStop("initrd-unknown-compression",
                             f"unknown data at offset {offset} (first bytes {head.hex(' ')}): neither "
                             "a cpio archive nor a compression the kernel knows; the kernel stops "
                             "unpacking there too (\"invalid magic at start of compressed archive\")")
             if compression in _UNSUPPORTED:
                 code, reason = _UNSUPPORTED[compression]
                 self._begin_stream(offset, compression)
-                raise _Stop(code, f"{reason}, segment at offset {offset}")
+                raise WalkStop(code, f"{reason}, segment at offset {offset}")
             reader = {"zstd": self._zstd, "lz4": self._lz4}.get(compression, self._stream)
             offset = self._segment(offset, compression, reader)
 
@@ -480,7 +237,7 @@ class _Walk:
         end = reader(offset, compression)
         c = self.cpio
         if c.mid_entry:
-            raise _Stop("initrd-truncated" if end >= self.size else "initrd-corrupt",
+            raise WalkStop("initrd-truncated" if end >= self.size else "initrd-corrupt",
                         f"the cpio archive in the {compression} segment at offset {offset} "
                         f"ends in the middle of an entry")
         start, _, entries, data, total = self.current  # type: ignore[misc]
@@ -491,11 +248,11 @@ class _Walk:
 
     def _check(self, more: int = 0) -> None:
         if self.cpio.total + more > self.limits.max_unpacked_bytes:
-            raise _Stop("initrd-bomb", f"more than {self.limits.max_unpacked_bytes} bytes "
+            raise WalkStop("initrd-bomb", f"more than {self.limits.max_unpacked_bytes} bytes "
                         "decompressed (Limits.max_unpacked_bytes): a decompression bomb, or an "
                         "initrd larger than any crash kernel can hold")
         if time.monotonic() > self.deadline:
-            raise _Stop("initrd-timeout", f"gave up after {self.limits.max_seconds:g} s "
+            raise WalkStop("initrd-timeout", f"gave up after {self.limits.max_seconds:g} s "
                         "(Limits.max_seconds)")
 
     def _raw(self, offset: int, compression: str) -> int:
@@ -526,7 +283,7 @@ class _Walk:
                     self._feed(d.flush(offset))
                     if d.eof:
                         break
-                    raise _Stop("initrd-truncated", f"{compression} segment at offset {offset} "
+                    raise WalkStop("initrd-truncated", f"{compression} segment at offset {offset} "
                                 "is truncated (end of file inside the stream)")
             self._feed(d.decompress(data, self.chunk, offset))
         return offset + fed - d.unused
@@ -553,7 +310,7 @@ class _Walk:
                     break
                 self._feed(view[:n])
         except zstandard.ZstdError as e:
-            raise _Stop("initrd-corrupt", f"zstd segment at offset {offset} is corrupt: {e}") from None
+            raise WalkStop("initrd-corrupt", f"zstd segment at offset {offset} is corrupt: {e}") from None
         finally:
             view.release()
         return end
@@ -571,7 +328,7 @@ class _Walk:
         try:
             import lz4.block  # the optional dependency crashplan[lz4]
         except ImportError:
-            raise _Stop(*_LZ4_MISSING) from None
+            raise WalkStop(*_LZ4_MISSING) from None
         pos = offset + 4
         while True:
             self._check()
@@ -586,16 +343,16 @@ class _Walk:
             if size == 0:
                 return pos
             if size > _LZ4_CHUNK + _LZ4_CHUNK // 255 + 16:  # LZ4_compressBound(8 MiB)
-                raise _Stop("initrd-corrupt", f"lz4 segment at offset {offset}: block at offset "
+                raise WalkStop("initrd-corrupt", f"lz4 segment at offset {offset}: block at offset "
                             f"{pos} claims {size} bytes, more than an 8 MiB block can take")
             block = self.fp.read(size)
             if len(block) < size:
-                raise _Stop("initrd-truncated", f"lz4 segment at offset {offset} is truncated "
+                raise WalkStop("initrd-truncated", f"lz4 segment at offset {offset} is truncated "
                             "(end of file inside a block)")
             try:
                 out = lz4.block.decompress(block, uncompressed_size=_LZ4_CHUNK)
             except lz4.block.LZ4BlockError as e:
-                raise _Stop("initrd-corrupt", f"lz4 segment at offset {offset} is corrupt: block at "
+                raise WalkStop("initrd-corrupt", f"lz4 segment at offset {offset} is corrupt: block at "
                             f"offset {pos}: {e}") from None
             self._feed(out)
             pos += 4 + size
@@ -608,13 +365,13 @@ class _Walk:
             fp.seek(at)
             got = fp.read(n)
             if len(got) < n:
-                raise _Stop("initrd-truncated", f"zstd segment at offset {offset} is truncated "
+                raise WalkStop("initrd-truncated", f"zstd segment at offset {offset} is truncated "
                             "(end of file inside the frame)")
             return got
 
         fhd = read(offset + 4, 1)[0]
         if fhd & 0x08:
-            raise _Stop("initrd-corrupt", f"zstd segment at offset {offset}: reserved frame header bit set")
+            raise WalkStop("initrd-corrupt", f"zstd segment at offset {offset}: reserved frame header bit set")
         fcs_flag, single_segment, checksum = fhd >> 6, (fhd >> 5) & 1, (fhd >> 2) & 1
         fcs_size = (1 if single_segment else 0, 2, 4, 8)[fcs_flag]
         pos = offset + 5 + (0 if single_segment else 1) + (0, 1, 2, 4)[fhd & 3] + fcs_size
@@ -623,7 +380,7 @@ class _Walk:
             header = int.from_bytes(read(pos, 3), "little")
             last, kind, size = header & 1, (header >> 1) & 3, header >> 3
             if kind == 3 or size > _ZSTD_BLOCK_MAX:
-                raise _Stop("initrd-corrupt", f"zstd segment at offset {offset}: invalid block "
+                raise WalkStop("initrd-corrupt", f"zstd segment at offset {offset}: invalid block "
                             f"header at offset {pos}")
             pos += 3 + (1 if kind == 1 else size)
             blocks += 1
@@ -642,7 +399,7 @@ class _Walk:
 
     def _check_time(self) -> None:
         if time.monotonic() > self.deadline:
-            raise _Stop("initrd-timeout", f"gave up after {self.limits.max_seconds:g} s "
+            raise WalkStop("initrd-timeout", f"gave up after {self.limits.max_seconds:g} s "
                         "(Limits.max_seconds)")
 
 
@@ -683,7 +440,7 @@ class _Decompressor:
             return self.d.decompress(data, max_length)  # type: ignore[union-attr]
         except (zlib.error, lzma.LZMAError, OSError, EOFError) as e:
             # bz2 reports corrupt data as OSError("Invalid data stream").
-            raise _Stop("initrd-corrupt", f"{self.compression} segment at offset {offset} is "
+            raise WalkStop("initrd-corrupt", f"{self.compression} segment at offset {offset} is "
                         f"corrupt: {e}") from None
 
     def flush(self, offset: int) -> bytes:
@@ -692,7 +449,7 @@ class _Decompressor:
         try:
             return self.z.flush()
         except zlib.error as e:
-            raise _Stop("initrd-corrupt", f"gzip segment at offset {offset} is corrupt: {e}") from None
+            raise WalkStop("initrd-corrupt", f"gzip segment at offset {offset} is corrupt: {e}") from None
 
 
 class _Window(io.RawIOBase):
@@ -744,8 +501,8 @@ def analyse_initrd(
         try:
             walk.run()
             if size == 0:
-                raise _Stop("initrd-empty", "the file is empty")
-        except _Stop as stop:
+                raise WalkStop("initrd-empty", "the file is empty")
+        except WalkStop as stop:
             if walk.current is not None:
                 start, compression, _, _, _ = walk.current
                 walk.segments.append(Segment(start, compression, None, None, None, 0))
@@ -763,7 +520,7 @@ def analyse_initrd(
     images = []
     for image_name, data in c.images:
         if data is None:
-            problem = f"{name}:{image_name}: larger than {_MAX_IMAGE >> 20} MiB, not read"
+            problem = f"{name}:{image_name}: larger than {MAX_IMAGE >> 20} MiB, not read"
             images.append(InitrdImage(image_name, 0, None, problem))
             findings.append(Finding("warning", "initrd-image-unreadable", f"{problem}: its page cache is not counted"))
             continue
