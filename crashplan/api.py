@@ -12,14 +12,16 @@ maps options onto one of these calls and hands the result to a renderer.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
-from crashplan.kernel.explain import Explanation
-from crashplan.planning.check import CheckReport
-from crashplan.planning.context import PlanContext as Host
-from crashplan.planning.fleet import FleetSummary, HostResult
-from crashplan.planning.footprint import Footprint
-from crashplan.planning.recommend import NoPlanError, Plan, Strategy
-from crashplan.planning.simulate import Simulation
+if TYPE_CHECKING:
+    from crashplan.kernel.explain import Explanation
+    from crashplan.planning.check import CheckReport
+    from crashplan.planning.context import PlanContext as Host
+    from crashplan.planning.fleet import FleetSummary, HostResult
+    from crashplan.planning.footprint import Footprint
+    from crashplan.planning.recommend import NoPlanError, Plan, Strategy
+    from crashplan.planning.simulate import Simulation
 
 __all__ = [
     "CheckReport",
@@ -39,6 +41,29 @@ __all__ = [
     "recommend",
     "simulate",
 ]
+
+# The result types, each imported from its module on first use: a command imports only the
+# modules its own call needs (recommend needs neither check's verifier nor the fleet).
+_TYPES = {
+    "CheckReport": "crashplan.planning.check",
+    "Explanation": "crashplan.kernel.explain",
+    "FleetSummary": "crashplan.planning.fleet",
+    "Footprint": "crashplan.planning.footprint",
+    "Host": "crashplan.planning.context",
+    "HostResult": "crashplan.planning.fleet",
+    "NoPlanError": "crashplan.planning.recommend",
+    "Plan": "crashplan.planning.recommend",
+    "Simulation": "crashplan.planning.simulate",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _TYPES.get(name)
+    if module is None:
+        raise AttributeError(name)
+    from importlib import import_module
+
+    return getattr(import_module(module), "PlanContext" if name == "Host" else name)
 
 
 def explain(

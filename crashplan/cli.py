@@ -111,7 +111,8 @@ def explain(
     from crashplan.kernel.explain import explain as run_explain
     from crashplan.kernel.explain import explanation_to_json, join_specs
     from crashplan.kernel.features import features_for
-    from crashplan.render.rich import dumps_json, render_explanation_text
+    from crashplan.render.json import dumps_json
+    from crashplan.render.text import render_explanation_text
 
     features = features_for(arch, kernel_version)
     if batch is not None:
@@ -175,7 +176,8 @@ def recommend(
     from crashplan import api
     from crashplan.planning.recommend import check_format, plan_to_json
     from crashplan.render.bootloader import render_artefact
-    from crashplan.render.rich import dumps_json, render_plan_text
+    from crashplan.render.json import dumps_json
+    from crashplan.render.rich import render_plan_text
 
     if write_path is not None and fmt != "grub":
         raise click.UsageError("--write writes the grub drop-in: use it with --format grub")
@@ -192,7 +194,7 @@ def recommend(
         else:
             import yaml
 
-            from crashplan.render.rich import utf8_safe
+            from crashplan.render.json import utf8_safe
 
             click.echo(yaml.safe_dump(utf8_safe(out), sort_keys=False, width=1 << 30, allow_unicode=True), nl=False)
     elif fmt == "text":
@@ -245,7 +247,7 @@ def check(
     """
     from crashplan import api
     from crashplan.planning.check import render_check_text, report_to_json
-    from crashplan.render.rich import dumps_json
+    from crashplan.render.json import dumps_json
 
     if plan_path is not None and proposed is not None:
         raise click.UsageError("--plan checks the host against a saved plan: give --plan or --cmdline, not both")
@@ -289,7 +291,8 @@ def fleet(paths: tuple[str, ...], strategy: str, jobs: int | None, fmt: str) -> 
     from crashplan.envelope import envelope
     from crashplan.planning.fleet import expand_sources, run_fleet, summarise
     from crashplan.planning.reduce import is_result_path
-    from crashplan.render.rich import dumps_json, fleet_progress, render_fleet_text
+    from crashplan.render.json import dumps_json
+    from crashplan.render.rich import fleet_progress, render_fleet_text
 
     results_given = [is_result_path(p) for p in paths]
     if any(results_given):
@@ -319,7 +322,7 @@ def _fleet_reduce(paths: tuple[str, ...], fmt: str) -> int:
     """``fleet`` over per-host JSON results: stream them through the reducer, print as they come."""
     from crashplan.envelope import RESULT_VERSION, status_of
     from crashplan.planning.reduce import FleetReducer, iter_results, summary_text
-    from crashplan.render.rich import dumps_json
+    from crashplan.render.json import dumps_json
 
     reducer = FleetReducer()
     if fmt == "json":
@@ -393,7 +396,7 @@ def facts(source: str | None, arch: str | None, kernel_version: str | None, fmt:
     from crashplan.host.sources import open_source
     from crashplan.render.facts import render_facts_text
     from crashplan.render.facts_json import facts_to_json
-    from crashplan.render.rich import dumps_json
+    from crashplan.render.json import dumps_json
 
     host = gather_facts(open_source(source), arch=arch, kernel_version=kernel_version)
     if fmt == "json":
@@ -467,7 +470,8 @@ def footprint(
     """
     from crashplan import api
     from crashplan.planning.footprint import footprint_to_json
-    from crashplan.render.rich import dumps_json, render_footprint_text
+    from crashplan.render.json import dumps_json
+    from crashplan.render.rich import render_footprint_text
 
     ctx = api.open_host(source, kernel=kernel, initrd=initrd, profile=profile_name, arch=arch, kernel_version=kernel_version)
     fp = api.footprint(ctx)
@@ -499,7 +503,7 @@ def profiles(action: str, name: str | None, fmt: str) -> int:
     """
     from crashplan.envelope import envelope
     from crashplan.profiles import list_profiles, load_profile, profile_to_json, render_profile_text
-    from crashplan.render.rich import dumps_json
+    from crashplan.render.json import dumps_json
 
     if action == "list":
         if name is not None:
@@ -546,7 +550,7 @@ def simulate(spec: tuple[str, ...], source: str | None, arch: str | None, kernel
 
     sim = api.simulate(api.open_host(source, arch=arch, kernel_version=kernel_version), spec)
     if fmt == "json":
-        from crashplan.render.rich import dumps_json
+        from crashplan.render.json import dumps_json
 
         click.echo(dumps_json(simulation_to_json(sim)))
         State.json_errors = False  # the envelope above carries the error
@@ -573,7 +577,7 @@ def schema(name: str | None) -> int:
       crashplan schema check > check.schema.json
       crashplan check --format json | check-jsonschema --schemafile check.schema.json -
     """
-    from crashplan.render.rich import dumps_json
+    from crashplan.render.json import dumps_json
     from crashplan.schemas import load_schema, schema_names
 
     if name is not None and name not in schema_names():
@@ -593,7 +597,7 @@ def _report(error: CrashplanError) -> None:
         click.echo(error.caret(), err=True)
     if State.json_errors:
         from crashplan.envelope import envelope
-        from crashplan.render.rich import dumps_json
+        from crashplan.render.json import dumps_json
 
         click.echo(dumps_json(envelope(State.command, exit_code=error.exit_code, errors=[error.to_json()])))
 

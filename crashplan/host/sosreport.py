@@ -39,14 +39,14 @@ def read_kdumpctl_estimate(source: Source) -> KdumpctlEstimate | None:
 
 def sos_boot_files(source: Source, release: str | None, boot: BootFiles, *, page_size: int = 4096) -> BootFiles:
     """``boot`` with the kernel and initrd the source lacks filled from the sosreport's listings."""
-    from crashplan.host.bootfiles import BootFile, BootFiles, boot_candidates
-    from crashplan.host.formats.initrd import TMPFS_INODE_BYTES
-
     if release is None or (boot.kernel is not None and boot.initrd is not None):
         return boot
     text = source.read_text(LS_BOOT_FILE)
     if text is None:
         return boot
+    from crashplan.host.bootfiles import BootFile, BootFiles, boot_candidates
+    from crashplan.host.formats.cpio import TMPFS_INODE_BYTES
+
     sizes = parse_ls_lanR(text, path=source.display(LS_BOOT_FILE))
     kernels, initrds = boot_candidates(release)
     out: dict[str, BootFile | None] = {"kernel": boot.kernel, "initrd": boot.initrd}

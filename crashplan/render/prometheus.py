@@ -53,7 +53,7 @@ class _Exposition:
             self.lines.append(f"{name}{{{text}}} {shown}" if text else f"{name} {shown}")
 
     def text(self) -> str:
-        from crashplan.render.rich import escape_undecodable
+        from crashplan.render.json import escape_undecodable
 
         return escape_undecodable("\n".join(self.lines) + "\n")
 

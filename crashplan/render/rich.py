@@ -1,12 +1,10 @@
-"""Renderers: values in, text out.  Pure functions; rich is imported only where a table needs it.
+"""The rich renderers: tables and bars for recommend, footprint, simulate and fleet.
 
-Plain-text renderers here are used on the fast paths (``explain``); they never import rich.
+rich is imported inside each renderer; the plain-text fast paths are :mod:`crashplan.render.text`.
 """
 
 from __future__ import annotations
 
-import json
-import re
 from typing import TYPE_CHECKING, cast
 
 from crashplan.units import format_size
@@ -18,115 +16,9 @@ if TYPE_CHECKING:
 
     from rich.console import Console
 
-    from crashplan.kernel.crashkernel import Decision
-    from crashplan.kernel.explain import Explanation
     from crashplan.planning.fleet import FleetSummary, HostResult
 
-__all__ = ["dumps_json", "escape_undecodable", "render_explanation_text", "utf8_safe"]
-
-
-# Lone surrogates: the bytes of a file that are not UTF-8, as surrogateescape decoded them.
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _escape_surrogate(m: re.Match[str]) -> str:
-    code = ord(m.group())
-    return f"\\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"\\u{code:04x}"
-
-
-def escape_undecodable(text: str) -> str:
-    r"""``text`` with every byte that was not UTF-8 written as ``\xNN`` (as messages show it), so it encodes.
-
-    >>> escape_undecodable(b"a\xffb".decode("utf-8", "surrogateescape"))
-    'a\\xffb'
-    """
-    return _SURROGATE.sub(_escape_surrogate, text) if _SURROGATE.search(text) else text
-
-
-def utf8_safe(value: object) -> object:
-    """``value`` (JSON-like) with :func:`escape_undecodable` applied to every string, for YAML."""
-    if isinstance(value, str):
-        return escape_undecodable(value)
-    if isinstance(value, dict):
-        return {utf8_safe(k): utf8_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [utf8_safe(v) for v in value]
-    return value
-
-
-def dumps_json(value: object, *, lines: bool = False) -> str:
-    r"""JSON text for stdout: indented for people, one line for ``--batch`` (JSON lines).
-
-    Always valid UTF-8: a byte of the input that is not UTF-8 is written as the four
-    characters ``\xNN`` inside the string (a JSON ``"\\xNN"``).
-    """
-    if lines:
-        out = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-    else:
-        out = json.dumps(value, indent=2, ensure_ascii=False)
-    if _SURROGATE.search(out):
-        out = _SURROGATE.sub(lambda m: "\\" + _escape_surrogate(m), out)
-    return out
-
-
-def _size(value: int) -> str:
-    return format_size(value) if value < (1 << 64) else str(value)
-
-
-def _outcome(d: Decision) -> str:
-    """One phrase: what the kernel reserves."""
-    if not d.ok:
-        cma = f"; CMA {_size(d.cma_size)} is still reserved" if d.reserves_cma else ""
-        return f"nothing reserved ({d.error}){cma}"
-    parts = [f"{_size(d.crash_size)}"]
-    if d.crash_base:
-        parts.append(f"at fixed {_size(d.crash_base)}")
-    if d.high:
-        parts.append("high (above 4G first)")
-        parts.append(f"+ {_size(d.low_size)} low" if d.low_size else "+ no low area")
-    if d.reserves_cma:
-        parts.append(f"+ {_size(d.cma_size)} CMA")
-    return " ".join(parts)
-
-
-def render_explanation_text(x: Explanation) -> str:
-    """The human explanation: tokens, the kernel's decision (or a table of them), warnings."""
-    lines = [f"{_clip(x.cmdline)}", f"  on {x.features.arch}, Linux {x.features.version}"]
-    lines.append("")
-    lines.append("tokens:")
-    if not x.scans:
-        lines.append("  (none)")
-    picked = {start for _, start in x.decision.picked} if x.decision else None
-    for scan in x.scans:
-        mark = ""
-        if picked is not None and scan.start in picked:
-            mark = "  <- read by the kernel"
-        what = scan.token.form if scan.token else f"invalid: {scan.error.message if scan.error else ''}"
-        lines.append(f"  {_clip(scan.text)}  [{scan.lookup}; {what}]{mark}")
-        if scan.token and scan.token.ranges:
-            for e in scan.token.ranges:
-                end = _size(e.end) if e.end is not None else "..."
-                lines.append(f"      RAM {_size(e.start)} <= r < {end}: {_size(e.size)}")
-    lines.append("")
-    if x.decision is not None:
-        lines.append(f"with {format_size(x.system_ram or 0)} of system RAM: {_outcome(x.decision)}")
-        for message in x.decision.messages:
-            lines.append(f"  kernel log: {message}")
-    else:
-        lines.append("what the kernel reserves by system RAM:")
-        for d in x.table:
-            lines.append(f"  {_size(d.system_ram):>6}  {_outcome(d)}")
-    if x.warnings:
-        lines.append("")
-        lines.append("warnings:")
-        for w in x.warnings:
-            lines.append(f"  {w.severity} {w.code}: {w.message}")
-    return "\n".join(lines) + "\n"
-
-
-def _clip(text: str, width: int = 200) -> str:
-    shown = "".join(c if c.isprintable() else "\ufffd" for c in text[: width + 1])
-    return shown if len(text) <= width else shown[: width - 1] + "\u2026"
+__all__ = ["fleet_progress", "render_fleet_text", "render_footprint_text", "render_plan_text", "render_simulation_text"]
 
 
 def _console(file: IO[str] | None = None, width: int | None = None) -> Console:

@@ -37,7 +37,7 @@ def test_front_door_names_are_lazy() -> None:
 def test_library_simulation_is_the_cli_json(host: str) -> None:
     """crashplan.simulate(host, spec) places what `simulate --format json` reports, byte for byte."""
     from crashplan.planning.simulate import simulation_to_json
-    from crashplan.render.rich import dumps_json
+    from crashplan.render.json import dumps_json
 
     spec = "crashkernel=1G,cma crashkernel=192M"
     sim = crashplan.simulate(crashplan.open_host(str(HOSTS / host)), spec)

@@ -1,0 +1,56 @@
+"""JSON (and YAML) text for stdout: indented for people, one line for JSON lines, always valid UTF-8.
+
+Host files are read with ``surrogateescape``, so a byte that is not UTF-8 reaches here as a lone
+surrogate; it is written as the four characters ``\\xNN``, the way crashplan's messages show it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+__all__ = ["dumps_json", "escape_undecodable", "utf8_safe"]
+
+
+# Lone surrogates: the bytes of a file that are not UTF-8, as surrogateescape decoded them.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _escape_surrogate(m: re.Match[str]) -> str:
+    code = ord(m.group())
+    return f"\\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"\\u{code:04x}"
+
+
+def escape_undecodable(text: str) -> str:
+    r"""``text`` with every byte that was not UTF-8 written as ``\xNN`` (as messages show it), so it encodes.
+
+    >>> escape_undecodable(b"a\xffb".decode("utf-8", "surrogateescape"))
+    'a\\xffb'
+    """
+    return _SURROGATE.sub(_escape_surrogate, text) if _SURROGATE.search(text) else text
+
+
+def utf8_safe(value: object) -> object:
+    """``value`` (JSON-like) with :func:`escape_undecodable` applied to every string, for YAML."""
+    if isinstance(value, str):
+        return escape_undecodable(value)
+    if isinstance(value, dict):
+        return {utf8_safe(k): utf8_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [utf8_safe(v) for v in value]
+    return value
+
+
+def dumps_json(value: object, *, lines: bool = False) -> str:
+    r"""JSON text for stdout: indented for people, one line for ``--batch`` (JSON lines).
+
+    Always valid UTF-8: a byte of the input that is not UTF-8 is written as the four
+    characters ``\xNN`` inside the string (a JSON ``"\\xNN"``).
+    """
+    if lines:
+        out = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    else:
+        out = json.dumps(value, indent=2, ensure_ascii=False)
+    if _SURROGATE.search(out):
+        out = _SURROGATE.sub(lambda m: "\\" + _escape_surrogate(m), out)
+    return out
