@@ -29,7 +29,7 @@ from _timing import compile_installed, crashplan_command
 
 ROOT = Path(__file__).resolve().parent.parent
 HOSTS = ROOT / "tests" / "data" / "hosts"
-TARGET = 2000.0
+TARGET = 1500.0  # issue 14: at least 1,500 hosts/s on 2 cores
 
 
 def build(dest: Path, count: int, distinct: bool = False) -> None:

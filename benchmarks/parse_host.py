@@ -12,7 +12,7 @@ buddyinfo, cmdline and the sysfs files.  Then it times, interleaved, over many r
   makes on its source (recorded once, then replayed): ``read_bytes()`` of every file it reads,
   and the ``stat``/``exists`` probes it makes for the kdump kernel and initrd and /sys/kernel.
 
-It prints the medians in ms per host and the median ratio (targets: < 5 ms, ratio < 10), and
+It prints the medians in ms per host (target: < 10 ms) and the median ratio (for scale), and
 for comparison with earlier runs the ratio to reading only :data:`crashplan.host.facts.FACT_FILES`.
 For scale it also times two floors, as ratios to the I/O: the cheapest pass Python can make
 over the parsed text, ``str.splitlines()`` of the five /proc files gather_facts parses
@@ -46,8 +46,9 @@ from crashplan.host.facts import FACT_FILES, gather_facts
 from crashplan.host.sources import open_source
 from crashplan.host.sources._common import SNAPSHOT_NAME
 
-TARGET_MS = 5.0
-TARGET_RATIO = 10.0
+# Issue 14: a 64-node host's facts in under 10 ms; the parse-to-I/O ratio is printed for scale only
+# (its target is retired: pure-Python readers measure 13-25 on this machine).
+TARGET_MS = 10.0
 HOSTS = Path(__file__).resolve().parents[1] / "tests" / "data" / "hosts"
 HPE = HOSTS / "lore-x86-hpe-xeon-32g-crash-low256m-high512m"
 ZONE_TEMPLATE = next(HOSTS.glob("this-machine-*"))
@@ -332,7 +333,6 @@ def main() -> int:
         "bytes": sum(sizes.values()),
         "system_ram": facts.system_ram,
         "target_ms": TARGET_MS,
-        "target_ratio": TARGET_RATIO,
     }
     if options.json:
         print(json.dumps(result))
@@ -342,7 +342,7 @@ def main() -> int:
             f"{result['zoneinfo_lines']} zoneinfo lines, system RAM {system_ram / (1 << 40):.2f} TiB\n"
             f"  gather_facts {result['gather_ms']:.2f} ms/host (target < {TARGET_MS}), "
             f"its I/O alone ({result['io_calls']} calls) {result['io_ms']:.3f} ms, "
-            f"median ratio {result['median_ratio']:.1f} (target < {TARGET_RATIO}); "
+            f"median ratio {result['median_ratio']:.1f} (for scale); "
             f"ratio to reading FACT_FILES only {result['median_ratio_fact_files']:.1f}\n"
             f"  for scale: splitting the parsed files into lines alone is {result['median_ratio_split_lines']:.1f}x the I/O; "
             f"gather_facts with iomem, zoneinfo and buddyinfo already parsed is "
