@@ -18,6 +18,7 @@ from crashplan.cli_options import (
     State,
     emit,
     format_option,
+    host_options,
     image_options,
     kernel_options,
     output_option,
@@ -269,8 +270,9 @@ def check(
 @click.argument("paths", nargs=-1, required=True, type=PATH_TYPE, metavar="PATH...")
 @click.option("--strategy", type=click.Choice(["auto", "standard", "cma", "ranged"]), default="auto", show_default=True, help="How each host reserves.")
 @click.option("--jobs", type=click.IntRange(1, 256), help="Worker processes (default: the CPU count).")
+@host_options
 @format_option("text", "json", "jsonl")
-def fleet(paths: tuple[str, ...], strategy: str, jobs: int | None, fmt: str) -> int:
+def fleet(paths: tuple[str, ...], strategy: str, jobs: int | None, arch: str | None, kernel_version: str | None, fmt: str) -> int:
     """Plan many snapshots at once: per host and for the whole fleet.
 
     PATH is a snapshot (directory or archive) or a directory of snapshots; or per-host JSON
@@ -302,7 +304,7 @@ def fleet(paths: tuple[str, ...], strategy: str, jobs: int | None, fmt: str) -> 
     sources = expand_sources(paths)
     results = []
     with fleet_progress(len(sources)) as advance:
-        for result in run_fleet(sources, strategy=strategy, jobs=jobs, progress=advance):
+        for result in run_fleet(sources, strategy=strategy, jobs=jobs, progress=advance, arch=arch, kernel_version=kernel_version):
             results.append(result)
             if fmt == "jsonl":
                 click.echo(dumps_json(result.to_json(), lines=True))

@@ -12,7 +12,7 @@ import click
 
 from crashplan.errors import CrashplanError, ParseError
 
-__all__ = ["PATH_TYPE", "State", "emit", "format_option", "image_options", "kernel_options", "output_option", "profile_option", "ram_option_value", "source_options"]
+__all__ = ["PATH_TYPE", "State", "emit", "format_option", "host_options", "image_options", "kernel_options", "output_option", "profile_option", "ram_option_value", "source_options"]
 
 
 # Paths are checked by crashplan itself (one-line errors naming the file); the type is for
@@ -83,8 +83,8 @@ def kernel_options(f: Any) -> Any:
     )(f)
 
 
-def source_options(f: Any) -> Any:
-    """``--source PATH --arch ARCH --kernel-version X.Y``: the host, and what to take as known about it."""
+def host_options(f: Any) -> Any:
+    """``--arch ARCH --kernel-version X.Y``: what to take as known about a host (or every host of a fleet)."""
     f = click.option(
         "--kernel-version",
         metavar="X.Y",
@@ -98,6 +98,12 @@ def source_options(f: Any) -> Any:
         default=None,
         help="The host's architecture, when the source does not tell it or crashplan infers it wrong.",
     )(f)
+    return f
+
+
+def source_options(f: Any) -> Any:
+    """``--source PATH --arch ARCH --kernel-version X.Y``: the host, and what to take as known about it."""
+    f = host_options(f)
     return click.option("--source", type=PATH_TYPE, metavar="PATH", help="A snapshot directory or archive (default: this host).")(f)
 
 

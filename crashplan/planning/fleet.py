@@ -105,13 +105,13 @@ def _plan_key(ctx: PlanContext, strategy: str) -> tuple[object, ...]:
     return (strategy, ctx.profile.name, ctx.dmesg, *(getattr(facts, name) for name in _KEY_FIELDS))
 
 
-def _one(source: str, strategy: str) -> HostResult:
+def _one(source: str, strategy: str, arch: str | None = None, kernel_version: str | None = None) -> HostResult:
     """Plan one host; an error becomes a failed result, not an exception."""
     from crashplan.planning.context import gather_for_plan
     from crashplan.planning.recommend import footprint_inputs, make_plan
 
     try:
-        ctx = gather_for_plan(source)
+        ctx = gather_for_plan(source, arch=arch, kernel_version=kernel_version)
         key = _plan_key(ctx, strategy)
         known = _PLANS.get(key)
         if known is not None:
@@ -144,9 +144,9 @@ def _one(source: str, strategy: str) -> HostResult:
     return result
 
 
-def _chunk(args: tuple[list[str], str]) -> list[HostResult]:
-    sources, strategy = args
-    return [_one(s, strategy) for s in sources]
+def _chunk(args: tuple[list[str], str, str | None, str | None]) -> list[HostResult]:
+    sources, strategy, arch, kernel_version = args
+    return [_one(s, strategy, arch, kernel_version) for s in sources]
 
 
 def run_fleet(
@@ -155,12 +155,17 @@ def run_fleet(
     strategy: str = "auto",
     jobs: int | None = None,
     progress: Callable[[int], None] | None = None,
+    arch: str | None = None,
+    kernel_version: str | None = None,
 ) -> Iterator[HostResult]:
-    """Plan every host in ``jobs`` processes (default: the CPU count), yielding results in order."""
+    """Plan every host in ``jobs`` processes (default: the CPU count), yielding results in order.
+
+    ``arch`` and ``kernel_version`` replace what every source tells (``--arch``, ``--kernel-version``).
+    """
     jobs = jobs or os.cpu_count() or 1
     if jobs <= 1 or len(sources) < 8:
         for s in sources:
-            result = _one(s, strategy)
+            result = _one(s, strategy, arch, kernel_version)
             if progress:
                 progress(1)
             yield result
@@ -168,7 +173,7 @@ def run_fleet(
     from concurrent.futures import ProcessPoolExecutor
 
     size = max(1, min(64, len(sources) // (jobs * 4) or 1))
-    chunks = [(sources[i : i + size], strategy) for i in range(0, len(sources), size)]
+    chunks = [(sources[i : i + size], strategy, arch, kernel_version) for i in range(0, len(sources), size)]
     with ProcessPoolExecutor(jobs) as pool:
         for results in pool.map(_chunk, chunks):
             if progress:

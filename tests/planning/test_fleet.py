@@ -142,3 +142,19 @@ def test_a_host_shape_is_planned_once_and_reused_exactly(tmp_path, monkeypatch):
     fresh = fleet._one(str(copies[1]), "auto")
     assert fresh == results[1]
     assert results[2].system_ram == results[0].system_ram  # iomem, not MemTotal, counts RAM
+
+
+def test_fleet_kernel_version_and_arch_options_apply_to_every_host() -> None:
+    """A capture without a kernel version cannot take ,cma; fleet --kernel-version gives it one, and --arch is accepted."""
+    host = str(Path(__file__).parents[1] / "data" / "hosts" / "this-machine-x86_64-6.18.44-fc-v657")
+
+    def run(*extra: str) -> tuple[int, dict]:
+        out = subprocess.run([sys.executable, "-m", "crashplan", "fleet", host, "--strategy", "cma", "--format", "json", *extra], capture_output=True, text=True, check=False)
+        return out.returncode, json.loads(out.stdout)
+
+    code, doc = run()
+    assert code == 3 and not doc["hosts"][0]["ok"] and "--kernel-version" in doc["errors"][0]["message"]
+    code, doc = run("--kernel-version", "6.18", "--arch", "x86_64")
+    assert code == 0, doc["errors"]
+    h = doc["hosts"][0]
+    assert h["ok"] and h["kernel_version"] == "6.18" and ",cma" in h["cmdline"]
