@@ -228,21 +228,31 @@ def render_plan_text(ctx: object, plan: object, *, file: IO[str] | None = None) 
         )
     table = Table(title="memory each option takes from production", show_edge=False, pad_edge=False)
     columns = ["option", "crashkernel=", "taken", "borrowed", "of RAM", "places", "covers need", "dump loses", "needs"]
-    # Narrow terminals drop the columns that matter least first; words wrap whole, and only a
-    # crashkernel= string (no spaces to break at) is folded.
-    if console.width < 120:
+    # Narrow terminals drop the columns that matter least first; words wrap whole, on them a
+    # ranged crashkernel= string breaks after the comma between two ranges, and only a string
+    # longer than its column even then is folded.
+    if console.width < 130:
         columns.remove("needs")
-    if console.width < 100:
+    if console.width < 110:
         columns.remove("dump loses")
         if not any(o.borrowed for o in plan.options):
             columns.remove("borrowed")
+    if console.width < 90:
+        columns.remove("of RAM")
+    breakable = _ranges_on_lines if console.width < 120 else str
+    # The crashkernel= column is at least as wide as its longest unbreakable piece.
+    pieces = [p for o in plan.options for line in breakable((o.cmdline or "").replace("crashkernel=", "")).split("\n") for p in line.split()]
+    widest = max([len(p) for p in pieces] + [len("crashkernel=")])
     for column in columns:
-        table.add_column(column, overflow="fold" if column == "crashkernel=" else "ellipsis")
+        if column == "crashkernel=":
+            table.add_column(column, overflow="fold", min_width=min(widest, console.width // 3) if breakable is not str else None)
+        else:
+            table.add_column(column, overflow="ellipsis")
     for o in plan.options:
         style = "bold" if o.cmdline == plan.cmdline and o.kind == plan.strategy else ""
         cells: dict[str, str | Text] = {
             "option": Text(o.label, style=style),
-            "crashkernel=": (o.cmdline or "(none)").replace("crashkernel=", ""),
+            "crashkernel=": breakable((o.cmdline or "(none)").replace("crashkernel=", "")),
             "taken": format_human(o.taken),
             "borrowed": format_human(o.borrowed) if o.borrowed else "-",
             "of RAM": f"{o.share * 100:.1f}%",
@@ -323,3 +333,18 @@ def render_fleet_text(
         if s.failed:
             covers += f" planned; {s.failed} could not be planned"
         console.print(f"one string for the fleet: {s.ranged} ({covers})")
+
+
+def _ranges_on_lines(value: str) -> str:
+    """A ranged ``crashkernel=`` value with each ``start-[end]:size`` entry on its own line.
+
+    Only the commas between entries break (a comma followed by a digit), never the one of a
+    ``,high``/``,low``/``,cma`` suffix.
+
+    >>> print(_ranges_on_lines("2G-4G:320M,4G-:512M crashkernel=1G,cma"))
+    2G-4G:320M,
+    4G-:512M crashkernel=1G,cma
+    """
+    import re
+
+    return re.sub(r",(?=\d)", ",\n", value)
