@@ -153,6 +153,17 @@ REQUIRED = (
             "margin_fixed",
             "crashplan_margin_percent",
             "crashplan_margin_fixed",
+            # Read by every estimate (crashplan.planning.footprint), so a profile without them
+            # is a load error naming the key, not a KeyError at estimate time.
+            "kexec_segments",
+            "kernel_size_fallback",
+            "initrd_size_fallback",
+            "kdump_userspace",
+            "user_net",
+            "cma_fixed_margin_percent",
+            "cma_fixed_margin_fixed",
+            "cma_runtime_factor",
+            "cma_runtime_extra",
         )
     ),
 )
