@@ -196,6 +196,9 @@ def test_estimate_brackets_every_trial(point):
     )
     estimate = fp.fixed if point.cma else fp.total
     assert point.min_crashkernel <= estimate <= point.min_crashkernel * 1.25 + 32 * MiB
+    if point.cma:
+        # What crashplan prints as the ,cma base (the fixed part plus its margin) holds the same bracket.
+        assert point.min_crashkernel <= fp.cma_fixed_size <= point.min_crashkernel * 1.25 + 32 * MiB
 
 
 # Calibration by the real Debian kdump-tools path (tests/data/debian-trials, issue 17) ----------
