@@ -294,7 +294,8 @@ def render_footprint_text(ctx: object, fp: object, *, file: IO[str] | None = Non
     console.print(f"crashkernel=X needs X >= {format_size(fp.recommended_size)} (total plus the profile's margin)")
     console.print(
         f"with ,cma: crashkernel={format_size(fp.cma_size)},cma crashkernel={format_size(fp.cma_fixed_size)}"
-        " (the fixed part stays a standard reservation)"
+        f" (the fixed part plus its ,cma margin stays a standard reservation; a kernel without ,cma reserves only"
+        f" the {format_size(fp.cma_fixed_size)}, where crashkernel=X needs {format_size(fp.recommended_size)})"
     )
     for finding in fp.findings:
         console.print(f"  {finding.severity} {finding.code}: {finding.message}")
