@@ -447,7 +447,7 @@ def _no_plan_message(judged: list[tuple[str, list[Finding]]], facts: HostFacts, 
         helps.append(f"the largest area that always fits is {format_size(max(a.max_low, a.max_high))}")
     codes = {x.code for x in footprint.findings}
     if "initrd-size-unknown" in codes:
-        helps.append("--initrd PATH (the need assumes the profile's typical kdump initrd)")
+        helps.append("--initrd PATH (the need assumes the profile's fallback kdump initrd)")
     if "kernel-size-unknown" in codes:
         helps.append("--kernel PATH")
     if str(facts.provenance.get("arch", "")).startswith("inferred"):
