@@ -19,10 +19,10 @@ derived from real crash dumps under QEMU (tests/data/kdump-trials/, tests/kernel
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
-from crashplan.units import MiB
+from crashplan.units import MiB, format_human
 from crashplan.values import Finding
 
 __all__ = [
@@ -103,7 +103,8 @@ class Footprint:
 
     ``recommended_size`` is what ``crashkernel=X`` needs (total plus the margin, rounded up to
     the kernel's 16 MiB x86 alignment step of 8 MiB granularity); ``cma_fixed_size`` is the
-    standard part of a ``,cma`` setup (the fixed part plus its margin) and ``cma_size`` the
+    standard part of a ``,cma`` setup (the fixed part plus the profile's own ``,cma`` margin,
+    ``cma_fixed_margin_percent`` and ``cma_fixed_margin_fixed``) and ``cma_size`` the
     CMA part (the runtime part with a generous margin).
     """
 
@@ -115,6 +116,9 @@ class Footprint:
     cma_fixed_size: int
     cma_size: int
     findings: tuple[Finding, ...]
+    # When the initrd is unknown: the totals with the smallest and largest kdump initrd of the
+    # profile's range (initrd_size_low, initrd_size_high), else None.
+    total_range: tuple[int, int] | None = None
 
     def item(self, name: str) -> Item:
         """The item called ``name``."""
@@ -155,13 +159,18 @@ def estimate_footprint(
     else:
         size, src = const("initrd_size_fallback")
         items.append(Item("initrd as loaded (fallback)", "fixed", size, src))
-        findings.append(Finding("warning", "initrd-size-unknown", f"the kdump initrd is unknown: assuming {size >> 20} MiB as loaded ({src})"))
+        findings.append(Finding("warning", "initrd-size-unknown", f"the kdump initrd is unknown: assuming {format_human(size)} as loaded ({src})"))
     size, src = const("kexec_segments")
     items.append(Item("kexec segments (purgatory, boot parameters, ELF core headers)", "fixed", size, src))
 
     # Runtime part: what the capture kernel uses while it runs.
     if inputs.initrd_tmpfs is not None:
         items.append(Item("initramfs unpacked in tmpfs", "runtime", inputs.initrd_tmpfs, inputs.initrd_source))
+    elif inputs.initrd_size is None and "initrd_tmpfs_fallback" in estimator:
+        # The profile's typical kdump initrd was measured unpacked too: no factor needed.
+        size, src = const("initrd_tmpfs_fallback")
+        items.append(Item("initramfs unpacked in tmpfs (fallback)", "runtime", size, src))
+        findings.append(Finding("warning", "initrd-unpacked-unknown", f"the initrd's unpacked size is unknown: assuming {format_human(size)} in tmpfs ({src})"))
     else:
         loaded = next(i.bytes for i in items if i.name.startswith("initrd as loaded"))
         factor, src = const("initrd_unpack_factor")
@@ -172,7 +181,8 @@ def estimate_footprint(
     size, src = const("kernel_runtime_base")
     items.append(Item("kernel, busybox and makedumpfile at run time (nr_cpus=1)", "runtime", size, src))
     size, src = const("kdump_userspace")
-    if size:
+    if size or src.startswith("measured"):
+        # A measured 0 is shown: the line says why the capture path adds nothing.
         items.append(Item("kdump user space beyond busybox (systemd, udev, journald)", "runtime", size, src))
     cap, cap_src = const("makedumpfile_cyclic_buffer_max")
     bitmap = min(cap, inputs.system_ram // inputs.page_size * 2 // 8)
@@ -207,11 +217,31 @@ def estimate_footprint(
     pct, _ = const("crashplan_margin_percent")
     add, _ = const("crashplan_margin_fixed")
     recommended = round_up(total + total * pct // 100 + add, 8 * MiB)
-    cma_fixed = round_up(fixed + fixed * pct // 100 + add, 8 * MiB)
+    # With ,cma the standard part holds only what kexec loads (read from the host's files), so it
+    # gets its own, smaller margin; the runtime part's uncertainty goes to the generous CMA area.
+    cma_pct, _ = const("cma_fixed_margin_percent")
+    cma_add, _ = const("cma_fixed_margin_fixed")
+    cma_fixed = round_up(fixed + fixed * cma_pct // 100 + cma_add, 8 * MiB)
     factor, _ = const("cma_runtime_factor")
     extra, _ = const("cma_runtime_extra")
     cma_size = round_up(max(runtime * factor, runtime + extra), 64 * MiB)
-    return Footprint(tuple(items), fixed, runtime, total, recommended, cma_fixed, cma_size, tuple(findings))
+    total_range = _initrd_range(inputs, estimator, sources) if inputs.initrd_size is None else None
+    return Footprint(tuple(items), fixed, runtime, total, recommended, cma_fixed, cma_size, tuple(findings), total_range)
+
+
+def _initrd_range(inputs: FootprintInputs, estimator: Mapping[str, object], sources: Mapping[str, str]) -> tuple[int, int] | None:
+    """The totals with the smallest and the largest kdump initrd the profile's range names."""
+    if not {"initrd_size_low", "initrd_tmpfs_low", "initrd_size_high"} <= estimator.keys():
+        return None
+    low, _ = _constant(estimator, sources, "initrd_size_low")
+    low_tmpfs, _ = _constant(estimator, sources, "initrd_tmpfs_low")
+    high, _ = _constant(estimator, sources, "initrd_size_high")
+    factor = estimator["initrd_unpack_factor"]
+    assert isinstance(factor, int | float)
+    ends = []
+    for size, tmpfs in ((low, low_tmpfs), (high, int(high * factor))):
+        ends.append(estimate_footprint(replace(inputs, initrd_size=size, initrd_tmpfs=tmpfs, initrd_source="range"), estimator, sources).total)
+    return min(ends), max(ends)
 
 
 def _both(fact: str, constant: str) -> str:
@@ -259,6 +289,7 @@ def footprint_to_json(fp: Footprint) -> dict[str, object]:
         "total": fp.total,
         "recommended_size": fp.recommended_size,
         "cma": {"fixed_size": fp.cma_fixed_size, "cma_size": fp.cma_size},
+        "total_range": list(fp.total_range) if fp.total_range else None,
         "items": [i.to_json() for i in fp.items],
         "findings": [f.to_json() for f in fp.findings],
     }

@@ -374,6 +374,8 @@ def make_plan(
         judged.append((c_line, errors))
     else:
         raise NoPlanError(_no_plan_message(judged, facts, footprint, sim), code="no-plan")
+    if facts.kernel_version is None and chosen == "standard" and f.has_cma:
+        findings.append(_cma_base_trade(footprint, f))
     if sim is None:
         findings.append(Finding("warning", "placement-unavailable", "placement was not checked: the source shows no physical addresses (run as root or use a root snapshot)"))
     else:
@@ -388,6 +390,25 @@ def make_plan(
     else:
         options = (_current_option(facts, footprint), recommendation)
     return Plan(chosen, reason, cmdline, tokens, recommendation, options, footprint, sim, tuple(findings))
+
+
+def _cma_base_trade(footprint: Footprint, f: Features) -> Finding:
+    """What the ``,cma`` base would save, and what a larger one buys, when ``,cma`` support is unknown.
+
+    A kernel without ``,cma`` ignores that token and reserves the plain one alone
+    (``get_last_crashkernel()``, kernel/crash_reserve.c), so the small base dumps only where the
+    kernel honours ``,cma``; a base as large as the standard size dumps everywhere and saves nothing.
+    """
+    since = "6.17" if f.arch == "x86_64" else "6.19"
+    base, std = format_size(footprint.cma_fixed_size), format_size(footprint.recommended_size)
+    cma = format_size(footprint.cma_size)
+    return Finding("info", "cma-support-unknown", (
+        f"the kernel version is unknown, so crashkernel=,cma (Linux >= {since}) is not assumed: where it is honoured, "
+        f"crashkernel={cma},cma crashkernel={base} takes {base} from production instead of {std}; a kernel without ,cma "
+        f"reserves {base} alone, which does not cover the estimated need of {format_size(round_up(footprint.total, MiB))}; "
+        f"a base as large as {std} buys a dump on any kernel and then ,cma saves nothing. "
+        "Choose: --strategy cma --kernel-version X.Y for the small base, --strategy standard (this answer) for any kernel"
+    ))
 
 
 class NoPlanError(CrashplanError):
@@ -426,7 +447,7 @@ def _no_plan_message(judged: list[tuple[str, list[Finding]]], facts: HostFacts, 
         helps.append(f"the largest area that always fits is {format_size(max(a.max_low, a.max_high))}")
     codes = {x.code for x in footprint.findings}
     if "initrd-size-unknown" in codes:
-        helps.append("--initrd PATH (the need assumes a worst-case kdump initrd)")
+        helps.append("--initrd PATH (the need assumes the profile's fallback kdump initrd)")
     if "kernel-size-unknown" in codes:
         helps.append("--kernel PATH")
     if str(facts.provenance.get("arch", "")).startswith("inferred"):

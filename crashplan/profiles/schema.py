@@ -63,6 +63,10 @@ ESTIMATOR_LEAVES: dict[str, Leaf] = {
     "kexec_segments": Leaf("size", "kexec's own segments in the reservation (purgatory, boot parameters, ELF headers)"),
     "kernel_size_fallback": Leaf("size", "in-memory kernel size assumed when no kernel file or iomem line tells"),
     "initrd_size_fallback": Leaf("size", "kdump initrd size assumed when the initrd is not found"),
+    "initrd_tmpfs_fallback": Leaf("size", "the kdump initrd's unpacked tree in tmpfs assumed when the initrd is not found (else the unpack factor)"),
+    "initrd_size_low": Leaf("size", "the low end of the kdump initrd sizes an unknown initrd could have"),
+    "initrd_tmpfs_low": Leaf("size", "what the initrd_size_low initrd takes unpacked in tmpfs"),
+    "initrd_size_high": Leaf("size", "the high end of the kdump initrd sizes an unknown initrd could have (unpacked by the unpack factor)"),
     "kdump_userspace": Leaf("size", "the kdump environment's user space beyond busybox and makedumpfile (systemd, udev, journald)"),
     "kernel_base": Leaf("size", "kdump kernel runtime memory, image excluded"),
     "kernel_init": Leaf("size", "init memory the kdump kernel frees after boot"),
@@ -98,6 +102,10 @@ ESTIMATOR_LEAVES: dict[str, Leaf] = {
         "percent", "crashplan's own margin on its estimate, in percent"
     ),
     "crashplan_margin_fixed": Leaf("size", "crashplan's own fixed margin on its estimate"),
+    "cma_fixed_margin_percent": Leaf(
+        "percent", "margin on the fixed part when it is the standard part of a ,cma setup, in percent"
+    ),
+    "cma_fixed_margin_fixed": Leaf("size", "fixed margin on the fixed part of a ,cma setup"),
     "cma_runtime_factor": Leaf("factor", "the ,cma area as a multiple of the runtime part"),
     "cma_runtime_extra": Leaf("size", "the least the ,cma area exceeds the runtime part by"),
     "dirty_pagecache_factor": Leaf("factor", "dirty page cache and in-flight I/O multiplier"),
@@ -145,6 +153,17 @@ REQUIRED = (
             "margin_fixed",
             "crashplan_margin_percent",
             "crashplan_margin_fixed",
+            # Read by every estimate (crashplan.planning.footprint), so a profile without them
+            # is a load error naming the key, not a KeyError at estimate time.
+            "kexec_segments",
+            "kernel_size_fallback",
+            "initrd_size_fallback",
+            "kdump_userspace",
+            "user_net",
+            "cma_fixed_margin_percent",
+            "cma_fixed_margin_fixed",
+            "cma_runtime_factor",
+            "cma_runtime_extra",
         )
     ),
 )

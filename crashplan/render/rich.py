@@ -180,11 +180,14 @@ def render_footprint_text(ctx: object, fp: object, *, file: IO[str] | None = Non
     console.print(table)
     console.print(
         f"\nfixed {format_human(fp.fixed)} + runtime {format_human(fp.runtime)} = total {format_human(fp.total)}"
+        + (f" (the initrd is unknown: {format_human(fp.total_range[0])} to {format_human(fp.total_range[1])} with any kdump initrd of the profile's range)"
+           if fp.total_range else "")
     )
     console.print(f"crashkernel=X needs X >= {format_size(fp.recommended_size)} (total plus the profile's margin)")
     console.print(
         f"with ,cma: crashkernel={format_size(fp.cma_size)},cma crashkernel={format_size(fp.cma_fixed_size)}"
-        " (the fixed part stays a standard reservation)"
+        f" (the fixed part plus its ,cma margin stays a standard reservation; a kernel without ,cma reserves only"
+        f" the {format_size(fp.cma_fixed_size)}, where crashkernel=X needs {format_size(fp.recommended_size)})"
     )
     for finding in fp.findings:
         console.print(f"  {finding.severity} {finding.code}: {finding.message}")
@@ -221,9 +224,15 @@ def render_plan_text(ctx: object, plan: object, *, file: IO[str] | None = None) 
         what = " and ".join(
             name for code, name in (("kernel-size-unknown", "kernel"), ("initrd-size-unknown", "initrd")) if code in assumed
         ) or "initrd's unpacked size"
+        span = plan.footprint.total_range
+        could = (
+            f"; with any kdump initrd of the profile's range it would be {format_human(span[0])} to {format_human(span[1])}"
+            if span else ""
+        )
         console.print(
-            f"  note: the kdump {what} {'are' if ' and ' in what else 'is'} unknown, so the need above is an upper estimate (see the warnings); "
-            "measure it with --initrd PATH / --kernel PATH, or take a snapshot on the host (crashplan snapshot)",
+            f"  note: the kdump {what} {'are' if ' and ' in what else 'is'} unknown: measure it with --initrd PATH / --kernel PATH, "
+            "or take a snapshot on the host (crashplan snapshot); until then the need above rests on the profile's "
+            f"assumed {'files' if ' and ' in what else what} (see the warnings){could}",
             style="yellow",
         )
     table = Table(title="memory each option takes from production", show_edge=False, pad_edge=False)

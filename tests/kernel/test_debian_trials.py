@@ -101,25 +101,13 @@ def _estimate(d: dict):  # type: ignore[no-untyped-def]
     return estimate_footprint(inputs, profile.estimator, profile.source_texts)
 
 
-def _bracket_params() -> list:
-    """One param per record; the ,cma ones are a known gap (issue 17, point 3), strict xfail."""
-    out = []
-    for name, d in _records():
-        marks = []
-        if d["cma"]:
-            marks.append(pytest.mark.xfail(strict=True, reason=(
-                "issue 17 point 3: cma_fixed_size puts the whole margin (20% + 32 MiB) on the "
-                "fixed part, 136M on this guest, above 1.25 x its measured ,cma base + 32 MiB")))
-        out.append(pytest.param(name, d, id=name, marks=marks))
-    return out
-
-
-@pytest.mark.parametrize("name,d", _bracket_params())
+@pytest.mark.parametrize("name,d", _records(), ids=[n for n, _ in _records()])
 def test_recommendation_brackets_debian_trial(name: str, d: dict) -> None:
     """crashplan's size for the real kdump-tools capture is at least the minimum, at most 1.25 x min + 32 MiB.
 
     Without CMA the size is ``recommended_size`` (crashkernel=X); with CMA it is the standard
-    part of the ,cma setup, ``cma_fixed_size``, against its own bisection.
+    part of the ,cma setup, ``cma_fixed_size`` (the fixed part plus the ,cma margin, issue 17
+    point 3), against its own bisection.
     """
     fp = _estimate(d)
     m = d["min_crashkernel"]

@@ -74,12 +74,14 @@ def test_estimate_is_itemised_and_sourced():
 
 
 def test_systemd_kdump_user_space_is_counted_for_fedora():
-    """A systemd-based kdump environment (Fedora) costs more than initramfs-tools (Debian)."""
+    """Fedora's systemd kdump user space is costed; Debian's, measured by its real trials, is a sourced 0."""
     deb, fed = load_profile("debian-amd64"), load_profile("fedora-x86_64")
     a = estimate_footprint(_inputs(), deb.estimator, deb.source_texts)
     b = estimate_footprint(_inputs(), fed.estimator, fed.source_texts)
     assert b.total - a.total >= 56 * MiB
-    assert any("systemd" in i.name for i in b.items) and not any("systemd" in i.name for i in a.items)
+    name = "kdump user space beyond busybox (systemd, udev, journald)"
+    assert b.item(name).bytes == 56 * MiB
+    assert a.item(name).bytes == 0 and "tests/data/debian-trials/" in a.item(name).source
 
 
 def test_unknown_files_fall_back_with_findings_not_zero():
@@ -194,3 +196,72 @@ def test_estimate_brackets_every_trial(point):
     )
     estimate = fp.fixed if point.cma else fp.total
     assert point.min_crashkernel <= estimate <= point.min_crashkernel * 1.25 + 32 * MiB
+    if point.cma:
+        # What crashplan prints as the ,cma base (the fixed part plus its margin) holds the same bracket.
+        assert point.min_crashkernel <= fp.cma_fixed_size <= point.min_crashkernel * 1.25 + 32 * MiB
+
+
+# Calibration by the real Debian kdump-tools path (tests/data/debian-trials, issue 17) ----------
+
+DEBIAN_TRIALS = sorted((DATA / "debian-trials").glob("*.json"))
+
+
+def _debian_points():
+    from crashplan.planning.calibration import TrialPoint
+
+    for path in DEBIAN_TRIALS:
+        d = json.loads(path.read_text())
+        ini = d["kdump_initrd"]
+        yield TrialPoint(path.name, d["ram"], d["kernel"]["init_size"], ini["size"], ini["tmpfs_bytes"], d["cma"], d["min_crashkernel"], 8 * MiB)
+
+
+@pytest.mark.parametrize("name", ["debian-amd64", "ubuntu-amd64"])
+def test_debian_profile_constants_are_what_the_real_trials_give(name: str) -> None:
+    """kdump_userspace and the typical-initrd fallbacks of Debian and Ubuntu equal the real trials' values, citing them."""
+    from crashplan.planning.calibration import calibrate_userspace
+
+    profile = load_profile(name)
+    est = profile.estimator
+    real = calibrate_userspace(_debian_points(), est["kernel_runtime_base"], est["kexec_segments"])
+    assert real.trials == 3 and real.room_min < real.room_max <= est["kernel_runtime_base"]
+    assert est["kdump_userspace"] == real.kdump_userspace == 0
+    initrds = {json.dumps(json.loads(p.read_text())["kdump_initrd"], sort_keys=True) for p in DEBIAN_TRIALS}
+    assert len(initrds) == 1, "every Debian trial booted the same kdump initrd"
+    ini = json.loads(initrds.pop())
+    assert (est["initrd_size_fallback"], est["initrd_tmpfs_fallback"]) == (ini["size"], ini["tmpfs_bytes"])
+    for key in ("kdump_userspace", "initrd_size_fallback", "initrd_tmpfs_fallback"):
+        assert "tests/data/debian-trials/" in profile.source_of(f"estimator.{key}"), key
+
+
+def test_debian_fallback_brackets_the_trials_without_the_initrd() -> None:
+    """With the initrd unknown, Debian's typical fallback still gives at least every trial's minimum."""
+    profile = load_profile("debian-amd64")
+    for p in _debian_points():
+        fp = estimate_footprint(_inputs(system_ram=p.ram, kernel_size=p.kernel_size, initrd_size=None, initrd_tmpfs=None),
+                                profile.estimator, profile.source_texts)
+        size = fp.cma_fixed_size if p.cma else fp.recommended_size
+        assert p.min_crashkernel <= size <= p.min_crashkernel * 1.25 + 32 * MiB, p.name
+        assert fp.total_range is not None and fp.total_range[0] <= fp.total <= fp.total_range[1]
+
+
+def test_cma_base_is_the_fixed_part_with_its_own_margin() -> None:
+    """The ,cma standard part is the fixed part plus cma_fixed_margin_percent and _fixed, rounded to 8 MiB."""
+    from crashplan.planning.footprint import round_up
+
+    profile = load_profile("debian-amd64")
+    est = profile.estimator
+    fp = estimate_footprint(_inputs(), est, profile.source_texts)
+    want = round_up(fp.fixed + fp.fixed * est["cma_fixed_margin_percent"] // 100 + est["cma_fixed_margin_fixed"], 8 * MiB)
+    assert fp.cma_fixed_size == want < fp.recommended_size
+    assert "debian-trials" in profile.source_of("estimator.cma_fixed_margin_percent")
+
+
+def test_unknown_initrd_range_spans_the_profile_low_and_high_ends() -> None:
+    """Without the initrd the estimate carries the totals with the smallest and largest kdump initrd of the range."""
+    profile = load_profile("fedora-x86_64")
+    est = profile.estimator
+    fp = estimate_footprint(_inputs(initrd_size=None, initrd_tmpfs=None), est, profile.source_texts)
+    low = estimate_footprint(_inputs(initrd_size=est["initrd_size_low"], initrd_tmpfs=est["initrd_tmpfs_low"]), est, profile.source_texts)
+    assert fp.total_range == (low.total, fp.total)  # Fedora keeps the upper end as its fallback
+    known = estimate_footprint(_inputs(), est, profile.source_texts)
+    assert known.total_range is None

@@ -121,3 +121,42 @@ def test_unknown_initrd_note_comes_first() -> None:
     note = next(i for i, x in enumerate(lines) if "note: the kdump initrd is unknown" in x)
     table = next(i for i, x in enumerate(lines) if "memory each option takes from production" in x)
     assert note < table and "--initrd PATH" in lines[note] and "crashplan snapshot" in lines[note]
+
+
+DEBIAN_HOST = HOSTS / "this-machine-x86_64-6.18.44-fc-v657"  # ID=debian, no kdump initrd, no kernel release
+
+
+def test_debian_host_without_initrd_gets_the_debian_typical_initrd() -> None:
+    """A Debian host whose kdump initrd is absent is estimated with Debian's measured kdump initrd, citing the trials."""
+    out = json.loads(run("recommend", "--source", str(DEBIAN_HOST), "--format", "json").stdout)
+    assert out["profile"] == {"name": "debian-amd64", "detected": True}
+    items = {i["name"]: i for i in out["footprint"]["items"]}
+    loaded, tmpfs = items["initrd as loaded (fallback)"], items["initramfs unpacked in tmpfs (fallback)"]
+    assert (loaded["bytes"], tmpfs["bytes"]) == (11129961, 36093408)
+    assert "tests/data/debian-trials/" in loaded["source"] and "tests/data/debian-trials/" in tmpfs["source"]
+    low, high = out["footprint"]["total_range"]
+    assert low <= out["footprint"]["total"] < high
+    codes = [f["code"] for f in out["findings"]]
+    assert "initrd-size-unknown" in codes and "cma-support-unknown" in codes
+
+
+def test_unknown_initrd_note_gives_the_range_after_the_command() -> None:
+    """The initrd-unknown note names --initrd first, then the range the need could fall in."""
+    r = run("recommend", "--source", str(HOSTS / "twaite-desktop-8g"))
+    note = next(x for x in r.stdout.split("\n  ") if x.startswith("note: the kdump initrd is unknown"))
+    note = " ".join(note.split())
+    assert note.index("--initrd PATH") < note.index("it would be")
+    assert re.search(r"it would be [\d.]+ MiB to [\d.]+ MiB", note), note
+
+
+def test_unknown_kernel_says_what_a_larger_cma_base_buys() -> None:
+    """On an unknown kernel, recommend stays standard and says what the ,cma base would save and what a larger one buys."""
+    out = json.loads(run("recommend", "--source", str(DEBIAN_HOST), "--format", "json").stdout)
+    assert out["recommendation"]["strategy"] == "standard"
+    msg = next(f["message"] for f in out["findings"] if f["code"] == "cma-support-unknown")
+    base = out["footprint"]["cma"]["fixed_size"] >> 20
+    std = out["footprint"]["recommended_size"] >> 20
+    assert f"crashkernel={base}M takes {base}M from production instead of {std}M" in msg
+    assert "a kernel without ,cma reserves" in msg and "--strategy cma --kernel-version X.Y" in msg
+    known = json.loads(run("recommend", "--source", str(DEBIAN_HOST), "--kernel-version", "7.3", "--format", "json").stdout)
+    assert "cma-support-unknown" not in [f["code"] for f in known["findings"]]

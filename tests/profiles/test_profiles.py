@@ -616,6 +616,15 @@ def test_error_missing_keys_without_parent(tmp_path: Path) -> None:
     assert f"{path}: missing estimator.kernel_base" in message
 
 
+def test_error_missing_estimate_keys_are_load_errors(tmp_path: Path) -> None:
+    """Every key an estimate reads (the ,cma base margin among them) is required at load time, not a KeyError later."""
+    path = tmp_path / "p.yaml"
+    path.write_text("name: p\narch: x86_64\n")
+    message = _load_error(path)
+    for key in ("cma_fixed_margin_percent", "cma_fixed_margin_fixed", "kexec_segments", "kdump_userspace", "cma_runtime_extra"):
+        assert f"{path}: missing estimator.{key} (write it here" in message, key
+
+
 def test_problems_are_structured(tmp_path: Path) -> None:
     """The raised error is one ProfileError that holds each problem with its own code and position."""
     path = tmp_path / "p.yaml"
