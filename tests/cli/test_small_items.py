@@ -100,5 +100,6 @@ def test_ranged_strings_break_between_ranges_in_narrow_tables(width: int) -> Non
     env = dict(os.environ, COLUMNS=str(width), NO_COLOR="1")
     p = subprocess.run([sys.executable, "-m", "crashplan", "recommend", "--source", str(HOSTS / "arm64-rpi4-4g-cma512m")], capture_output=True, text=True, env=env, check=False, cwd=ROOT)
     cells = [line.split("│")[1].strip() for line in p.stdout.splitlines() if line.count("│") >= 2]
-    ubuntu = cells[[i for i, c in enumerate(cells) if c.startswith("2G-4G:320M,")][0] :][:5]
+    first = next(i for i, c in enumerate(cells) if c.startswith("2G-4G:320M,"))
+    ubuntu = cells[first : first + 5]
     assert ubuntu == ["2G-4G:320M,", "4G-32G:512M,", "32G-64G:1024M,", "64G-128G:2048M,", "128G-:4096M"], cells
