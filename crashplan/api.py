@@ -110,8 +110,7 @@ def simulate(host: Host, spec: str | list[str] | tuple[str, ...], *, kernel_vers
 
 def footprint(host: Host) -> Footprint:
     """What the crash kernel needs on ``host``, item by item, each with its source."""
-    from crashplan.planning.footprint import estimate_footprint
-    from crashplan.planning.recommend import footprint_inputs
+    from crashplan.planning.footprint import estimate_footprint, footprint_inputs
 
     return estimate_footprint(footprint_inputs(host.facts, host.profile), host.profile.estimator, host.profile.source_texts)
 
@@ -147,7 +146,8 @@ def recommend(host: Host, *, strategy: Strategy = "auto") -> Plan:
         system RAM is unknown (the message says why and what would help; exit 3 in the CLI).
     :raises UsageError: ``cma`` where the kernel has no ``,cma`` or its version is unknown.
     """
-    from crashplan.planning.recommend import footprint_inputs, make_plan
+    from crashplan.planning.footprint import footprint_inputs
+    from crashplan.planning.recommend import make_plan
     from crashplan.profiles import list_profiles, load_profile
 
     arch = host.facts.arch or "x86_64"

@@ -175,8 +175,8 @@ def recommend(
       sudo crashplan recommend --format grub --write /etc/default/grub.d/99-crashplan.cfg
     """
     from crashplan import api
-    from crashplan.planning.recommend import check_format, plan_to_json
-    from crashplan.render.bootloader import render_artefact
+    from crashplan.planning.recommend import plan_to_json
+    from crashplan.render.bootloader import check_format, render_artefact
     from crashplan.render.json import dumps_json
     from crashplan.render.rich import render_plan_text
 

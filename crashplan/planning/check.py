@@ -24,22 +24,30 @@ The host state is judged from the facts the kernel leaves (``/proc/iomem``'s "Cr
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from crashplan.envelope import RESULT_VERSION
 from crashplan.errors import ExitCode
 from crashplan.host.formats.dmesg import Dmesg, crash_log_lines
-from crashplan.units import MiB, format_human
+from crashplan.kernel.crashkernel import decide
+from crashplan.kernel.lint import diagnose
+from crashplan.kernel.versions import feature_cases
+from crashplan.planning.footprint import round_up
+from crashplan.planning.options import evaluate_option
+from crashplan.units import MiB, format_human, format_size
 from crashplan.values import Finding
 
 if TYPE_CHECKING:
     from crashplan.host.facts import HostFacts
     from crashplan.host.services import KdumpService
+    from crashplan.kernel.features import Features
+    from crashplan.kernel.memblock import Layout
     from crashplan.planning.context import PlanContext
     from crashplan.planning.footprint import Footprint
+    from crashplan.planning.simulate import Simulation
 
-__all__ = ["CheckReport", "HostState", "check_host", "compare_plan", "host_state_to_json", "kdumpctl_side_by_side", "overwrite_fix", "read_plan", "render_check_text", "report_to_json", "validate_plan", "verify_host"]
+__all__ = ["CheckReport", "HostState", "check_cmdline", "check_host", "check_reservation", "compare_plan", "host_state_to_json", "kdumpctl_side_by_side", "overwrite_fix", "read_plan", "render_check_text", "report_to_json", "validate_plan", "verify_host"]
 
 # kexec_crash_size is page-granular and the low area is aligned: a MiB is not a shortfall.
 _TOLERANCE = 1 * MiB
@@ -201,8 +209,7 @@ class CheckReport:
 
 def check_host(ctx: PlanContext, *, proposed: str | None = None) -> CheckReport:
     """Judge ``proposed`` (or the host's own ``crashkernel=``) against the host, and the host's state."""
-    from crashplan.planning.footprint import estimate_footprint
-    from crashplan.planning.recommend import check_cmdline, check_reservation, footprint_inputs
+    from crashplan.planning.footprint import estimate_footprint, footprint_inputs
 
     facts = ctx.facts
     fp = estimate_footprint(footprint_inputs(facts, ctx.profile), ctx.profile.estimator, ctx.profile.source_texts)
@@ -389,3 +396,88 @@ def kdumpctl_side_by_side(estimate: object, fp: object) -> str:
         f"kernel {mib(e.kernel_image)}, modules {mib(e.kernel_modules)}, initramfs {mib(e.initramfs)} (x3 in its sum), runtime {mib(e.runtime)}\n"
         f"crashplan: estimated need {mib(fp.total)}, crashkernel=X needs X >= {mib(fp.recommended_size)}"
     )
+
+
+def check_cmdline(
+    cmdline: str,
+    facts: HostFacts,
+    footprint: Footprint,
+    *,
+    dmesg: Dmesg | None = None,
+    simulation: Simulation | None = None,
+    layout: Layout | None = None,
+) -> tuple[Finding, ...]:
+    """Judge a parameter: it parses, places, covers the footprint, is not wasteful, is safe.
+
+    Stable codes: ``not-reserved`` and ``does-not-place`` and ``does-not-cover`` (errors),
+    ``may-not-place``, ``wasteful`` and the grammar's warning codes (warnings).
+    ``simulation`` and ``layout`` save the placement work when the caller already has them
+    (``recommend`` judges its own answer with this function).
+    """
+    cases = feature_cases(facts.arch or "x86_64", facts.kernel_version)
+    results = [_check_with(cmdline, facts, footprint, f, dmesg, simulation, layout) for f in cases]
+    if len(results) == 1 or results[0] == results[1]:
+        return results[-1]
+    # The kernel version is unknown and the two ends of the history disagree: report both,
+    # each finding that holds only for one of them says for which.
+    old, new = results
+    merged = [x for x in new if x in old]
+    merged += [replace(x, message=f"{x.message} (if the kernel is as old as {cases[0].version}; its version is unknown)") for x in old if x not in new]
+    merged += [replace(x, message=f"{x.message} (if the kernel is as new as {cases[1].version}; its version is unknown)") for x in new if x not in old]
+    order = {"error": 0, "warning": 1, "info": 2}
+    return tuple(sorted(merged, key=lambda x: order.get(x.severity, 3)))
+
+
+def _check_with(
+    cmdline: str,
+    facts: HostFacts,
+    footprint: Footprint,
+    f: Features,
+    dmesg: Dmesg | None,
+    simulation: Simulation | None,
+    layout: Layout | None,
+) -> tuple[Finding, ...]:
+    ram = facts.system_ram or 0
+    findings: list[Finding] = []
+    option = evaluate_option("checked", "check", cmdline, facts, footprint, dmesg, simulation=simulation, layout=layout, features=f)
+    d = decide(cmdline, ram, f)
+    if not d.ok and not (d.reserves_cma and f.cma_despite_error):
+        findings.append(Finding("error", "not-reserved", f"the kernel reserves nothing: {d.error}"))
+    if option.places == "never":
+        findings.append(Finding("error", "does-not-place", "the reservation cannot be placed on this host"))
+    elif option.places == "fits-some":
+        findings.append(Finding("warning", "may-not-place", "the reservation places only for some kernel image positions (KASLR)"))
+    elif option.places is None and facts.addresses_visible is False:
+        findings.append(Finding("info", "placement-unavailable", "placement was not checked: the source shows no physical addresses"))
+    if d.ok and option.covers is False:
+        findings.append(Finding("error", "does-not-cover", f"{format_size(option.taken + option.borrowed)} does not cover the estimated need of {round_up(footprint.total, MiB) >> 20}M"))
+    if d.ok and option.taken > 2 * footprint.total:
+        findings.append(Finding("warning", "wasteful", f"{format_size(option.taken)} is more than twice the estimated need ({round_up(footprint.total, MiB) >> 20}M)"))
+    findings.extend(w for w in diagnose(cmdline, f, ram) if w.severity != "info")
+    return tuple(findings)
+
+
+def check_reservation(facts: HostFacts, footprint: Footprint) -> tuple[Finding, ...]:
+    """Judge the reservation the capture shows when the command line that made it is unknown.
+
+    The "Crash kernel" regions of /proc/iomem (or ``kexec_crash_size``) are what the kernel
+    reserved at boot: that area is judged (covers the need, not wasteful), placement is moot.
+    Codes: ``cmdline-unknown`` (info), ``no-reservation`` and ``does-not-cover`` (errors),
+    ``wasteful`` and ``reservation-unknown`` (warnings).
+    """
+    why = str(facts.provenance.get("cmdline", "")).removeprefix("unknown: ") or "not in the source"
+    findings = [Finding("info", "cmdline-unknown", f"the kernel command line is unknown ({why}): the reservation the capture shows is judged")]
+    reserved = facts.reservation_total
+    where = str(facts.provenance.get("reservation_total", ""))
+    if reserved is None:
+        findings.append(Finding("warning", "reservation-unknown", f"the reservation is unknown too ({where.removeprefix('unknown: ')}): nothing to judge"))
+        return tuple(findings)
+    need = round_up(footprint.total, MiB) >> 20
+    cma = sum(r.size for r in facts.cma_ranges) if facts.cma_ranges else 0
+    if reserved == 0:
+        findings.append(Finding("error", "no-reservation", f"no crash kernel memory is reserved ({where}): no dump is written"))
+    elif reserved + cma < footprint.total:
+        findings.append(Finding("error", "does-not-cover", f"the {format_size(reserved + cma)} reserved ({where}) does not cover the estimated need of {need}M"))
+    elif reserved > 2 * footprint.total:
+        findings.append(Finding("warning", "wasteful", f"the {format_size(reserved)} reserved ({where}) is more than twice the estimated need ({need}M)"))
+    return tuple(findings)

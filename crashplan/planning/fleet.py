@@ -108,7 +108,8 @@ def _plan_key(ctx: PlanContext, strategy: str) -> tuple[object, ...]:
 def _one(source: str, strategy: str, arch: str | None = None, kernel_version: str | None = None) -> HostResult:
     """Plan one host; an error becomes a failed result, not an exception."""
     from crashplan.planning.context import gather_for_plan
-    from crashplan.planning.recommend import footprint_inputs, make_plan
+    from crashplan.planning.footprint import footprint_inputs
+    from crashplan.planning.recommend import make_plan
 
     try:
         ctx = gather_for_plan(source, arch=arch, kernel_version=kernel_version)

@@ -20,17 +20,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from crashplan.units import MiB, format_human
 from crashplan.values import Finding
+
+if TYPE_CHECKING:
+    from crashplan.host.facts import HostFacts
+    from crashplan.profiles import Profile
 
 __all__ = [
     "Footprint",
     "FootprintInputs",
     "Item",
     "estimate_footprint",
+    "footprint_inputs",
     "footprint_to_json",
+    "platform_inputs",
     "round_up",
 ]
 
@@ -293,3 +299,76 @@ def footprint_to_json(fp: Footprint) -> dict[str, object]:
         "items": [i.to_json() for i in fp.items],
         "findings": [f.to_json() for f in fp.findings],
     }
+
+
+def footprint_inputs(facts: HostFacts, profile: Profile) -> FootprintInputs:
+    """The footprint's inputs from the host facts (the boot files analysed) and the profile."""
+    kernel = facts.boot_files.kernel
+    initrd = facts.boot_files.initrd
+    kernel_size: int | None = None
+    kernel_source = ""
+    if kernel is not None and kernel.memory_size is not None:
+        kernel_size = kernel.memory_size
+        kernel_source = f"{kernel.path}: {kernel.format} header ({'init_size' if kernel.format == 'bzImage' else 'image size'})"
+    elif facts.kernel_image is not None:
+        kernel_size = facts.kernel_image.size
+        kernel_source = "span of the running kernel's Kernel code/rodata/data/bss in /proc/iomem (the kdump kernel's file was not read)"
+    initrd_size = initrd.size if initrd is not None else None
+    tmpfs = initrd.tmpfs_bytes if initrd is not None else None
+    initrd_source = f"{initrd.path}: file size; unpacked tree walked (crashplan.host.formats.initrd)" if initrd is not None else ""
+    nr_cpus = (facts.kdump.nr_cpus if facts.kdump is not None else None) or profile.nr_cpus or 1
+    platform = platform_inputs(facts)
+    if initrd is not None and initrd.image_cache_bytes:
+        platform["initrd_image_cache"] = initrd.image_cache_bytes
+        platform["initrd_image_source"] = (
+            f"{initrd.path}: {initrd.image} (superblock and inode table read; crashplan.host.formats.fsimage): "
+            "its bytes_used in the loop device's page cache + every file in pages + an inode and dentry each"
+        )
+    return FootprintInputs(
+        arch=facts.arch or "x86_64",
+        system_ram=facts.system_ram or 0,
+        kernel_size=kernel_size,
+        kernel_source=kernel_source,
+        initrd_size=initrd_size,
+        initrd_tmpfs=tmpfs,
+        initrd_source=initrd_source,
+        nr_cpus=nr_cpus,
+        page_size=facts.page_size or 4096,
+        **platform,
+    )
+
+
+def platform_inputs(facts: HostFacts) -> dict[str, Any]:
+    """The footprint inputs of the platform facts (crashplan.host.platform), each with its source."""
+    from crashplan.host.platform import NETWORK_PROTOCOLS
+
+    prov = facts.provenance
+    out: dict[str, Any] = {}
+    protocol = facts.dump_protocol
+    out["network_dump"] = protocol in NETWORK_PROTOCOLS
+    out["dump_protocol"] = protocol
+    out["dump_protocol_source"] = f"dump protocol {protocol}: {prov.get('dump_protocol', 'kdump configuration')}"
+    mem = facts.mem_encryption
+    out["sme_sev"] = mem is not None and mem.bounces_dma
+    out["sme_sev_source"] = prov.get("mem_encryption", "")
+    pci = facts.pci_drivers
+    if pci is not None and "mlx5_core" in pci:
+        # kdump-lib.sh has_mlx5(): the driver directory exists (registered), bound or not.
+        bound = pci.bound("mlx5_core")
+        out["mlx5_devices"] = max(1, len(bound))
+        out["mlx5_source"] = f"/sys/bus/pci/drivers/mlx5_core ({', '.join(bound) or 'no device bound'})"
+    if facts.iommus is not None and facts.iommus.smmu:
+        out["smmu"] = True
+        out["smmu_source"] = prov.get("iommus", "")
+    luks = facts.luks_devices
+    if luks and (protocol is None or protocol not in NETWORK_PROTOCOLS):
+        # In the dump path as host/platform.py traced it (kdump-lib.sh get_all_kdump_crypt_dev());
+        # when the source cannot tell (in_dump_path None), every LUKS2 device is assumed to be.
+        v2 = [d for d in luks if d.dump.version == 2 and d.in_dump_path is not False]
+        assumed = any(d.in_dump_path is None for d in v2)
+        out["luks_keyslots"] = tuple(tuple(m or 0 for m in d.dump.memory) for d in v2)
+        out["luks_source"] = (
+            f"LUKS2 {', '.join(d.device for d in v2)} ({prov.get('luks_devices', '')})"
+            + ("; assumed in the dump path" if assumed else "")
+        )
+    return out

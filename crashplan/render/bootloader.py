@@ -16,12 +16,19 @@ line (s390) and ``rpm-ostree kargs`` (Fedora CoreOS, RHEL for Edge).
 from __future__ import annotations
 
 import shlex
+from typing import TYPE_CHECKING
 
 from crashplan.host.formats.cmdline import split_cmdline
 
+if TYPE_CHECKING:
+    from crashplan.host.facts import HostFacts
+
 __all__ = [
     "DROPIN_MARKER",
+    "FORMATS",
     "GRUB_DROPIN_PATH",
+    "boot_format",
+    "check_format",
     "is_crashplan_dropin",
     "render_artefact",
     "render_bls_options",
@@ -151,3 +158,38 @@ def render_artefact(fmt: str, tokens: list[str] | tuple[str, ...], cmdline: str 
     if fmt == "ostree":
         return render_ostree(cmdline or "", tokens)
     raise ValueError(fmt)
+
+
+FORMATS = ("text", "json", "yaml", "cmdline", "grub", "grubby", "bls", "kernel-install", "zipl", "ostree")
+
+
+def boot_format(facts: HostFacts, family: str = "") -> str:
+    """The boot-config format that applies the parameter on this host.
+
+    rpm-ostree hosts (Fedora CoreOS, RHCOS: ``ostree=`` on the command line) keep their kernel
+    arguments in the deployment, s390 boots through zipl, the Fedora/RHEL family edits BLS
+    entries with grubby, and Debian/Ubuntu regenerate grub.cfg from /etc/default/grub.d.
+    """
+    from crashplan.host.formats.cmdline import split_cmdline
+
+    if any(a.startswith("ostree=") for a in split_cmdline(facts.cmdline or "")):
+        return "ostree"
+    if facts.arch == "s390x":
+        return "zipl"
+    if family in ("debian", "ubuntu"):
+        return "grub"
+    return "grubby" if family else "cmdline"
+
+
+def check_format(facts: HostFacts, fmt: str) -> None:
+    """Refuse a boot-config format that does not apply to the host.
+
+    :raises UsageError: ``zipl`` off s390, a grub drop-in, grubby, BLS or kernel-install edit
+        on an rpm-ostree host (its kernel arguments live in the deployment).
+    """
+    from crashplan.errors import UsageError
+
+    if fmt == "zipl" and facts.arch != "s390x":
+        raise UsageError(f"--format zipl is for s390x (zipl.conf), and this host is {facts.arch or 'of an unknown architecture'}")
+    if fmt in ("grub", "grubby", "bls", "kernel-install") and boot_format(facts) == "ostree":
+        raise UsageError(f"this host boots an rpm-ostree deployment (ostree= on its command line): use --format ostree, not {fmt}")

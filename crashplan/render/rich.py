@@ -274,7 +274,7 @@ def render_plan_text(ctx: object, plan: object, *, file: IO[str] | None = None) 
     console.print(table)
     for finding in plan.findings:
         console.print(f"  {finding.severity} {finding.code}: {finding.message}")
-    from crashplan.planning.recommend import boot_format
+    from crashplan.render.bootloader import boot_format
 
     fmt = boot_format(f, ctx.profile.family)
     if fmt != "cmdline":

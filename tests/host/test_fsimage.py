@@ -22,8 +22,7 @@ from crashplan.host.facts import gather_facts
 from crashplan.host.formats.fsimage import parse_erofs, parse_fs_image, parse_squashfs
 from crashplan.host.formats.initrd import TMPFS_INODE_BYTES, Limits, analyse_initrd, round_up
 from crashplan.host.sources import DirSource
-from crashplan.planning.footprint import estimate_footprint
-from crashplan.planning.recommend import footprint_inputs
+from crashplan.planning.footprint import estimate_footprint, footprint_inputs
 from crashplan.profiles import load_profile
 
 IMAGES = Path(__file__).parents[1] / "data" / "images"

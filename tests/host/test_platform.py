@@ -16,8 +16,7 @@ from crashplan.host.facts import gather_facts
 from crashplan.host.formats.luksdump import parse_luks_dump
 from crashplan.host.sources import DirSource, open_source
 from crashplan.host.sources.capture import capture_snapshot
-from crashplan.planning.footprint import estimate_footprint
-from crashplan.planning.recommend import footprint_inputs
+from crashplan.planning.footprint import estimate_footprint, footprint_inputs
 from crashplan.profiles import load_profile
 from crashplan.units import MiB
 

@@ -153,7 +153,7 @@ def test_recommendation_passes_check_under_every_arch_and_kernel(name: str) -> N
 def test_auto_falls_back_to_standard_when_cma_does_not_pass(monkeypatch: pytest.MonkeyPatch) -> None:
     """auto picks ,cma on the 7.3 guest; if check rejected that setup, auto answers with the standard one instead of refusing."""
     import crashplan
-    from crashplan.planning import recommend as rec
+    from crashplan.planning import check as rec
     from crashplan.values import Finding
 
     real = rec.check_cmdline

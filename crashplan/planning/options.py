@@ -1,0 +1,157 @@
+"""One ``crashkernel=`` option evaluated on a host: what it takes, borrows, whether it places and covers.
+
+The same evaluation serves ``recommend`` (each candidate, and the comparison with the current
+setting and the distributions' defaults) and ``check`` (the judged parameter): the kernel's
+decision (:func:`crashplan.kernel.crashkernel.decide`) placed on the host's layout
+(:mod:`crashplan.planning.simulate`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from crashplan.host.facts import HostFacts
+from crashplan.host.formats.dmesg import Dmesg
+from crashplan.kernel.crashkernel import decide
+from crashplan.kernel.features import Features, features_for
+from crashplan.planning.footprint import Footprint
+from crashplan.planning.simulate import Simulation, layout_from_facts, simulate
+
+if TYPE_CHECKING:
+
+    from crashplan.kernel.memblock import Layout
+
+
+__all__ = ["CMA_LOSES", "USER_PAGES", "Option", "current_crashkernel", "current_option", "evaluate_option", "features_of", "host_layout", "placement_of"]
+
+
+USER_PAGES = 8  # makedumpfile -d bit: exclude user process data pages
+
+
+CMA_LOSES = "user and movable pages in CMA"
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One row of the comparison of what each choice takes from production.
+
+    ``taken`` is memory production cannot use (the standard and low areas); ``borrowed`` is
+    CMA memory production keeps using for movable allocations until a crash.  ``places`` is
+    the placement verdict (None when the source has no addresses); ``covers`` whether the
+    capture kernel gets at least the estimated need.
+    """
+
+    label: str
+    kind: str
+    cmdline: str | None
+    reserved: int
+    taken: int
+    borrowed: int
+    share: float
+    places: str | None
+    covers: bool | None
+    dump_loses: str
+    kernel_requirement: str
+
+    def to_json(self) -> dict[str, object]:
+        """The option as a JSON object."""
+        return {
+            "label": self.label,
+            "kind": self.kind,
+            "cmdline": self.cmdline,
+            "reserved": self.reserved,
+            "taken_from_production": self.taken,
+            "borrowed": self.borrowed,
+            "share_of_ram": round(self.share, 4),
+            "places": self.places,
+            "covers_need": self.covers,
+            "dump_loses": self.dump_loses,
+            "kernel_requirement": self.kernel_requirement,
+        }
+
+
+def features_of(facts: HostFacts) -> Features:
+    return features_for(facts.arch or "x86_64", facts.kernel_version)
+
+
+def placement_of(
+    facts: HostFacts, cmdline: str, dmesg: Dmesg | None, layout: Layout | None = None, features: Features | None = None
+) -> Simulation | None:
+    """The placement of ``cmdline``, None when the host shows no addresses to place it in."""
+    if layout is None:
+        layout = host_layout(facts, dmesg)
+        if layout is None:
+            return None
+    return simulate(facts, cmdline, features=features or features_of(facts), dmesg=dmesg, layout=layout)
+
+
+def host_layout(facts: HostFacts, dmesg: Dmesg | None) -> Layout | None:
+    """The host's memory as placement sees it, built once for every parameter a plan places."""
+    if not facts.addresses_visible or not facts.ram:
+        return None
+    return layout_from_facts(facts, dmesg=dmesg)
+
+
+def evaluate_option(
+    label: str,
+    kind: str,
+    cmdline: str | None,
+    facts: HostFacts,
+    footprint: Footprint,
+    dmesg: Dmesg | None = None,
+    *,
+    simulation: Simulation | None = None,
+    layout: Layout | None = None,
+    features: Features | None = None,
+) -> Option:
+    """What ``cmdline`` reserves on the host, takes from production and covers.
+
+    ``simulation`` is the placement of ``cmdline`` when the caller already has it, ``layout``
+    the host's layout (:func:`crashplan.planning.simulate.layout_from_facts`), ``features``
+    the kernel's rules (default: the host's kernel, the newest mirrored when unknown).
+    """
+    ram = facts.system_ram or 0
+    f = features or features_of(facts)
+    if not cmdline or not ram:
+        return Option(label, kind, cmdline, 0, 0, 0, 0.0, None, False if cmdline is None else None, "everything (no dump)", "-")
+    d = decide(cmdline, ram, f)
+    standard = (d.crash_size + d.low_size) if d.ok else 0
+    borrowed = d.cma_size if d.reserves_cma else 0
+    reuse = simulation is not None and simulation.cmdline == cmdline and simulation.features == f
+    sim = simulation if reuse else placement_of(facts, cmdline, dmesg, layout, f)
+    places = None
+    if sim is not None:
+        verdicts = [v.verdict for v in sim.assessment.verdicts if v.name != "crashkernel-cma"]
+        places = "never" if not verdicts or "never" in verdicts else "fits-some" if "fits-some" in verdicts else "fits"
+        if sim.assessment.placement.hang:
+            places = "never"
+        if borrowed and sim.assessment.placement.cma_reserved < borrowed:
+            borrowed = sim.assessment.placement.cma_reserved
+    if borrowed:
+        covers = standard >= footprint.fixed and standard + borrowed >= footprint.total
+        loses = CMA_LOSES
+        requirement = f"Linux >= {'6.17' if f.arch == 'x86_64' else '6.19'}, kexec -s, 10 s wait at crash"
+    else:
+        covers = standard >= footprint.total
+        loses = "nothing" if d.ok else "everything (no dump)"
+        requirement = "any kernel" if d.ok else "-"
+    share = standard / ram if ram else 0.0
+    return Option(label, kind, cmdline, standard + borrowed, standard, borrowed, share, places, covers, loses, requirement)
+
+
+def current_option(facts: HostFacts, footprint: Footprint) -> Option:
+    """The current reservation as the capture shows it (no placement: it is already placed)."""
+    taken = facts.reservation_total or sum(r.size for r in facts.crash_regions)
+    ram = facts.system_ram or 0
+    cma = facts.cma_total if facts.cmdline and ",cma" in facts.cmdline and facts.cma_total else 0
+    return Option("current", "current", current_crashkernel(facts), taken + cma, taken, cma, taken / ram if ram else 0.0,
+                  "fits" if taken else None, (taken + cma) >= footprint.total, "nothing" if taken else "everything (no dump)", "-")
+
+
+def current_crashkernel(facts: HostFacts) -> str | None:
+    """The ``crashkernel=`` tokens of the host's command line, or None."""
+    if not facts.cmdline:
+        return None
+    words = [w for w in facts.cmdline.split(" ") if "crashkernel=" in w]
+    return " ".join(words) or None
