@@ -29,6 +29,7 @@ from crashplan.errors import SourceError
 from crashplan.values import MemRange
 
 __all__ = [
+    "KERNEL_IMAGE_NAMES",
     "IomemMap",
     "Resource",
     "crash_kernel",
@@ -43,7 +44,7 @@ __all__ = [
 ]
 
 _U64_MAX = (1 << 64) - 1
-_KERNEL_IMAGE_NAMES = frozenset({"Kernel code", "Kernel rodata", "Kernel data", "Kernel bss"})
+KERNEL_IMAGE_NAMES = frozenset({"Kernel code", "Kernel rodata", "Kernel data", "Kernel bss"})
 _HIDDEN_HINT = "run as root or use a snapshot taken as root"
 
 # One line of r_show() output, unanchored: the whole text is cut with one re.split() (a single
@@ -504,7 +505,7 @@ def kernel_image(iomem: IomemMap) -> tuple[MemRange, ...]:
     read without root.
     """
     _require_addresses(iomem, "Kernel code")
-    return tuple(r.range for r in find(iomem, *_KERNEL_IMAGE_NAMES))
+    return tuple(r.range for r in find(iomem, *KERNEL_IMAGE_NAMES))
 
 
 def ram_subtree(iomem: IomemMap) -> tuple[Resource, ...]:
