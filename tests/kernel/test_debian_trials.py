@@ -119,11 +119,14 @@ def test_recommendation_brackets_debian_trial(name: str, d: dict) -> None:
 
 
 def test_recorded_inputs_are_what_crashplan_reads_from_the_guest_files() -> None:
-    """The recorded kernel and initrd sizes equal crashplan's readers on the guest's own kdump files.
+    """The recorded kernel and initrd sizes are crashplan's readers on the guest's own kdump files.
 
-    Needs the image that ``python tests/kernel/debian.py build`` caches (about 4-6 minutes on a
-    fresh machine); skips without it, and so stays out of CI's way unless
-    CRASHPLAN_DEBIAN_TESTS=1, which turns the skip into a failure.
+    On the image the trials ran on (same kdump initrd, by sha256) they are equal.  A fresh
+    build of the same packages (another machine, CI) makes a kdump initrd that differs in its
+    timestamps: there the recorded sizes must still hold within 1 %, or the trials no longer
+    calibrate what Debian builds and must be recorded again.  Needs the image that ``python
+    tests/kernel/debian.py build`` caches (about 4-6 minutes on a fresh machine); skips without
+    it, unless CRASHPLAN_DEBIAN_TESTS=1, which turns the skip into a failure.
     """
     import os
 
@@ -134,10 +137,13 @@ def test_recorded_inputs_are_what_crashplan_reads_from_the_guest_files() -> None
         pytest.skip(f"no records in {TRIALS}")
     d = records[0][1]
     base = harness.default_cache() / "debian"
-    found = [p.parent for p in base.glob("*/image.json")
-             if json.loads(p.read_text())["facts"]["kdump_initrd"]["sha256"] == d["kdump_initrd"]["sha256"]]
+    images = [(p.parent, json.loads(p.read_text())["facts"]) for p in sorted(base.glob("*/image.json"))]
+    same = [i for i, facts in images if facts["kdump_initrd"]["sha256"] == d["kdump_initrd"]["sha256"]]
+    rebuilt = [i for i, facts in images if facts["kernel"].get("release") == d["kernel"]["release"]
+               and facts["packages"].get("kdump-tools") == d["packages"]["kdump-tools"]]
+    found = same or rebuilt
     if not found:
-        msg = f"no cached Debian image with kdump initrd {d['kdump_initrd']['sha256'][:16]} under {base}"
+        msg = f"no cached Debian image of kernel {d['kernel']['release']} under {base}"
         if os.environ.get("CRASHPLAN_DEBIAN_TESTS") == "1":
             pytest.fail(msg)
         pytest.skip(msg + " (python tests/kernel/debian.py build)")
@@ -149,5 +155,9 @@ def test_recorded_inputs_are_what_crashplan_reads_from_the_guest_files() -> None
     with open(found[0] / "kdump-initrd.img", "rb") as fp:
         initrd = analyse_initrd(fp, name="kdump-initrd.img")
     assert image.memory_size == d["kernel"]["init_size"]
-    assert (initrd.size, initrd.unpacked_bytes, initrd.tmpfs_bytes) == (
-        d["kdump_initrd"]["size"], d["kdump_initrd"]["unpacked_size"], d["kdump_initrd"]["tmpfs_bytes"])
+    read = (initrd.size, initrd.unpacked_bytes, initrd.tmpfs_bytes)
+    recorded = (d["kdump_initrd"]["size"], d["kdump_initrd"]["unpacked_size"], d["kdump_initrd"]["tmpfs_bytes"])
+    if same:
+        assert read == recorded
+    else:
+        assert all(r is not None and abs(r - want) <= want // 100 for r, want in zip(read, recorded, strict=True)), (read, recorded)
