@@ -242,6 +242,15 @@ def report_to_json(ctx: PlanContext, report: CheckReport, *, strict: bool = Fals
     }
 
 
+def _asked(h: HostState) -> str:
+    """What the command line asks: nothing without ``crashkernel=``, unknown when it is not known."""
+    if h.asked is not None:
+        return format_human(h.asked)
+    if h.cmdline is None:
+        return "unknown (no /proc/cmdline in the source)"
+    return "nothing" if h.crashkernel is None else "unknown (the kernel reserves nothing from it)"
+
+
 def _size(value: int | None) -> str:
     return "unknown" if value is None else format_human(value)
 
@@ -253,8 +262,8 @@ def render_check_text(ctx: PlanContext, report: CheckReport, *, strict: bool = F
     enabled = {None: "unknown", True: "enabled", False: "disabled"}[h.kdump_enabled]
     lines = [
         f"host ({ctx.source}, as the kernel left it at boot):",
-        f"  crashkernel= on the command line: {h.crashkernel or '(none)'}",
-        f"  asked {_size(h.asked)}, reserved {_size(h.reserved)}" + (f"; CMA asked {_size(h.cma_asked)}, reserved {_size(h.cma_reserved)}" if h.cma_asked else ""),
+        f"  crashkernel= on the command line: {h.crashkernel or ('(none)' if h.cmdline is not None else 'unknown (no /proc/cmdline in the source)')}",
+        f"  asked {_asked(h)}, reserved {_size(h.reserved)}" + (f"; CMA asked {_size(h.cma_asked)}, reserved {_size(h.cma_reserved)}" if h.cma_asked else ""),
         f"  crash kernel loaded: {loaded}; kdump service: {enabled}",
         *(f"  kernel log: {line}" for line in h.kernel_log),
         *(f"  {f.severity} {f.code}: {f.message}" for f in h.findings),

@@ -103,3 +103,16 @@ def test_ranged_strings_break_between_ranges_in_narrow_tables(width: int) -> Non
     first = next(i for i, c in enumerate(cells) if c.startswith("2G-4G:320M,"))
     ubuntu = cells[first : first + 5]
     assert ubuntu == ["2G-4G:320M,", "4G-32G:512M,", "32G-64G:1024M,", "64G-128G:2048M,", "128G-:4096M"], cells
+
+
+def test_check_text_says_unknown_for_a_command_line_the_source_lacks() -> None:
+    """Without /proc/cmdline the host's crashkernel= is unknown, not '(none)'; with one lacking it, nothing is asked."""
+    def host_lines(name: str) -> list[str]:
+        p = subprocess.run([sys.executable, "-m", "crashplan", "check", "--source", str(HOSTS / name)], capture_output=True, text=True, check=False, cwd=ROOT)
+        return p.stdout.splitlines()[1:3]
+
+    assert host_lines("lore-x86-qemu-4g-crash256m") == [
+        "  crashkernel= on the command line: unknown (no /proc/cmdline in the source)",
+        "  asked unknown (no /proc/cmdline in the source), reserved 256 MiB",
+    ]
+    assert host_lines("qemu-x86_64-4g-no-crashkernel")[1].startswith("  asked nothing, reserved ")
