@@ -14,7 +14,7 @@ from typing import Any
 from crashplan.errors import SourceError
 from crashplan.host.sources import Source
 
-__all__ = ["BootFile", "BootFiles", "analyse_boot_file", "analyse_boot_files", "boot_candidates", "boot_files_to_json", "find_boot_files", "parse_stored_boot"]
+__all__ = ["BootFile", "BootFiles", "analyse_boot_file", "analyse_boot_files", "boot_candidates", "boot_file_json", "boot_files_to_json", "find_boot_files", "parse_stored_boot"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,3 +188,24 @@ def analyse_boot_files(source: Source, boot: BootFiles) -> BootFiles:
         with fp:
             out[kind] = analyse_boot_file(fp, kind, item.path, item.size)
     return BootFiles(kernel=out["kernel"], initrd=out["initrd"])
+
+
+def boot_file_json(item: BootFile | None, kind: str) -> dict[str, object] | None:
+    """The ``"kernel"`` / ``"initrd"`` record of every JSON output (facts, recommend, check, footprint).
+
+    :func:`boot_files_to_json` is the other form, the one a snapshot stores and reads back.
+    """
+    if item is None:
+        return None
+    if kind == "kernel":
+        return {"path": item.path, "size": item.size, "memory_size": item.memory_size, "format": item.format, "problem": item.problem}
+    return {
+        "path": item.path,
+        "size": item.size,
+        "unpacked_size": item.unpacked_bytes,
+        "tmpfs_size": item.tmpfs_bytes,
+        "compression": item.format.split("+") if item.format else [],
+        "image": item.image,
+        "image_cache_size": item.image_cache_bytes,
+        "problem": item.problem,
+    }

@@ -10,7 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from crashplan.errors import CrashplanError, ExitCode
-from crashplan.host.bootfiles import BootFile, BootFiles, analyse_boot_file, analyse_boot_files
+from crashplan.host.bootfiles import (
+    BootFile,
+    BootFiles,
+    analyse_boot_file,
+    analyse_boot_files,
+    boot_file_json,
+)
 from crashplan.host.facts import HostFacts, gather_facts, read_kernel_log
 from crashplan.host.formats.dmesg import Dmesg
 from crashplan.host.formats.sosreport import KdumpctlEstimate
@@ -18,7 +24,7 @@ from crashplan.host.services import KdumpService, read_kdump_service
 from crashplan.host.sosreport import read_kdumpctl_estimate, sos_boot_files
 from crashplan.profiles import Profile, detect_profile, load_profile
 
-__all__ = ["PlanContext", "boot_file_json", "gather_for_plan"]
+__all__ = ["PlanContext", "gather_for_plan"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,24 +54,6 @@ class PlanContext:
             "initrd": boot_file_json(f.boot_files.initrd, "initrd"),
             **({"kdumpctl_estimate": self.kdumpctl.to_json()} if self.kdumpctl is not None else {}),
         }, exit_code=exit_code)
-
-
-def boot_file_json(item: BootFile | None, kind: str) -> dict[str, object] | None:
-    """The ``"kernel"`` / ``"initrd"`` facts of the JSON output."""
-    if item is None:
-        return None
-    if kind == "kernel":
-        return {"path": item.path, "size": item.size, "memory_size": item.memory_size, "format": item.format, "problem": item.problem}
-    return {
-        "path": item.path,
-        "size": item.size,
-        "unpacked_size": item.unpacked_bytes,
-        "tmpfs_size": item.tmpfs_bytes,
-        "compression": item.format.split("+") if item.format else [],
-        "image": item.image,
-        "image_cache_size": item.image_cache_bytes,
-        "problem": item.problem,
-    }
 
 
 def _explicit(path: str, kind: str) -> BootFile:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from crashplan.host.bootfiles import (
-    boot_files_to_json,
+    boot_file_json,
 )
 from crashplan.host.platform import platform_to_json
 from crashplan.values import MemRange
@@ -99,7 +99,10 @@ def facts_to_json(facts: HostFacts) -> dict[str, object]:
             "pretty_name": distro.pretty_name,
         },
         "kdump": _kdump_json(facts.kdump, facts.kdump_files),
-        "boot_files": boot_files_to_json(facts.boot_files),
+        "boot_files": {
+            "kernel": boot_file_json(facts.boot_files.kernel, "kernel"),
+            "initrd": boot_file_json(facts.boot_files.initrd, "initrd"),
+        },
         "platform": platform_to_json(facts),
         "absent": list(facts.absent),
         "provenance": {key: facts.provenance[key] for key in _PROVENANCE_ORDER if key in facts.provenance},
