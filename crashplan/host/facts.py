@@ -125,9 +125,6 @@ NON_ROOT_MESSAGE = "placement needs a root capture: run as root or use a root sn
 # Absences worth a finding: without these, crashplan knows much less about the host.
 _CORE_FILES = ("proc/iomem", "proc/meminfo", "proc/cmdline", "proc/zoneinfo")
 
-# The top-level resources whose nested lines facts look into (read_layout() and _arch_from_iomem();
-# the rest, mostly PCI windows on large servers, is checked but not built).
-_IOMEM_SUBTREES = frozenset({"System RAM", "reserved", "Reserved"})
 
 
 
@@ -223,7 +220,7 @@ def gather_facts(source: Source, *, arch: str | None = None, kernel_version: str
     info = host_info(source, stored)
 
     iomem_text = r.text("proc/iomem")
-    iomem = None if iomem_text is None else r.parse("proc/iomem", "iomem", lambda t, p: parse_iomem(t, path=p, subtrees=_IOMEM_SUBTREES))
+    iomem = None if iomem_text is None else r.parse("proc/iomem", "iomem", lambda t, p: parse_iomem(t, path=p))
     meminfo_text = r.text("proc/meminfo")
     meminfo = None if meminfo_text is None else r.parse("proc/meminfo", "meminfo", lambda t, p: parse_meminfo(t, path=p))
     cmdline_text = r.text("proc/cmdline")

@@ -21,8 +21,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from itertools import pairwise, repeat
-from operator import itemgetter, lt, sub
+from itertools import repeat
+from operator import lt, sub
 from typing import cast
 
 from crashplan.errors import SourceError
@@ -102,7 +102,7 @@ class IomemMap:
 
 
 def parse_iomem(
-    text: str, *, path: str = "/proc/iomem", subtrees: frozenset[str] | None = None
+    text: str, *, path: str = "/proc/iomem"
 ) -> IomemMap:
     """Parse the text of ``/proc/iomem`` into a resource tree.
 
@@ -111,13 +111,6 @@ def parse_iomem(
     ``r_show()`` cannot have printed: a malformed line, a bad hex address, an end before its
     start, odd indentation, a jump of more than one nesting level, a child outside its parent,
     or a last line without its newline (a truncated file).
-
-    ``subtrees`` names the top-level resources whose nested lines become children (default:
-    all).  On a large server most lines are PCI windows that host facts never look into: the
-    other subtrees are checked line by line for their shape (even indentation, hex addresses
-    of at most 16 digits, `` : `` and a name) but not built, so their nesting and address
-    order are not checked.  The top-level lines and the built subtrees get every check, and
-    wherever the full reading succeeds both readings give the same resources.
 
     >>> m = parse_iomem("00001000-0009ffff : System RAM\\n00100000-bfffffff : System RAM\\n"
     ...                 "  01000000-01ffffff : Kernel code\\n")
@@ -135,21 +128,11 @@ def parse_iomem(
             path=path,
             line=body.count("\n") + 1,
         )
-    if subtrees is not None:
-        selected = _parse_selected(body, path, subtrees)
-        if selected is not None:
-            return selected
-    return _parse_lines(body, path, subtrees)
+    return _parse_lines(body, path)
 
 
-def _parse_lines(
-    body: str, path: str, subtrees: frozenset[str] | None, visible: bool | None = None
-) -> IomemMap:
-    """Check and build every line of ``body`` (the text without its final newlines).
-
-    ``visible`` overrides whether addresses are shown (for a part of a map whose top level
-    decided it); None works it out from the lines.
-    """
+def _parse_lines(body: str, path: str) -> IomemMap:
+    """Check and build every line of ``body`` (the text without its final newlines)."""
     lines_total = body.count("\n") + 1
     pieces = _LINE.split(body)
     separators = pieces[5:-1:5]
@@ -220,78 +203,9 @@ def _parse_lines(
             line=i + 1,
         )
 
-    if visible is None:
-        visible = any(starts) or any(last)
+    visible = any(starts) or any(last)
     ends = [e + 1 for e in last] if visible else last
-    if subtrees is None:
-        top = _build_tree(depths, starts, ends, names, visible, path)
-    else:
-        top = _build_selected(depths, starts, ends, names, visible, path, subtrees)
-    return IomemMap(top, visible, path)
-
-
-# The shape of every line, checked in one pass of the regular-expression engine without
-# capturing anything (the cheap part of _LINE.split()): even indentation and at most 16 hex
-# digits per address, so every address fits in 64 bits.  Possessive quantifiers: nothing
-# here needs backtracking, and not recording the positions saves a third of the time.
-_SHAPE = re.compile(r"(?:(?:  )*+[0-9a-fA-F]{1,16}+-[0-9a-fA-F]{1,16}+ : [^\n]*+\n)*+")
-# Where a top-level line starts: the text is cut into one piece per top-level resource.
-_TOP_SPLIT = re.compile(r"\n(?! )")
-_TOP_LINE = re.compile(r"([0-9a-fA-F]+)-([0-9a-fA-F]+) : ([^\n]*)")
-
-
-def _parse_selected(body: str, path: str, subtrees: frozenset[str]) -> IomemMap | None:
-    """The map with only ``subtrees`` built, without cutting every line into fields.
-
-    Returns None, and the caller reads every line (which names the line at fault), when a
-    line is not in shape, the map hides its addresses, or a top-level line or a built subtree
-    fails a check.
-    """
-    if body.startswith(" ") or "\r" in body or _SHAPE.fullmatch(body + "\n") is None:
-        return None
-    chunks = _TOP_SPLIT.split(body)
-    tops = list(map(_TOP_LINE.match, chunks))
-    names = list(map(itemgetter(3), tops))  # type: ignore[arg-type]
-    starts = list(map(int, map(itemgetter(1), tops), repeat(16)))  # type: ignore[arg-type]
-    ends = list(map(int, map(itemgetter(2), tops), repeat(16)))  # type: ignore[arg-type]
-    if not (any(starts) or any(ends)) or any(map(lt, ends, starts)):
-        return None
-    wanted = [name in subtrees and "\n" in chunk for name, chunk in zip(names, chunks, strict=True)]
-    built: Iterator[Resource] = iter(())
-    if True in wanted:
-        part = "\n".join(chunk for chunk, want in zip(chunks, wanted, strict=True) if want)
-        try:
-            built = iter(_parse_lines(part, path, None, visible=True).resources)
-        except SourceError:
-            return None
-    out: list[Resource] = []
-    for want, start, end, name in zip(wanted, starts, ends, names, strict=True):
-        if want:
-            out.append(next(built))
-        else:
-            out.append(Resource(start, end + 1, name, 0, ()))
-    return IomemMap(tuple(out), True, path)
-
-
-def _build_selected(
-    depths: list[int],
-    starts: list[int],
-    ends: list[int],
-    names: list[str],
-    visible: bool,
-    path: str,
-    subtrees: frozenset[str],
-) -> tuple[Resource, ...]:
-    """Build the top level, with children only under the top-level names in ``subtrees``."""
-    tops = [i for i, d in enumerate(depths) if d == 0]
-    tops.append(len(depths))
-    out: list[Resource] = []
-    for i, j in pairwise(tops):
-        if names[i] in subtrees and j - i > 1:
-            out.extend(_build_tree(depths[i:j], starts[i:j], ends[i:j], names[i:j], visible, path))
-        else:
-            out.append(Resource(starts[i], ends[i], names[i], 0, ()))
-    return tuple(out)
+    return IomemMap(_build_tree(depths, starts, ends, names, visible, path), visible, path)
 
 
 def _build_tree(
