@@ -17,7 +17,13 @@ from crashplan.host.formats.cmdline import Cmdline, get_param
 from crashplan.host.formats.iomem import IomemMap
 from crashplan.host.formats.meminfo import Meminfo
 from crashplan.host.formats.zoneinfo import ZoneInfo
-from crashplan.kernel.features import ARCHES, KernelVersion, features_for, parse_kernel_version
+from crashplan.kernel.features import (
+    ARCHES,
+    KernelVersion,
+    canonical_arch,
+    features_for,
+    parse_kernel_version,
+)
 from crashplan.units import format_human
 from crashplan.values import MemRange
 
@@ -42,17 +48,6 @@ UNKNOWN_VERSION_RULE = (
 _PC_RESOURCES = frozenset({"System ROM", "Video ROM", "Adapter ROM", "Local APIC", "IOAPIC 0"})
 
 
-# uname -m -> crashplan's architecture names.
-_MACHINES = {
-    "x86_64": "x86_64",
-    "amd64": "x86_64",
-    "aarch64": "arm64",
-    "arm64": "arm64",
-    "riscv64": "riscv64",
-    "loongarch64": "loongarch64",
-    "ppc64le": "ppc64le",
-    "s390x": "s390x",
-}
 
 
 # Distribution kernel release suffixes (Fedora/RHEL ".x86_64", Debian "-amd64") and
@@ -62,8 +57,6 @@ _RELEASE_ARCH = re.compile(r"[.\-+_](x86_64|amd64|aarch64|arm64|s390x|ppc64le|pp
 
 _TRIPLET_ARCH = re.compile(r"\b(x86_64|aarch64|s390x|powerpc64le|riscv64|loongarch64)-(?:\w+-)?linux-gnu")
 
-
-_SUFFIX_ARCHES = {"ppc64el": "ppc64le", "powerpc64le": "ppc64le", "loong64": "loongarch64"}
 
 
 # Page sizes a kernel can be built with; x86_64, s390x and riscv64 have only 4 KiB base pages.
@@ -181,7 +174,7 @@ def infer_arch(
     """crashplan's name for the architecture: from uname, else inferred (and said so)."""
     if info is not None and info.uname is not None:
         machine = info.uname.machine
-        arch = _MACHINES.get(machine)
+        arch = canonical_arch(machine)
         if arch is not None:
             f.prov["arch"] = f"uname(2) machine {machine!r} {where_stored(r.source)}"
             return arch
@@ -256,7 +249,7 @@ def _arch_from_release(release: str | None) -> str | None:
     if m is None:
         return None
     word = m.group(1)
-    return _SUFFIX_ARCHES.get(word) or _MACHINES.get(word)
+    return canonical_arch(word)
 
 
 def _arch_from_triplet(version_text: str | None) -> str | None:
@@ -271,7 +264,7 @@ def _arch_from_triplet(version_text: str | None) -> str | None:
     if m is None:
         return None
     word = m.group(1)
-    return _SUFFIX_ARCHES.get(word) or _MACHINES.get(word)
+    return canonical_arch(word)
 
 
 def _arch_from_iomem(iomem: IomemMap | None) -> tuple[str, str] | None:

@@ -87,21 +87,23 @@ def ranged_string(
     ``footprint_at(ram)`` is the recommended size at a RAM size; each range takes the size
     needed at its top (the need grows with RAM), the last range the largest.
     """
-    parts = []
+    from crashplan.kernel.grammar import (
+        CrashkernelSpec,
+        CrashkernelToken,
+        RangeEntry,
+        format_crashkernel,
+    )
+
+    entries: list[RangeEntry] = []
     bounds = [*sizes, None]
     for lo, hi in itertools.pairwise(bounds):
         assert lo is not None
-        top = hi if hi is not None else 64 * TiB
-        size = footprint_at(top)
-        parts.append(f"{format_size(lo)}-{format_size(hi) if hi else ''}:{format_size(size)}")
-    merged: list[str] = []
-    for part in parts:
-        if merged and merged[-1].rsplit(":", 1)[1] == part.rsplit(":", 1)[1]:
-            start = merged[-1].split("-", 1)[0]
-            merged[-1] = f"{start}-{part.split('-', 1)[1]}"
+        size = footprint_at(hi if hi is not None else 64 * TiB)
+        if entries and entries[-1].size == size:
+            entries[-1] = RangeEntry(entries[-1].start, hi, size)
         else:
-            merged.append(part)
-    return "crashkernel=" + ",".join(merged)
+            entries.append(RangeEntry(lo, hi, size))
+    return format_crashkernel(CrashkernelSpec((CrashkernelToken("ranges", ranges=tuple(entries)),)))
 
 
 def _dump_excludes_user_pages(facts: HostFacts, profile: Profile) -> bool:
