@@ -448,8 +448,8 @@ def _check_with(
 ) -> tuple[Finding, ...]:
     ram = facts.system_ram or 0
     findings: list[Finding] = []
-    option = evaluate_option("checked", "check", cmdline, facts, footprint, dmesg, simulation=simulation, layout=layout, features=f)
-    d = decide(cmdline, ram, f)
+    d = decide(cmdline, ram, f)  # once: the option, its placement and the lint all read it
+    option = evaluate_option("checked", "check", cmdline, facts, footprint, dmesg, simulation=simulation, layout=layout, features=f, decision=d)
     if not d.ok and not (d.reserves_cma and f.cma_despite_error):
         findings.append(Finding("error", "not-reserved", f"the kernel reserves nothing: {d.error}"))
     if option.places == "never":
@@ -462,7 +462,7 @@ def _check_with(
         findings.append(Finding("error", "does-not-cover", f"{format_size(option.taken + option.borrowed)} does not cover the estimated need of {round_up(footprint.total, MiB) >> 20}M"))
     if d.ok and option.taken > 2 * footprint.total:
         findings.append(Finding("warning", "wasteful", f"{format_size(option.taken)} is more than twice the estimated need ({round_up(footprint.total, MiB) >> 20}M)"))
-    findings.extend(w for w in diagnose(cmdline, f, ram) if w.severity != "info")
+    findings.extend(w for w in diagnose(cmdline, f, ram, decision=d) if w.severity != "info")
     return tuple(findings)
 
 

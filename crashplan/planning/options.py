@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from crashplan.host.facts import HostFacts
 from crashplan.host.formats.dmesg import Dmesg
-from crashplan.kernel.crashkernel import decide
+from crashplan.kernel.crashkernel import Decision, decide
 from crashplan.kernel.features import Features, features_for
 from crashplan.planning.footprint import Footprint
 from crashplan.planning.simulate import Simulation, layout_from_facts, simulate
@@ -76,14 +76,19 @@ def features_of(facts: HostFacts) -> Features:
 
 
 def placement_of(
-    facts: HostFacts, cmdline: str, dmesg: Dmesg | None, layout: Layout | None = None, features: Features | None = None
+    facts: HostFacts,
+    cmdline: str,
+    dmesg: Dmesg | None,
+    layout: Layout | None = None,
+    features: Features | None = None,
+    decision: Decision | None = None,
 ) -> Simulation | None:
     """The placement of ``cmdline``, None when the host shows no addresses to place it in."""
     if layout is None:
         layout = host_layout(facts, dmesg)
         if layout is None:
             return None
-    return simulate(facts, cmdline, features=features or features_of(facts), dmesg=dmesg, layout=layout)
+    return simulate(facts, cmdline, features=features or features_of(facts), dmesg=dmesg, layout=layout, decision=decision)
 
 
 def host_layout(facts: HostFacts, dmesg: Dmesg | None) -> Layout | None:
@@ -104,6 +109,7 @@ def evaluate_option(
     simulation: Simulation | None = None,
     layout: Layout | None = None,
     features: Features | None = None,
+    decision: Decision | None = None,
 ) -> Option:
     """What ``cmdline`` reserves on the host, takes from production and covers.
 
@@ -115,11 +121,11 @@ def evaluate_option(
     f = features or features_of(facts)
     if not cmdline or not ram:
         return Option(label, kind, cmdline, 0, 0, 0, 0.0, None, False if cmdline is None else None, "everything (no dump)", "-")
-    d = decide(cmdline, ram, f)
+    d = decision if decision is not None else decide(cmdline, ram, f)
     standard = (d.crash_size + d.low_size) if d.ok else 0
     borrowed = d.cma_size if d.reserves_cma else 0
     reuse = simulation is not None and simulation.cmdline == cmdline and simulation.features == f
-    sim = simulation if reuse else placement_of(facts, cmdline, dmesg, layout, f)
+    sim = simulation if reuse else placement_of(facts, cmdline, dmesg, layout, f, d)
     places = None
     if sim is not None:
         verdicts = [v.verdict for v in sim.assessment.verdicts if v.name != "crashkernel-cma"]

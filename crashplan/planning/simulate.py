@@ -90,18 +90,21 @@ def simulate(
     features: Features | None = None,
     dmesg: Dmesg | None = None,
     layout: Layout | None = None,
+    decision: Decision | None = None,
 ) -> Simulation:
     """Place the ``crashkernel=`` tokens of ``cmdline`` on the host ``facts`` describe.
 
-    ``layout`` is ``layout_from_facts(facts, dmesg=dmesg)`` when the caller already has it
-    (a plan places several parameters on one host).
+    ``layout`` is ``layout_from_facts(facts, dmesg=dmesg)`` and ``decision`` the kernel's
+    decision for ``cmdline`` on this host when the caller already has them (a plan places
+    several parameters on one host; check judges one it has decided).
     """
     if layout is None:
         layout = layout_from_facts(facts, dmesg=dmesg)
     f = features or features_for(layout.arch, facts.kernel_version)
     if facts.system_ram is None:
         raise CrashplanError("placement needs the system RAM size, and the source does not tell it", code="ram-unknown")
-    decision = decide(cmdline, facts.system_ram, f)
+    if decision is None:
+        decision = decide(cmdline, facts.system_ram, f)
     scans = scan_crashkernel(cmdline, f)
     warnings = diagnose(cmdline, f, facts.system_ram, scans=scans, decision=decision)
     if facts.kernel_version is None and f.version == DEFAULT_KERNEL_VERSION:
