@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import subprocess
 import sys
-from dataclasses import dataclass
 
 import pytest
 from click.testing import CliRunner
+from clirun import run
 
-from crashplan.cli import cli, main
+from crashplan.cli import cli
 
 ENVELOPE_KEYS = {
     "crashplan_result_version",
@@ -27,29 +25,6 @@ ENVELOPE_KEYS = {
     "errors",
 }
 RESOLVED_KEYS = {"ok", "crash_size", "crash_base", "low_size", "cma_size", "high", "error"}
-
-
-@dataclass
-class Result:
-    exit_code: int
-    stdout: str
-    stderr: str
-
-
-def run(*args: str, stdin: str | None = None) -> Result:
-    """Run crashplan through main(), the one place that maps errors to exit codes."""
-    out, err = io.StringIO(), io.StringIO()
-    old_stdin = sys.stdin
-    sys.stdin = io.StringIO(stdin or "")
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                main(list(args))
-            except SystemExit as e:
-                code = int(e.code or 0)
-    finally:
-        sys.stdin = old_stdin
-    return Result(code, out.getvalue(), err.getvalue())
 
 
 def test_explain_json_contract():

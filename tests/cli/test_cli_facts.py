@@ -3,20 +3,16 @@ exit codes for broken sources, the snapshot round trip on this machine, and a li
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
-from crashplan.cli import main
+from clirun import run
 
 HOSTS = Path(__file__).parents[1] / "data" / "hosts"
 HOST_NAMES = sorted(p.name for p in HOSTS.iterdir() if (p / "proc").is_dir())
@@ -64,25 +60,6 @@ RESERVATION: dict[str, tuple[type, ...]] = {
     "cma_ranges": (list, type(None)),
 }
 DECISION_KEYS = {"ok", "crash_size", "crash_base", "low_size", "cma_size", "high", "error"}
-
-
-@dataclass
-class Result:
-    exit_code: int
-    stdout: str
-    stderr: str
-
-
-def run(*args: str) -> Result:
-    """Run crashplan through main(), the one place that maps errors to exit codes."""
-    out, err = io.StringIO(), io.StringIO()
-    code = 0
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main(list(args))
-        except SystemExit as e:
-            code = int(e.code or 0)
-    return Result(code, out.getvalue(), err.getvalue())
 
 
 def _is_range(item: object) -> bool:

@@ -7,8 +7,6 @@ only; a test checks that crashplan itself never imports it.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import subprocess
 import sys
@@ -16,25 +14,15 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from clirun import run
 from jsonschema import Draft202012Validator
 
-from crashplan.cli import cli, main
+from crashplan.cli import cli
 from crashplan.schemas import COMMAND_SCHEMAS, load_schema, schema_names
 
 HOSTS = Path(__file__).parents[1] / "data" / "hosts"
 HOST_NAMES = sorted(p.name for p in HOSTS.iterdir() if (p / "proc").is_dir())
 REPO = Path(__file__).parents[2]
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = 0
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main(list(args))
-        except SystemExit as e:
-            code = int(e.code or 0)
-    return code, out.getvalue(), err.getvalue()
 
 
 def validate(name: str, text: str) -> dict:

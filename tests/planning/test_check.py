@@ -3,15 +3,13 @@ one derived from a real capture by editing one file (named in each test)."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import shutil
 from pathlib import Path
 
 import pytest
+from clirun import run
 
-from crashplan.cli import main
 from crashplan.host.services import UNIT_LINKS
 from crashplan.host.sources.capture import HOST_FILES
 
@@ -35,14 +33,8 @@ def derive(tmp_path: Path, host: str, edits: dict[str, str | None]) -> str:
 
 
 def check(*args: str) -> tuple[int, dict]:
-    out, err = io.StringIO(), io.StringIO()
-    code = 0
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main(["check", *args, "--format", "json"])
-        except SystemExit as e:
-            code = int(e.code or 0)
-    return code, json.loads(out.getvalue())
+    code, out, _ = run("check", *args, "--format", "json")
+    return code, json.loads(out)
 
 
 def host_codes(doc: dict) -> list[str]:
@@ -168,26 +160,12 @@ def test_cma_partial(tmp_path):
 def test_text_output_separates_host_and_proposal(tmp_path):
     """The text report shows the host state first, then the proposed parameter, each with its findings."""
     src = derive(tmp_path, RESERVED, {"sys/kernel/kexec_crash_loaded": "0\n"})
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()), contextlib.suppress(SystemExit):
-        main(["check", "--source", src, "--cmdline", "crashkernel=512M"])
-    text = out.getvalue()
+    text = run("check", "--source", src, "--cmdline", "crashkernel=512M").stdout
     assert text.index("as the kernel left it at boot") < text.index("error not-loaded") < text.index("checked (proposed): crashkernel=512M")
 
 
 # --------------------------------------------------------------------------------------------
 # check --plan: the after-reboot step of "recommend, write, reboot, verify"
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = 0
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main(list(args))
-        except SystemExit as e:
-            code = int(e.code or 0)
-    return code, out.getvalue(), err.getvalue()
 
 
 def save_plan(tmp_path: Path, *args: str) -> str:

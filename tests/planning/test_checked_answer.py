@@ -7,39 +7,16 @@ nothing places are variants derived from the real captures (STYLE 26).
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
-from crashplan.cli import main
+from clirun import run
 
 HOSTS = Path(__file__).parents[1] / "data" / "hosts"
 HOST_NAMES = sorted(p.name for p in HOSTS.iterdir() if (p / "proc").is_dir())
 S390 = HOSTS / "lore-s390x-vm-2g-crash256m"
-
-
-@dataclass
-class Result:
-    exit_code: int
-    stdout: str
-    stderr: str
-
-
-def run(*args: str) -> Result:
-    """Run crashplan through main(), the one place that maps errors to exit codes."""
-    out, err = io.StringIO(), io.StringIO()
-    code = 0
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main(list(args))
-        except SystemExit as e:
-            code = int(e.code or 0)
-    return Result(code, out.getvalue(), err.getvalue())
 
 
 def _supports_cma(host: Path) -> bool:

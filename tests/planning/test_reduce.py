@@ -3,37 +3,18 @@ streamed, with every bad result reported per file while the others go on."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
-import sys
 from pathlib import Path
 
 import pytest
+from clirun import run
 from jsonschema import Draft202012Validator
 
-from crashplan.cli import main
 from crashplan.planning.reduce import FleetReducer, iter_results
 from crashplan.schemas import load_schema
 
 HOSTS = Path(__file__).parents[1] / "data" / "hosts"
 HOST_PATHS = sorted(str(p) for p in HOSTS.iterdir() if (p / "proc").is_dir())
-
-
-def run(*args: str, stdin: str = "") -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = 0
-    old = sys.stdin
-    sys.stdin = io.StringIO(stdin)
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                main(list(args))
-            except SystemExit as e:
-                code = int(e.code or 0)
-    finally:
-        sys.stdin = old
-    return code, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture(scope="module")

@@ -3,31 +3,17 @@ atomically (temp file + rename in the same directory) or not at all."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
 import shutil
 from pathlib import Path
 
 import pytest
+from clirun import run
 from prometheus_client.parser import text_string_to_metric_families
-
-from crashplan.cli import main
 
 HOSTS = Path(__file__).parents[1] / "data" / "hosts"
 HOST_NAMES = sorted(p.name for p in HOSTS.iterdir() if (p / "proc").is_dir())
 RESERVED = HOSTS / "qemu-x86_64-4g-crashkernel-256m"
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = 0
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main(list(args))
-        except SystemExit as e:
-            code = int(e.code or 0)
-    return code, out.getvalue(), err.getvalue()
 
 
 def samples(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:

@@ -10,6 +10,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from clirun import run
 
 from crashplan.errors import SourceError
 from crashplan.host.facts import gather_facts, read_kernel_log
@@ -163,16 +164,9 @@ def test_oversized_sos_extra_is_skipped_not_refused(tmp_path, monkeypatch):
 
 
 def _json(*args: str) -> dict:
-    import contextlib
-    import io
     import json
 
-    from crashplan.cli import main
-
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()), contextlib.suppress(SystemExit):
-        main([*args, "--format", "json"])
-    return json.loads(out.getvalue())
+    return json.loads(run(*args, "--format", "json").stdout)
 
 
 @pytest.mark.parametrize("command", ["footprint", "recommend", "check"])
@@ -204,15 +198,9 @@ def test_kdumpctl_estimate_is_shown_beside_crashplans(both):
     """kdumpctl estimate from sos_commands/kdump is in the JSON (bytes) and in the text, beside crashplan's need."""
     doc = _json("footprint", "--source", str(both[1]))
     assert doc["kdumpctl_estimate"]["recommended"] == 400 << 20 and doc["kdumpctl_estimate"]["reserved"] == 256 << 20
-    import contextlib
-    import io
 
-    from crashplan.cli import main
 
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()), contextlib.suppress(SystemExit):
-        main(["check", "--source", str(both[0])])
-    text = out.getvalue()
+    text = run("check", "--source", str(both[0])).stdout
     assert "kdumpctl estimate (the host's own, from the sosreport): recommended 400M, reserved 256M" in text
     assert "crashplan: estimated need" in text
 
@@ -226,14 +214,10 @@ def test_snapshot_of_a_sosreport_keeps_the_listed_boot_files(both, tmp_path):
     """crashplan snapshot --source SOSREPORT stores the kdump initrd measured from the listings."""
     import json
 
-    from crashplan.cli import main
 
     dest = tmp_path / "snap"
-    import contextlib
-    import io
 
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), contextlib.suppress(SystemExit):
-        main(["snapshot", "--source", str(both[1]), "-o", str(dest)])
+    run("snapshot", "--source", str(both[1]), "-o", str(dest))
     stored = json.loads((dest / "crashplan-snapshot.json").read_text())["files"]["boot"]["initrd"]
     assert stored["path"] == f"/boot/initramfs-{RELEASE}kdump.img" and stored["unpacked_bytes"] == 65536 + 52428800 + 2
     assert _json("footprint", "--source", str(dest))["initrd"] == _json("footprint", "--source", str(both[1]))["initrd"]
