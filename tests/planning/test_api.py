@@ -85,3 +85,12 @@ def test_library_plan_fleet_summarises_per_host_results() -> None:
     for r in results:
         assert r.system_ram and r.recommended_size
         assert decide(summary.ranged, r.system_ram, features_for("x86_64", r.kernel_version)).crash_size >= r.recommended_size
+
+
+def test_front_door_lists_what_api_defines() -> None:
+    """crashplan.__all__ (kept in the package so that importing it stays light) names exactly api's names."""
+    import crashplan.api
+
+    assert set(crashplan.__all__) - {"__version__"} == set(crashplan.api.__all__)
+    for name in crashplan.api.__all__:
+        assert getattr(crashplan, name) is getattr(crashplan.api, name)
