@@ -68,6 +68,7 @@ from crashplan.host.gathering import FactLog, Reader, host_info
 from crashplan.host.inference import (
     given_arch,
     infer_arch,
+    infer_distro,
     infer_kernel_release,
     infer_mem_total,
     infer_page_size,
@@ -272,7 +273,7 @@ def gather_facts(source: Source, *, arch: str | None = None, kernel_version: str
             "this kernel has no kexec support (/sys/kernel has no kexec_crash_size or kexec_loaded): "
             "no crash kernel can be loaded until it runs a kernel built with CONFIG_KEXEC and CONFIG_CRASH_DUMP",
         )
-    distro = _distro(r, f)
+    distro = _distro(r, f, release)
     kdump, kdump_files = _kdump(r, f, distro)
     boot = _boot_files(f, source, stored, release)
     # Platform facts (crashplan.host.platform): their provenance, findings and absences join ours.
@@ -492,11 +493,10 @@ def _decision(
     return decide(cmdline.raw, system_ram, features)
 
 
-def _distro(r: Reader, f: FactLog) -> OsRelease | None:
+def _distro(r: Reader, f: FactLog, release: str | None) -> OsRelease | None:
     text = r.text("etc/os-release")
     if text is None:
-        f.prov["distro"] = "unknown: /etc/os-release is absent"
-        return None
+        return infer_distro(f, release)
     f.prov["distro"] = "/etc/os-release"
     return parse_os_release(text, path=r.path("etc/os-release"))
 

@@ -16,6 +16,7 @@ from crashplan.errors import ParseError
 from crashplan.host.formats.cmdline import Cmdline, get_param
 from crashplan.host.formats.iomem import IomemMap
 from crashplan.host.formats.meminfo import Meminfo
+from crashplan.host.formats.osrelease import OsRelease
 from crashplan.host.formats.zoneinfo import ZoneInfo
 from crashplan.kernel.features import (
     ARCHES,
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 from crashplan.host.formats.kernelrelease import parse_osrelease, parse_proc_version
 from crashplan.host.gathering import FactLog, Reader, where_stored
 
-__all__ = ["UNKNOWN_VERSION_RULE", "given_arch", "infer_arch", "infer_kernel_release", "infer_mem_total", "infer_page_size", "infer_system_ram"]
+__all__ = ["UNKNOWN_VERSION_RULE", "given_arch", "infer_arch", "infer_distro", "infer_kernel_release", "infer_mem_total", "infer_page_size", "infer_system_ram"]
 
 
 #: What every command assumes about a kernel whose version the source does not tell.
@@ -441,4 +442,43 @@ def infer_page_size(
                     f.prov["page_size"] = "MemTotal in /proc/meminfo divided by the managed pages in /proc/zoneinfo"
                     return size
     f.prov["page_size"] = "unknown: no uname page size, and the architecture allows several"
+    return None
+
+
+# Distribution kernel release suffixes, each unambiguous about the distribution that built it:
+# RPM dist tags (".el8_0", ".fc40"; Fedora's and RHEL's packaging guidelines), Debian's "+debN"
+# ABI suffix (since trixie; "-N-amd64" alone is shared with Ubuntu derivatives), Ubuntu's
+# "-N-generic" style flavours and SUSE's "-default"/"-64kb" flavours.
+_RELEASE_DISTRO = (
+    (re.compile(r"\.el(\d+)(?:_\d+)?(?:\.|$)"), "rhel"),
+    (re.compile(r"\.fc(\d+)(?:\.|$)"), "fedora"),
+    (re.compile(r"\+deb(\d+)"), "debian"),
+    (re.compile(r"^\d+\.\d+\.\d+-\d+-(?:generic|lowlatency|aws|azure|gcp|gke|oracle|kvm|raspi)(?:-64k)?()$"), "ubuntu"),
+    (re.compile(r"^\d+\.\d+\.\d+-\d+(?:\.\d+)*-(?:default|64kb)()$"), "suse"),
+)
+
+
+def infer_distro(f: FactLog, release: str | None) -> OsRelease | None:
+    """The distribution a kernel release names when ``/etc/os-release`` is absent, or None.
+
+    Only unambiguous build suffixes count; the result carries ``ID`` and, where the suffix has
+    it, the major ``VERSION_ID``.
+
+    >>> f = FactLog()
+    >>> d = infer_distro(f, "3.10.0-229.11.1.el7.x86_64")
+    >>> d.id, d.version_id, f.prov["distro"]
+    ('rhel', '7', "inferred from the kernel release '3.10.0-229.11.1.el7.x86_64' (/etc/os-release is absent)")
+    >>> infer_distro(f, "4.18.0-80.11.2.el8_0.x86_64").version_id, infer_distro(f, "3.2.0-58-generic").id
+    ('8', 'ubuntu')
+    >>> infer_distro(FactLog(), "6.1.0-18-amd64") is None
+    True
+    """
+    if release is not None:
+        for pattern, distro_id in _RELEASE_DISTRO:
+            m = pattern.search(release)
+            if m is not None:
+                f.prov["distro"] = f"inferred from the kernel release '{release}' (/etc/os-release is absent)"
+                f.note("info", "distro-inferred", f"distribution {distro_id} inferred from the kernel release '{release}': /etc/os-release is absent (give --profile if it is wrong)")
+                return OsRelease(id=distro_id, version_id=m.group(1) or None)
+    f.prov["distro"] = "unknown: /etc/os-release is absent"
     return None

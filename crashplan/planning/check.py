@@ -137,7 +137,8 @@ def verify_host(
         why = None
         if enabled is False:
             why = "the kdump service is disabled" + (" (USE_KDUMP=0 in /etc/default/kdump-tools)" if kdump is not None and kdump.enabled is False else f" ({service.evidence})" if service is not None else "")
-        elif kdump is None and facts.distro is not None:
+        elif kdump is None and facts.provenance.get("distro") == "/etc/os-release":
+            # Only a capture that has /etc shows that kdump is not configured.
             why = "kdump is not configured (none of /etc/kdump.conf, /etc/sysconfig/kdump, /etc/default/kdump-tools)"
         if why is not None:
             findings.append(Finding("warning", "reserved-but-unused", f"{format_human(reserved)} is reserved for the crash kernel but {why}: production loses it for nothing; enable kdump, or remove crashkernel="))

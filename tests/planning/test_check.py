@@ -186,7 +186,8 @@ def applied_512m(tmp_path: Path) -> str:
 def test_plan_round_trip_on_a_snapshot_matches(tmp_path):
     """recommend --strategy standard saved, then check --plan on the host booted with it: no plan finding, exit 0."""
     host = applied_512m(tmp_path)
-    plan = save_plan(tmp_path, "--source", host, "--strategy", "standard")
+    # The generic profile (the guest's Debian kernel boots a busybox capture, not kdump-tools): 512M.
+    plan = save_plan(tmp_path, "--source", host, "--strategy", "standard", "--profile", "base-x86_64")
     assert json.loads(Path(plan).read_text())["recommendation"]["cmdline"] == "crashkernel=512M"
     code, doc = check("--source", host, "--plan", plan)
     assert doc["plan"] == {"file": plan, "cmdline": "crashkernel=512M", "source": host, "findings": []}
@@ -195,7 +196,7 @@ def test_plan_round_trip_on_a_snapshot_matches(tmp_path):
 
 def test_plan_not_applied_and_short(tmp_path):
     """The same plan against the boot that still has crashkernel=256M: plan-not-applied and plan-reservation-short."""
-    plan = save_plan(tmp_path, "--source", applied_512m(tmp_path), "--strategy", "standard")
+    plan = save_plan(tmp_path, "--source", applied_512m(tmp_path), "--strategy", "standard", "--profile", "base-x86_64")
     code, doc = check("--source", str(HOSTS / RESERVED), "--plan", plan)
     assert [f["code"] for f in doc["plan"]["findings"]] == ["plan-not-applied", "plan-reservation-short"]
     assert code == 4

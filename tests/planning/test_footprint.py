@@ -78,9 +78,9 @@ def test_systemd_kdump_user_space_is_counted_for_fedora():
     deb, fed = load_profile("debian-amd64"), load_profile("fedora-x86_64")
     a = estimate_footprint(_inputs(), deb.estimator, deb.source_texts)
     b = estimate_footprint(_inputs(), fed.estimator, fed.source_texts)
-    assert b.total - a.total >= 56 * MiB
     name = "kdump user space beyond busybox (systemd, udev, journald)"
-    assert b.item(name).bytes == 56 * MiB
+    assert b.total - a.total >= b.item(name).bytes == 34 * MiB
+    assert "udev.children-max=2" in b.item(name).source
     assert a.item(name).bytes == 0 and "tests/data/debian-trials/" in a.item(name).source
 
 
@@ -262,6 +262,9 @@ def test_unknown_initrd_range_spans_the_profile_low_and_high_ends() -> None:
     est = profile.estimator
     fp = estimate_footprint(_inputs(initrd_size=None, initrd_tmpfs=None), est, profile.source_texts)
     low = estimate_footprint(_inputs(initrd_size=est["initrd_size_low"], initrd_tmpfs=est["initrd_tmpfs_low"]), est, profile.source_texts)
-    assert fp.total_range == (low.total, fp.total)  # Fedora keeps the upper end as its fallback
+    high = estimate_footprint(_inputs(initrd_size=est["initrd_size_high"], initrd_tmpfs=est["initrd_size_high"] * est["initrd_unpack_factor"]), est, profile.source_texts)
+    assert fp.total_range == (low.total, high.total)
+    # Fedora's fallback is its measured typical kdump initrd (39M, 99M unpacked), inside the range.
+    assert low.total < fp.total < high.total
     known = estimate_footprint(_inputs(), est, profile.source_texts)
     assert known.total_range is None

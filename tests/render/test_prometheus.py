@@ -40,7 +40,7 @@ def test_output_parses_on_every_capture(host, command):
 
 def test_check_metrics_of_the_reserved_boot():
     """The real crashkernel=256M boot: reserved, asked, needed bytes and the does-not-cover finding."""
-    _, out, _ = run("check", "--source", str(RESERVED), "--format", "prometheus")
+    _, out, _ = run("check", "--source", str(RESERVED), "--format", "prometheus", "--profile", "base-x86_64")
     got = samples(out)
     assert got["crashplan_crashkernel_reserved_bytes"] == [({}, 256 << 20)]
     assert got["crashplan_crashkernel_asked_bytes"] == [({}, 256 << 20)]
@@ -81,7 +81,7 @@ def test_output_is_written_atomically(tmp_path, monkeypatch):
         return real(a, b)
 
     monkeypatch.setattr(os, "replace", spy)
-    code, out, _ = run("check", "--source", str(RESERVED), "--format", "prometheus", "--output", str(target))
+    code, out, _ = run("check", "--source", str(RESERVED), "--format", "prometheus", "--output", str(target), "--profile", "base-x86_64")
     assert code == 4 and out == ""
     assert renames and renames[-1][1] == str(target)
     assert "crashplan_check_ok 0" in target.read_text()
