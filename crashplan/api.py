@@ -105,7 +105,7 @@ def simulate(host: Host, spec: str | list[str] | tuple[str, ...], *, kernel_vers
     facts = host.facts
     specs = [spec] if isinstance(spec, str) else list(spec)
     features = features_for(facts.arch, kernel_version or facts.kernel_version) if facts.arch else None
-    return run_simulate(facts, join_specs(specs), features=features, dmesg=host.dmesg)
+    return run_simulate(facts, join_specs(specs), features=features)
 
 
 def footprint(host: Host) -> Footprint:
@@ -162,7 +162,6 @@ def recommend(host: Host, *, strategy: Strategy = "auto") -> Plan:
         host.profile,
         strategy=strategy,
         others=others,
-        dmesg=host.dmesg,
     )
 
 
