@@ -67,38 +67,34 @@ def _kernel_version(ctx: click.Context, param: click.Parameter, value: str | Non
 
 def kernel_options(f: Any) -> Any:
     """``--arch`` and ``--kernel-version``: which kernel's rules to apply."""
-    f = click.option(
-        "--kernel-version",
-        metavar="X.Y",
-        default=None,
-        callback=_kernel_version,
-        help="Kernel version whose rules apply (default: the newest crashplan mirrors).",
-    )(f)
-    return click.option(
-        "--arch",
-        type=click.Choice(_arch_choices()),
-        default="x86_64",
-        show_default=True,
-        help="Architecture whose rules apply.",
-    )(f)
+    return _arch_and_version(
+        f,
+        arch_default="x86_64",
+        arch_help="Architecture whose rules apply.",
+        version_help="Kernel version whose rules apply (default: the newest crashplan mirrors).",
+    )
 
 
 def host_options(f: Any) -> Any:
     """``--arch ARCH --kernel-version X.Y``: what to take as known about a host (or every host of a fleet)."""
-    f = click.option(
-        "--kernel-version",
-        metavar="X.Y",
-        default=None,
-        callback=_kernel_version,
-        help="The host's kernel version, when the source does not tell it or tells it wrong.",
-    )(f)
-    f = click.option(
+    return _arch_and_version(
+        f,
+        arch_default=None,
+        arch_help="The host's architecture, when the source does not tell it or crashplan infers it wrong.",
+        version_help="The host's kernel version, when the source does not tell it or tells it wrong.",
+    )
+
+
+def _arch_and_version(f: Any, *, arch_default: str | None, arch_help: str, version_help: str) -> Any:
+    """The one definition of ``--arch`` and ``--kernel-version``; the default and the help words are the caller's."""
+    f = click.option("--kernel-version", metavar="X.Y", default=None, callback=_kernel_version, help=version_help)(f)
+    return click.option(
         "--arch",
         type=click.Choice(_arch_choices()),
-        default=None,
-        help="The host's architecture, when the source does not tell it or crashplan infers it wrong.",
+        default=arch_default,
+        show_default=arch_default is not None,
+        help=arch_help,
     )(f)
-    return f
 
 
 def source_options(f: Any) -> Any:

@@ -75,9 +75,7 @@ from crashplan.host.inference import (
 )
 from crashplan.host.reservation import (
     crash_region_names,
-    read_cma_ranges,
-    read_kexec_crash_loaded,
-    read_kexec_crash_size,
+    read_kexec_files,
     read_layout,
     reservation_total,
 )
@@ -250,9 +248,7 @@ def gather_facts(source: Source, *, arch: str | None = None, kernel_version: str
     )
 
     ram, kernel_image, reserved, crash_regions, crash_lines = read_layout(f, iomem)
-    kexec_size = read_kexec_crash_size(r, f)
-    kexec_loaded = read_kexec_crash_loaded(r, f)
-    cma_ranges = read_cma_ranges(r, f)
+    kexec_size, kexec_loaded, cma_ranges = read_kexec_files(r, f)
     total = reservation_total(f, iomem, arch, crash_regions, crash_lines, kexec_size)
     system_ram, estimated = infer_system_ram(f, iomem, arch, ram, mem_total, kexec_size)
 
