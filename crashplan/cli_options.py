@@ -1,18 +1,37 @@
 """The command line's shared options and their checks: --format, --source, --arch/--kernel-version,
---profile, --kernel/--initrd, --output, --ram, and what an error report needs to know.
+--profile, --kernel/--initrd, --output, --ram; what the commands write besides their artefact
+(--output and --write files, the one-line error report); and what stdout and stderr become when
+their reader goes away.
 
 Only click and crashplan's light modules are imported here (TAB completion loads this module).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import sys
+from typing import Any, NoReturn
 
 import click
 
-from crashplan.errors import CrashplanError, ParseError
+from crashplan.errors import CrashplanError, ExitCode, ParseError
 
-__all__ = ["PATH_TYPE", "State", "emit", "format_option", "host_options", "image_options", "kernel_options", "output_option", "profile_option", "ram_option_value", "source_options"]
+__all__ = [
+    "PATH_TYPE",
+    "State",
+    "emit",
+    "emit_dropin",
+    "format_option",
+    "host_options",
+    "image_options",
+    "kernel_options",
+    "output_option",
+    "profile_option",
+    "ram_option_value",
+    "reader_gone",
+    "report_error",
+    "silence",
+    "source_options",
+]
 
 
 # Paths are checked by crashplan itself (one-line errors naming the file); the type is for
@@ -149,6 +168,62 @@ def emit(text: str, output: str | None) -> None:
     from crashplan.host.sources.output import write_atomic
 
     write_atomic(output, text)
+
+
+def emit_dropin(path: str, content: str, force: bool, family: str) -> None:
+    """Write the grub drop-in (``--write``) and say how to activate it (stderr: stdout stays empty)."""
+    from crashplan.host.sources.bootwrite import write_dropin
+    from crashplan.render.bootloader import is_crashplan_dropin
+
+    result = write_dropin(path, content, is_ours=is_crashplan_dropin, force=force)
+    backup = f" (the old file is in {result.backup})" if result.backup else ""
+    click.echo(f"crashplan: wrote {result.path}{backup}", err=True)
+    if family in ("debian", "ubuntu"):
+        click.echo("crashplan: activate it with: update-grub (then reboot)", err=True)
+    else:
+        click.echo(
+            "crashplan: activate it with: grub2-mkconfig -o /boot/grub2/grub.cfg (then reboot); "
+            "this distribution may not read /etc/default/grub.d: --format grubby or bls edits the boot entries",
+            err=True,
+        )
+
+
+def report_error(error: CrashplanError) -> None:
+    """Write an error as one line on stderr (plus the caret for syntax errors), and as JSON on stdout for ``--format json``."""
+    click.echo(f"crashplan: error: {error.one_line()}", err=True)
+    if isinstance(error, ParseError):
+        click.echo(error.caret(), err=True)
+    if State.json_errors:
+        from crashplan.envelope import envelope
+        from crashplan.render.json import dumps_json
+
+        click.echo(dumps_json(envelope(State.command, exit_code=error.exit_code, errors=[error.to_json()])))
+
+
+def reader_gone() -> NoReturn:
+    """Exit 0 after a broken pipe on stdout.
+
+    Stdout is pointed at /dev/null first: what is still buffered goes nowhere, so the exit does
+    not fail on it.
+    """
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    raise click.exceptions.Exit(ExitCode.OK) from None
+
+
+def silence() -> None:
+    """Point stdout and stderr at /dev/null, so that flushing them at exit cannot fail."""
+    import os
+    from contextlib import suppress
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        with suppress(OSError, ValueError):  # not a real file (a test's StringIO): nothing to flush
+            os.dup2(devnull, stream.fileno())
+    os.close(devnull)
 
 
 def ram_option_value(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
