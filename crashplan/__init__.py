@@ -8,32 +8,15 @@ host, a snapshot or a sosreport), ``recommend(host)`` returns the checked :class
 >>> crashplan.recommend(host).cmdline.startswith("crashkernel=")
 True
 
-The names are loaded on first use, so that ``crashplan --help`` and shell completion stay fast.
+The names are ``crashplan.api``'s, each loaded on first use, so that ``crashplan --help`` and
+shell completion stay fast.
 """
 
 from __future__ import annotations
 
-__all__ = [
-    "CheckReport",
-    "Explanation",
-    "FleetSummary",
-    "Footprint",
-    "Host",
-    "HostResult",
-    "NoPlanError",
-    "Plan",
-    "Simulation",
-    "__version__",
-    "check",
-    "explain",
-    "footprint",
-    "open_host",
-    "plan_fleet",
-    "recommend",
-    "simulate",
-]
+from crashplan.api import __all__ as _API
 
-_API = frozenset(__all__) - {"__version__"}
+__all__ = [*_API, "__version__"]
 
 
 def __getattr__(name: str) -> object:

@@ -11,36 +11,20 @@ maps options onto one of these calls and hands the result to a renderer.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING
-
+# ``import crashplan`` loads this module for its list of names, and ``typing`` and
+# ``collections.abc`` would cost it several milliseconds: the annotations are strings, mypy
+# takes any name TYPE_CHECKING as true, and Python never runs the block.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
     from crashplan.kernel.explain import Explanation
     from crashplan.planning.check import CheckReport
     from crashplan.planning.context import PlanContext as Host
     from crashplan.planning.fleet import FleetSummary, HostResult
     from crashplan.planning.footprint import Footprint
-    from crashplan.planning.recommend import NoPlanError, Plan, Strategy
+    from crashplan.planning.recommend import NoPlanError, Plan, Strategy  # noqa: F401 (NoPlanError: typed for mypy)
     from crashplan.planning.simulate import Simulation
-
-__all__ = [
-    "CheckReport",
-    "Explanation",
-    "FleetSummary",
-    "Footprint",
-    "Host",
-    "HostResult",
-    "NoPlanError",
-    "Plan",
-    "Simulation",
-    "check",
-    "explain",
-    "footprint",
-    "open_host",
-    "plan_fleet",
-    "recommend",
-    "simulate",
-]
 
 # The result types, each imported from its module on first use: a command imports only the
 # modules its own call needs (recommend needs neither check's verifier nor the fleet).
@@ -55,6 +39,10 @@ _TYPES = {
     "Plan": "crashplan.planning.recommend",
     "Simulation": "crashplan.planning.simulate",
 }
+
+#: The front door, the one list of its names: the calls below and their result types.  The
+#: package re-exports it as ``crashplan.__all__`` (with ``__version__``).
+__all__ = [*_TYPES, "check", "explain", "footprint", "open_host", "plan_fleet", "recommend", "simulate"]
 
 
 def __getattr__(name: str) -> object:
@@ -105,7 +93,7 @@ def simulate(host: Host, spec: str | list[str] | tuple[str, ...], *, kernel_vers
     facts = host.facts
     specs = [spec] if isinstance(spec, str) else list(spec)
     features = features_for(facts.arch, kernel_version or facts.kernel_version) if facts.arch else None
-    return run_simulate(facts, join_specs(specs), features=features, dmesg=host.dmesg)
+    return run_simulate(facts, join_specs(specs), features=features)
 
 
 def footprint(host: Host) -> Footprint:
@@ -162,7 +150,6 @@ def recommend(host: Host, *, strategy: Strategy = "auto") -> Plan:
         host.profile,
         strategy=strategy,
         others=others,
-        dmesg=host.dmesg,
     )
 
 

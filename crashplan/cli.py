@@ -9,7 +9,7 @@ inside the functions that need them, so that TAB completion stays fast.
 from __future__ import annotations
 
 import sys
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
@@ -17,6 +17,7 @@ from crashplan.cli_options import (
     PATH_TYPE,
     State,
     emit,
+    emit_dropin,
     format_option,
     host_options,
     image_options,
@@ -24,9 +25,12 @@ from crashplan.cli_options import (
     output_option,
     profile_option,
     ram_option_value,
+    reader_gone,
+    report_error,
+    silence,
     source_options,
 )
-from crashplan.errors import CrashplanError, ExitCode, ParseError
+from crashplan.errors import CrashplanError, ExitCode
 
 __all__ = ["cli", "main"]
 
@@ -51,27 +55,13 @@ class _Cli(click.Group):
         try:
             return super().make_context(*args, **kwargs)
         except BrokenPipeError:
-            _reader_gone()
+            reader_gone()
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except BrokenPipeError:
-            _reader_gone()
-
-
-def _reader_gone() -> NoReturn:
-    """Exit 0 after a broken pipe on stdout.
-
-    Stdout is pointed at /dev/null first: what is still buffered goes nowhere, so the exit does
-    not fail on it.
-    """
-    import os
-
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-    os.close(devnull)
-    raise click.exceptions.Exit(ExitCode.OK) from None
+            reader_gone()
 
 
 @click.group(cls=_Cli, context_settings=CONTEXT_SETTINGS, epilog=EXIT_CODES_HELP)
@@ -206,7 +196,7 @@ def recommend(
         if write_path is None:
             click.echo(artefact, nl=False)
         else:
-            _write_dropin(write_path, artefact, force, ctx.profile.family)
+            emit_dropin(write_path, artefact, force, ctx.profile.family)
     return ExitCode.OK
 
 
@@ -351,30 +341,6 @@ def _fleet_reduce(paths: tuple[str, ...], fmt: str) -> int:
     else:
         click.echo(summary_text(summary, len(reducer.problems)), nl=False)
     return status
-
-
-def _write_dropin(path: str, content: str, force: bool, family: str) -> None:
-    """Write the grub drop-in and say how to activate it (stderr: stdout stays empty)."""
-    import os
-
-    from crashplan.host.sources.bootwrite import write_dropin
-    from crashplan.render.bootloader import is_crashplan_dropin
-
-    ours = None
-    if os.path.isfile(path):
-        with open(path, encoding="utf-8", errors="replace") as existing:
-            ours = is_crashplan_dropin(existing.read(4096))
-    result = write_dropin(path, content, is_ours=ours, force=force)
-    backup = f" (the old file is in {result.backup})" if result.backup else ""
-    click.echo(f"crashplan: wrote {result.path}{backup}", err=True)
-    if family in ("debian", "ubuntu"):
-        click.echo("crashplan: activate it with: update-grub (then reboot)", err=True)
-    else:
-        click.echo(
-            "crashplan: activate it with: grub2-mkconfig -o /boot/grub2/grub.cfg (then reboot); "
-            "this distribution may not read /etc/default/grub.d: --format grubby or bls edits the boot entries",
-            err=True,
-        )
 
 
 @cli.command(context_settings=CONTEXT_SETTINGS, epilog=EXIT_CODES_HELP)
@@ -592,18 +558,6 @@ def schema(name: str | None) -> int:
     return ExitCode.OK
 
 
-def _report(error: CrashplanError) -> None:
-    """Write an error as one line on stderr (plus the caret for syntax errors)."""
-    click.echo(f"crashplan: error: {error.one_line()}", err=True)
-    if isinstance(error, ParseError):
-        click.echo(error.caret(), err=True)
-    if State.json_errors:
-        from crashplan.envelope import envelope
-        from crashplan.render.json import dumps_json
-
-        click.echo(dumps_json(envelope(State.command, exit_code=error.exit_code, errors=[error.to_json()])))
-
-
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; the one place where errors become exit codes."""
     State.json_errors = False
@@ -620,21 +574,9 @@ def main(argv: list[str] | None = None) -> None:
     except CrashplanError as e:
         status = e.exit_code
         try:
-            _report(e)
+            report_error(e)
         except BrokenPipeError:
             # The reader of stderr went away too (crashplan ... 2>&1 | head): the exit code
             # still tells what happened; nothing is left to write to.
-            _silence()
+            silence()
     sys.exit(int(status or 0))
-
-
-def _silence() -> None:
-    """Point stdout and stderr at /dev/null, so that flushing them at exit cannot fail."""
-    import os
-    from contextlib import suppress
-
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    for stream in (sys.stdout, sys.stderr):
-        with suppress(OSError, ValueError):  # not a real file (a test's StringIO): nothing to flush
-            os.dup2(devnull, stream.fileno())
-    os.close(devnull)

@@ -1,18 +1,37 @@
 """The command line's shared options and their checks: --format, --source, --arch/--kernel-version,
---profile, --kernel/--initrd, --output, --ram, and what an error report needs to know.
+--profile, --kernel/--initrd, --output, --ram; what the commands write besides their artefact
+(--output and --write files, the one-line error report); and what stdout and stderr become when
+their reader goes away.
 
 Only click and crashplan's light modules are imported here (TAB completion loads this module).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import sys
+from typing import Any, NoReturn
 
 import click
 
-from crashplan.errors import CrashplanError, ParseError
+from crashplan.errors import CrashplanError, ExitCode, ParseError
 
-__all__ = ["PATH_TYPE", "State", "emit", "format_option", "host_options", "image_options", "kernel_options", "output_option", "profile_option", "ram_option_value", "source_options"]
+__all__ = [
+    "PATH_TYPE",
+    "State",
+    "emit",
+    "emit_dropin",
+    "format_option",
+    "host_options",
+    "image_options",
+    "kernel_options",
+    "output_option",
+    "profile_option",
+    "ram_option_value",
+    "reader_gone",
+    "report_error",
+    "silence",
+    "source_options",
+]
 
 
 # Paths are checked by crashplan itself (one-line errors naming the file); the type is for
@@ -67,38 +86,34 @@ def _kernel_version(ctx: click.Context, param: click.Parameter, value: str | Non
 
 def kernel_options(f: Any) -> Any:
     """``--arch`` and ``--kernel-version``: which kernel's rules to apply."""
-    f = click.option(
-        "--kernel-version",
-        metavar="X.Y",
-        default=None,
-        callback=_kernel_version,
-        help="Kernel version whose rules apply (default: the newest crashplan mirrors).",
-    )(f)
-    return click.option(
-        "--arch",
-        type=click.Choice(_arch_choices()),
-        default="x86_64",
-        show_default=True,
-        help="Architecture whose rules apply.",
-    )(f)
+    return _arch_and_version(
+        f,
+        arch_default="x86_64",
+        arch_help="Architecture whose rules apply.",
+        version_help="Kernel version whose rules apply (default: the newest crashplan mirrors).",
+    )
 
 
 def host_options(f: Any) -> Any:
     """``--arch ARCH --kernel-version X.Y``: what to take as known about a host (or every host of a fleet)."""
-    f = click.option(
-        "--kernel-version",
-        metavar="X.Y",
-        default=None,
-        callback=_kernel_version,
-        help="The host's kernel version, when the source does not tell it or tells it wrong.",
-    )(f)
-    f = click.option(
+    return _arch_and_version(
+        f,
+        arch_default=None,
+        arch_help="The host's architecture, when the source does not tell it or crashplan infers it wrong.",
+        version_help="The host's kernel version, when the source does not tell it or tells it wrong.",
+    )
+
+
+def _arch_and_version(f: Any, *, arch_default: str | None, arch_help: str, version_help: str) -> Any:
+    """The one definition of ``--arch`` and ``--kernel-version``; the default and the help words are the caller's."""
+    f = click.option("--kernel-version", metavar="X.Y", default=None, callback=_kernel_version, help=version_help)(f)
+    return click.option(
         "--arch",
         type=click.Choice(_arch_choices()),
-        default=None,
-        help="The host's architecture, when the source does not tell it or crashplan infers it wrong.",
+        default=arch_default,
+        show_default=arch_default is not None,
+        help=arch_help,
     )(f)
-    return f
 
 
 def source_options(f: Any) -> Any:
@@ -153,6 +168,62 @@ def emit(text: str, output: str | None) -> None:
     from crashplan.host.sources.output import write_atomic
 
     write_atomic(output, text)
+
+
+def emit_dropin(path: str, content: str, force: bool, family: str) -> None:
+    """Write the grub drop-in (``--write``) and say how to activate it (stderr: stdout stays empty)."""
+    from crashplan.host.sources.bootwrite import write_dropin
+    from crashplan.render.bootloader import is_crashplan_dropin
+
+    result = write_dropin(path, content, is_ours=is_crashplan_dropin, force=force)
+    backup = f" (the old file is in {result.backup})" if result.backup else ""
+    click.echo(f"crashplan: wrote {result.path}{backup}", err=True)
+    if family in ("debian", "ubuntu"):
+        click.echo("crashplan: activate it with: update-grub (then reboot)", err=True)
+    else:
+        click.echo(
+            "crashplan: activate it with: grub2-mkconfig -o /boot/grub2/grub.cfg (then reboot); "
+            "this distribution may not read /etc/default/grub.d: --format grubby or bls edits the boot entries",
+            err=True,
+        )
+
+
+def report_error(error: CrashplanError) -> None:
+    """Write an error as one line on stderr (plus the caret for syntax errors), and as JSON on stdout for ``--format json``."""
+    click.echo(f"crashplan: error: {error.one_line()}", err=True)
+    if isinstance(error, ParseError):
+        click.echo(error.caret(), err=True)
+    if State.json_errors:
+        from crashplan.envelope import envelope
+        from crashplan.render.json import dumps_json
+
+        click.echo(dumps_json(envelope(State.command, exit_code=error.exit_code, errors=[error.to_json()])))
+
+
+def reader_gone() -> NoReturn:
+    """Exit 0 after a broken pipe on stdout.
+
+    Stdout is pointed at /dev/null first: what is still buffered goes nowhere, so the exit does
+    not fail on it.
+    """
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    raise click.exceptions.Exit(ExitCode.OK) from None
+
+
+def silence() -> None:
+    """Point stdout and stderr at /dev/null, so that flushing them at exit cannot fail."""
+    import os
+    from contextlib import suppress
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        with suppress(OSError, ValueError):  # not a real file (a test's StringIO): nothing to flush
+            os.dup2(devnull, stream.fileno())
+    os.close(devnull)
 
 
 def ram_option_value(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:

@@ -76,9 +76,7 @@ from crashplan.host.inference import (
 )
 from crashplan.host.reservation import (
     crash_region_names,
-    read_cma_ranges,
-    read_kexec_crash_loaded,
-    read_kexec_crash_size,
+    read_kexec_files,
     read_layout,
     reservation_total,
 )
@@ -91,7 +89,6 @@ __all__ = [
     "ZoneSpan",
     "crash_region_names",
     "gather_facts",
-    "read_kernel_log",
 ]
 
 
@@ -194,6 +191,9 @@ class HostFacts:
     iommus: Iommus | None = None
     luks_devices: tuple[LuksDevice, ...] | None = None
     dump_protocol: str | None = None
+    # The kernel log of the captured boot: where the initrd was when the crash kernel was placed
+    # (``RAMDISK:``, which /proc/iomem does not show) and the kernel's own crashkernel lines.
+    dmesg: Dmesg | None = None
 
     @property
     def named_crash_regions(self) -> tuple[tuple[str, MemRange], ...]:
@@ -249,9 +249,7 @@ def gather_facts(source: Source, *, arch: str | None = None, kernel_version: str
     )
 
     ram, kernel_image, reserved, crash_regions, crash_lines = read_layout(f, iomem)
-    kexec_size = read_kexec_crash_size(r, f)
-    kexec_loaded = read_kexec_crash_loaded(r, f)
-    cma_ranges = read_cma_ranges(r, f)
+    kexec_size, kexec_loaded, cma_ranges = read_kexec_files(r, f)
     total = reservation_total(f, iomem, arch, crash_regions, crash_lines, kexec_size)
     system_ram, estimated = infer_system_ram(f, iomem, arch, ram, mem_total, kexec_size)
 
@@ -276,8 +274,12 @@ def gather_facts(source: Source, *, arch: str | None = None, kernel_version: str
     distro = _distro(r, f, release)
     kdump, kdump_files = _kdump(r, f, distro)
     boot = _boot_files(f, source, stored, release)
+    log_text, log_where = _kernel_log(source, f)
     # Platform facts (crashplan.host.platform): their provenance, findings and absences join ours.
-    platform = gather_platform(source, r.text, kdump=kdump, kdump_where=f.prov["kdump"], iomem=iomem)
+    platform = gather_platform(
+        source, r.text, kdump=kdump, kdump_where=f.prov["kdump"], iomem=iomem,
+        kernel_log=None if log_text is None else (tuple(log_text.splitlines()), log_where),
+    )
     f.prov.update(platform.provenance)
     f.findings.extend(platform.findings)
     r.absent.extend(platform.absent)
@@ -337,6 +339,7 @@ def gather_facts(source: Source, *, arch: str | None = None, kernel_version: str
         iommus=platform.iommus,
         luks_devices=platform.luks_devices,
         dump_protocol=platform.dump_protocol,
+        dmesg=None if log_text is None else parse_dmesg(log_text),
     )
 
 
@@ -555,25 +558,16 @@ def _boot_files(f: FactLog, source: Source, stored: SnapshotInfo | None, release
     return boot
 
 
-# --------------------------------------------------------------------------------------------
-# Snapshots
+def _kernel_log(source: Source, f: FactLog) -> tuple[str | None, str]:
+    """The text of the captured boot's kernel log, when the source holds one, and its host path.
 
-
-# --------------------------------------------------------------------------------------------
-# JSON
-
-
-# Where a capture may hold the kernel log: the QEMU harness's trees, sosreports, distro logs.
-
-
-def read_kernel_log(source: Source) -> Dmesg | None:
-    """The kernel log of the captured boot, when the source holds one (else None).
-
-    It tells where the initrd was when the crash kernel was placed (``RAMDISK:``), which
-    ``/proc/iomem`` does not show.
+    Read with the source itself rather than the fact reader: a source without a log is usual,
+    not an absence worth listing.
     """
     for relpath in KERNEL_LOG_FILES:
         text = source.read_text(relpath)
         if text is not None:
-            return parse_dmesg(text)
-    return None
+            f.prov["dmesg"] = "/" + relpath
+            return text, "/" + relpath
+    f.prov["dmesg"] = f"unknown: none of {', '.join('/' + p for p in KERNEL_LOG_FILES)} in this source"
+    return None, ""

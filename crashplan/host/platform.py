@@ -110,11 +110,14 @@ def gather_platform(
     kdump: KdumpConfig | None,
     kdump_where: str,
     iomem: IomemMap | None,
+    kernel_log: tuple[tuple[str, ...], str] | None = None,
 ) -> Platform:
     """Read the platform facts of ``source``.
 
     :param read_text: the caller's cached reader (absent files are recorded there).
     :param kdump_where: where the kdump configuration came from, for the dump protocol's provenance.
+    :param kernel_log: the lines of the kernel log the caller read from the source and its host
+        path; without one, the live host's ring buffer is read.
     :raises SourceError: a luksDump or mem_encrypt status file that is there but garbled.
     """
     prov: dict[str, str] = {}
@@ -131,7 +134,7 @@ def gather_platform(
             absent.append("/" + relpath)
         return names
 
-    mem = _mem_encryption(source, read_text, listdir, prov)
+    mem = _mem_encryption(source, read_text, listdir, prov, kernel_log or _ring_buffer(source))
     pci = _pci_drivers(source, listdir, prov)
     iommus = _iommus(listdir, iomem, prov)
     luks = _luks(source, listdir, read_text, prov, kdump)
@@ -146,20 +149,14 @@ def gather_platform(
     return Platform(mem, pci, iommus, luks, protocol, MappingProxyType(prov), tuple(findings), tuple(absent))
 
 
-def _kernel_log(source: Source) -> tuple[tuple[str, ...] | None, str]:
-    """The captured kernel log's lines and where they came from (a host path); the live host's ring buffer."""
-    from crashplan.host.formats.dmesg import KERNEL_LOG_FILES
-
-    for relpath in KERNEL_LOG_FILES:
-        text = source.read_text(relpath)
-        if text is not None:
-            return tuple(text.splitlines()), "/" + relpath
+def _ring_buffer(source: Source) -> tuple[tuple[str, ...], str] | None:
+    """The live host's kernel log (/dev/kmsg) as lines, None for any other source or when unreadable."""
     kernel_log = getattr(source, "kernel_log", None)
     if source.is_live and kernel_log is not None:
         text = kernel_log()
         if text is not None:
             return tuple(text.splitlines()), "the kernel log (/dev/kmsg)"
-    return None, ""
+    return None
 
 
 def _mem_encryption(
@@ -167,8 +164,9 @@ def _mem_encryption(
     read_text: Callable[[str], str | None],
     listdir: Callable[[str], tuple[str, ...] | None],
     prov: dict[str, str],
+    kernel_log: tuple[tuple[str, ...], str] | None,
 ) -> MemEncryption | None:
-    lines, where = _kernel_log(source)
+    lines, where = kernel_log or (None, "")
     if lines is not None:
         found = parse_mem_encrypt_log(lines)
         if found is not None:

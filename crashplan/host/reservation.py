@@ -7,8 +7,8 @@ Authoritative sources: ``kernel/crash_reserve.c`` (``crashk_res`` and ``crashk_l
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 from crashplan.host.formats.iomem import KERNEL_IMAGE_NAMES, IomemMap, Resource, ram_subtree
 from crashplan.host.formats.iomem import reserved as iomem_reserved
@@ -17,15 +17,13 @@ from crashplan.host.formats.sysfs import (
     parse_kexec_crash_loaded,
     parse_kexec_crash_size,
 )
+from crashplan.host.gathering import FactLog, Reader
 from crashplan.units import GiB, format_human
 from crashplan.values import MemRange
 
-if TYPE_CHECKING:
-    pass
+__all__ = ["crash_region_names", "read_kexec_files", "read_layout", "reservation_total"]
 
-from crashplan.host.gathering import FactLog, Reader
-
-__all__ = ["crash_region_names", "read_cma_ranges", "read_kexec_crash_loaded", "read_kexec_crash_size", "read_layout", "reservation_total"]
+_T = TypeVar("_T")
 
 _LOW_LIMIT = 4 * GiB  # CRASH_ADDR_LOW_MAX: the low area of crashkernel=,high lies below it
 
@@ -94,31 +92,22 @@ def read_layout(
     return ram, kernel_image, reserved, regions, len(crash)
 
 
-def read_kexec_crash_size(r: Reader, f: FactLog) -> int | None:
-    text, relpath = r.first("sys/kernel/kexec_crash_size", "sys/kernel/kexec/crash_size")
+def read_kexec_files(r: Reader, f: FactLog) -> tuple[int | None, bool | None, tuple[MemRange, ...] | None]:
+    """``kexec_crash_size``, ``kexec_crash_loaded`` and ``kexec_crash_cma_ranges`` from /sys/kernel, each None when absent."""
+    size = _read_kexec(r, f, "kexec_crash_size", "crash_size", parse_kexec_crash_size, " (no CONFIG_KEXEC_CORE, or not captured)")
+    loaded = _read_kexec(r, f, "kexec_crash_loaded", "crash_loaded", parse_kexec_crash_loaded)
+    cma = _read_kexec(r, f, "cma_ranges", "crash_cma_ranges", parse_cma_ranges, " (kernels before the CMA export)")
+    return size, loaded, cma
+
+
+def _read_kexec(r: Reader, f: FactLog, key: str, name: str, parse: Callable[..., _T], why_absent: str = "") -> _T | None:
+    """The fact ``key`` from ``/sys/kernel/kexec_<name>`` (or ``/sys/kernel/kexec/<name>``), with its provenance."""
+    text, relpath = r.first(f"sys/kernel/kexec_{name}", f"sys/kernel/kexec/{name}")
     if text is None:
-        f.prov["kexec_crash_size"] = "unknown: /sys/kernel/kexec_crash_size is absent (no CONFIG_KEXEC_CORE, or not captured)"
+        f.prov[key] = f"unknown: /sys/kernel/kexec_{name} is absent{why_absent}"
         return None
-    f.prov["kexec_crash_size"] = f"/{relpath}"
-    return parse_kexec_crash_size(text, path=r.path(relpath))
-
-
-def read_kexec_crash_loaded(r: Reader, f: FactLog) -> bool | None:
-    text, relpath = r.first("sys/kernel/kexec_crash_loaded", "sys/kernel/kexec/crash_loaded")
-    if text is None:
-        f.prov["kexec_crash_loaded"] = "unknown: /sys/kernel/kexec_crash_loaded is absent"
-        return None
-    f.prov["kexec_crash_loaded"] = f"/{relpath}"
-    return parse_kexec_crash_loaded(text, path=r.path(relpath))
-
-
-def read_cma_ranges(r: Reader, f: FactLog) -> tuple[MemRange, ...] | None:
-    text, relpath = r.first("sys/kernel/kexec_crash_cma_ranges", "sys/kernel/kexec/crash_cma_ranges")
-    if text is None:
-        f.prov["cma_ranges"] = "unknown: /sys/kernel/kexec_crash_cma_ranges is absent (kernels before the CMA export)"
-        return None
-    f.prov["cma_ranges"] = f"/{relpath}"
-    return parse_cma_ranges(text, path=r.path(relpath))
+    f.prov[key] = f"/{relpath}"
+    return parse(text, path=r.path(relpath))
 
 
 def reservation_total(

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 from crashplan.envelope import RESULT_VERSION
 from crashplan.errors import ExitCode
-from crashplan.host.formats.dmesg import Dmesg, crash_log_lines
+from crashplan.host.formats.dmesg import crash_log_lines
 from crashplan.kernel.crashkernel import decide
 from crashplan.kernel.lint import diagnose
 from crashplan.kernel.versions import feature_cases
@@ -94,7 +94,6 @@ def _quote(lines: tuple[str, ...], *needles: str) -> str:
 def verify_host(
     facts: HostFacts,
     *,
-    dmesg: Dmesg | None = None,
     service: KdumpService | None = None,
     proposed: str | None = None,
 ) -> HostState:
@@ -106,7 +105,7 @@ def verify_host(
     findings: list[Finding] = []
     tokens = _crashkernel_tokens(facts.cmdline)
     decision = facts.cmdline_crashkernel
-    log = crash_log_lines(dmesg) if dmesg is not None else ()
+    log = crash_log_lines(facts.dmesg) if facts.dmesg is not None else ()
     asked = cma_asked = None
     if tokens is not None and decision is not None:
         asked = decision.crash_size + decision.low_size if decision.ok else 0
@@ -221,8 +220,8 @@ def check_host(ctx: PlanContext, *, proposed: str | None = None) -> CheckReport:
     elif "crashkernel=" not in cmdline:
         findings = (Finding("error", "no-crashkernel", "no crashkernel= parameter: the kernel reserves nothing and no dump is written"),)
     else:
-        findings = check_cmdline(cmdline, facts, fp, dmesg=ctx.dmesg)
-    host = verify_host(facts, dmesg=ctx.dmesg, service=ctx.service, proposed=_crashkernel_tokens(proposed) if proposed else None)
+        findings = check_cmdline(cmdline, facts, fp)
+    host = verify_host(facts, service=ctx.service, proposed=_crashkernel_tokens(proposed) if proposed else None)
     return CheckReport(cmdline, proposed is not None, fp, findings, host)
 
 
@@ -413,7 +412,6 @@ def check_cmdline(
     facts: HostFacts,
     footprint: Footprint,
     *,
-    dmesg: Dmesg | None = None,
     simulation: Simulation | None = None,
     layout: Layout | None = None,
 ) -> tuple[Finding, ...]:
@@ -425,7 +423,7 @@ def check_cmdline(
     (``recommend`` judges its own answer with this function).
     """
     cases = feature_cases(facts.arch or "x86_64", facts.kernel_version)
-    results = [_check_with(cmdline, facts, footprint, f, dmesg, simulation, layout) for f in cases]
+    results = [_check_with(cmdline, facts, footprint, f, simulation, layout) for f in cases]
     if len(results) == 1 or results[0] == results[1]:
         return results[-1]
     # The kernel version is unknown and the two ends of the history disagree: report both,
@@ -443,14 +441,13 @@ def _check_with(
     facts: HostFacts,
     footprint: Footprint,
     f: Features,
-    dmesg: Dmesg | None,
     simulation: Simulation | None,
     layout: Layout | None,
 ) -> tuple[Finding, ...]:
     ram = facts.system_ram or 0
     findings: list[Finding] = []
     d = decide(cmdline, ram, f)  # once: the option, its placement and the lint all read it
-    option = evaluate_option("checked", "check", cmdline, facts, footprint, dmesg, simulation=simulation, layout=layout, features=f, decision=d)
+    option = evaluate_option("checked", "check", cmdline, facts, footprint, simulation=simulation, layout=layout, features=f, decision=d)
     if not d.ok and not (d.reserves_cma and f.cma_despite_error):
         findings.append(Finding("error", "not-reserved", f"the kernel reserves nothing: {d.error}"))
     if option.places == "never":

@@ -17,8 +17,7 @@ from crashplan.host.bootfiles import (
     analyse_boot_files,
     boot_file_json,
 )
-from crashplan.host.facts import HostFacts, gather_facts, read_kernel_log
-from crashplan.host.formats.dmesg import Dmesg
+from crashplan.host.facts import HostFacts, gather_facts
 from crashplan.host.formats.sosreport import KdumpctlEstimate
 from crashplan.host.services import KdumpService, read_kdump_service
 from crashplan.host.sosreport import read_kdumpctl_estimate, sos_boot_files
@@ -35,7 +34,6 @@ class PlanContext:
     facts: HostFacts
     profile: Profile
     profile_detected: bool
-    dmesg: Dmesg | None
     service: KdumpService | None = None
     kdumpctl: KdumpctlEstimate | None = None
 
@@ -149,4 +147,4 @@ def gather_for_plan(
             kernel_release=facts.kernel_release,
         )
         detected = True
-    return PlanContext(source.name, facts, chosen, detected, read_kernel_log(source), read_kdump_service(source), read_kdumpctl_estimate(source))
+    return PlanContext(source.name, facts, chosen, detected, read_kdump_service(source), read_kdumpctl_estimate(source))

@@ -93,8 +93,9 @@ def expand_sources(paths: Iterable[str]) -> list[str]:
 
 # Fleets are mostly hosts of a few shapes (one image on one hardware model): each worker plans a
 # shape once and reuses the result for every host whose facts are the same.  The key is every
-# fact the plan reads; the free-block counts of /proc/buddyinfo change from host to host and
-# from second to second, and no plan reads them.
+# fact the plan reads (the kernel log among them: it says where the initrd was); the free-block
+# counts of /proc/buddyinfo change from host to host and from second to second, and no plan
+# reads them.
 _PLAN_CACHE_SIZE = 1024
 _PLANS: dict[object, HostResult] = {}
 _KEY_FIELDS = tuple(f.name for f in fields(HostFacts) if f.name not in ("buddyinfo", "provenance", "source"))
@@ -102,7 +103,7 @@ _KEY_FIELDS = tuple(f.name for f in fields(HostFacts) if f.name not in ("buddyin
 
 def _plan_key(ctx: PlanContext, strategy: str) -> tuple[object, ...]:
     facts = ctx.facts
-    return (strategy, ctx.profile.name, ctx.dmesg, *(getattr(facts, name) for name in _KEY_FIELDS))
+    return (strategy, ctx.profile.name, *(getattr(facts, name) for name in _KEY_FIELDS))
 
 
 def _one(source: str, strategy: str, arch: str | None = None, kernel_version: str | None = None) -> HostResult:
@@ -117,7 +118,7 @@ def _one(source: str, strategy: str, arch: str | None = None, kernel_version: st
         known = _PLANS.get(key)
         if known is not None:
             return replace(known, source=source)
-        plan = make_plan(ctx.facts, footprint_inputs(ctx.facts, ctx.profile), ctx.profile, strategy=strategy, dmesg=ctx.dmesg, compare=False)  # type: ignore[arg-type]
+        plan = make_plan(ctx.facts, footprint_inputs(ctx.facts, ctx.profile), ctx.profile, strategy=strategy, compare=False)  # type: ignore[arg-type]
     except CrashplanError as e:
         return HostResult(source, False, e.one_line())
     current = next((o for o in plan.options if o.kind == "current"), None)

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from crashplan.host.facts import HostFacts
-from crashplan.host.formats.dmesg import Dmesg
 from crashplan.kernel.crashkernel import Decision, decide
 from crashplan.kernel.features import Features, features_for
 from crashplan.planning.footprint import Footprint
@@ -78,24 +77,23 @@ def features_of(facts: HostFacts) -> Features:
 def placement_of(
     facts: HostFacts,
     cmdline: str,
-    dmesg: Dmesg | None,
     layout: Layout | None = None,
     features: Features | None = None,
     decision: Decision | None = None,
 ) -> Simulation | None:
     """The placement of ``cmdline``, None when the host shows no addresses to place it in."""
     if layout is None:
-        layout = host_layout(facts, dmesg)
+        layout = host_layout(facts)
         if layout is None:
             return None
-    return simulate(facts, cmdline, features=features or features_of(facts), dmesg=dmesg, layout=layout, decision=decision)
+    return simulate(facts, cmdline, features=features or features_of(facts), layout=layout, decision=decision)
 
 
-def host_layout(facts: HostFacts, dmesg: Dmesg | None) -> Layout | None:
+def host_layout(facts: HostFacts) -> Layout | None:
     """The host's memory as placement sees it, built once for every parameter a plan places."""
     if not facts.addresses_visible or not facts.ram:
         return None
-    return layout_from_facts(facts, dmesg=dmesg)
+    return layout_from_facts(facts)
 
 
 def evaluate_option(
@@ -104,7 +102,6 @@ def evaluate_option(
     cmdline: str | None,
     facts: HostFacts,
     footprint: Footprint,
-    dmesg: Dmesg | None = None,
     *,
     simulation: Simulation | None = None,
     layout: Layout | None = None,
@@ -125,7 +122,7 @@ def evaluate_option(
     standard = (d.crash_size + d.low_size) if d.ok else 0
     borrowed = d.cma_size if d.reserves_cma else 0
     reuse = simulation is not None and simulation.cmdline == cmdline and simulation.features == f
-    sim = simulation if reuse else placement_of(facts, cmdline, dmesg, layout, f, d)
+    sim = simulation if reuse else placement_of(facts, cmdline, layout, f, d)
     places = None
     if sim is not None:
         verdicts = [v.verdict for v in sim.assessment.verdicts if v.name != "crashkernel-cma"]

@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Literal
 
 from crashplan.errors import CrashplanError
 from crashplan.host.facts import HostFacts
-from crashplan.host.formats.dmesg import Dmesg
 from crashplan.kernel.features import Features
 from crashplan.kernel.lint import diagnose
 from crashplan.planning.footprint import Footprint, FootprintInputs, estimate_footprint, round_up
@@ -118,7 +117,6 @@ def make_plan(
     *,
     strategy: Strategy = "auto",
     others: tuple[Profile, ...] = (),
-    dmesg: Dmesg | None = None,
     compare: bool = True,
 ) -> Plan:
     """Recommend a parameter for the host with ``strategy`` and compare it with the alternatives.
@@ -169,24 +167,24 @@ def make_plan(
         reason = reason or "the smallest crashkernel=X that covers the estimated need with the margin"
     _require_checkable(facts, chosen)
     cmdline = " ".join(tokens)
-    layout = host_layout(facts, dmesg)
-    sim = placement_of(facts, cmdline, dmesg, layout)
+    layout = host_layout(facts)
+    sim = placement_of(facts, cmdline, layout)
     # Every parameter printed is judged by check's own code on the same facts (check_cmdline);
     # the first candidate without an error-level finding is the answer.
     candidates: list[_Candidate] = [(chosen, tokens, cmdline, sim, "")]
-    candidates += _high_candidates(chosen, tokens, sim, facts, footprint, f, dmesg, layout, first=candidates)
+    candidates += _high_candidates(chosen, tokens, sim, facts, footprint, f, layout, first=candidates)
     if strategy == "auto" and chosen == "cma":
         # auto promises an answer: when the ,cma setup does not pass check here, the standard one may.
         plain = (f"crashkernel={format_size(footprint.recommended_size)}",)
-        plain_sim = placement_of(facts, plain[0], dmesg, layout)
+        plain_sim = placement_of(facts, plain[0], layout)
         why = "; the ,cma setup does not pass check on this host, so the standard reservation"
         candidates.append(("standard", plain, plain[0], plain_sim, why))
-        candidates += _high_candidates("standard", plain, plain_sim, facts, footprint, f, dmesg, layout, first=candidates, why=why)
+        candidates += _high_candidates("standard", plain, plain_sim, facts, footprint, f, layout, first=candidates, why=why)
     from crashplan.planning import check  # check's own code judges every candidate
 
     judged = []
     for c_kind, c_tokens, c_line, c_sim, c_reason in candidates:
-        errors = [x for x in check.check_cmdline(c_line, facts, footprint, dmesg=dmesg, simulation=c_sim, layout=layout) if x.severity == "error"]
+        errors = [x for x in check.check_cmdline(c_line, facts, footprint, simulation=c_sim, layout=layout) if x.severity == "error"]
         if not errors:
             chosen, tokens, cmdline, sim = c_kind, c_tokens, c_line, c_sim  # type: ignore[assignment]
             reason += c_reason
@@ -204,9 +202,9 @@ def make_plan(
                 findings.append(Finding("error" if v.verdict == "never" else "warning", f"area-{v.verdict}", f"{v.name} of {format_size(v.size)}: {v.verdict} on this host"))
     warnings = sim.warnings if sim is not None and sim.cmdline == cmdline else diagnose(cmdline, f, facts.system_ram)
     findings.extend(w for w in warnings if w.severity != "info")
-    recommendation = evaluate_option(f"crashplan {chosen}", chosen, cmdline, facts, footprint, dmesg, simulation=sim)
+    recommendation = evaluate_option(f"crashplan {chosen}", chosen, cmdline, facts, footprint, simulation=sim)
     if compare:
-        options = _comparison(facts, footprint, profile, others, chosen, recommendation, dmesg, layout)
+        options = _comparison(facts, footprint, profile, others, chosen, recommendation, layout)
     else:
         options = (current_option(facts, footprint), recommendation)
     return Plan(chosen, reason, cmdline, tokens, recommendation, options, footprint, sim, tuple(findings))
@@ -289,7 +287,6 @@ def _high_candidates(
     facts: HostFacts,
     footprint: Footprint,
     f: Features,
-    dmesg: Dmesg | None,
     layout: Layout | None,
     *,
     first: list[_Candidate],
@@ -307,7 +304,7 @@ def _high_candidates(
     size = footprint.recommended_size if kind == "standard" else footprint.cma_fixed_size
     high = (*tokens[:-1], f"crashkernel={format_size(size)},high")
     line = " ".join(high)
-    high_sim = placement_of(facts, line, dmesg, layout)
+    high_sim = placement_of(facts, line, layout)
     if high_sim is None:
         return []
     entry = (kind, high, line, high_sim, why + "; the low 4 GiB cannot always hold it, so it goes high with the default low area")
@@ -325,7 +322,6 @@ def _comparison(
     others: tuple[Profile, ...],
     chosen: str,
     recommendation: Option,
-    dmesg: Dmesg | None,
     layout: Layout | None,
 ) -> tuple[Option, ...]:
     rows = []
@@ -338,20 +334,20 @@ def _comparison(
                    "fits", taken >= footprint.total, "nothing", "-")
         )
     else:
-        rows.append(evaluate_option("current", "current", current, facts, footprint, dmesg, layout=layout))
+        rows.append(evaluate_option("current", "current", current, facts, footprint, layout=layout))
     if profile.default_crashkernel:
-        rows.append(evaluate_option(f"{profile.name} default", "distro", f"crashkernel={profile.default_crashkernel}", facts, footprint, dmesg, layout=layout))
+        rows.append(evaluate_option(f"{profile.name} default", "distro", f"crashkernel={profile.default_crashkernel}", facts, footprint, layout=layout))
     for other in others:
         if other.default_crashkernel and other.name != profile.name:
-            rows.append(evaluate_option(f"{other.name} default", "other-distro", f"crashkernel={other.default_crashkernel}", facts, footprint, dmesg, layout=layout))
+            rows.append(evaluate_option(f"{other.name} default", "other-distro", f"crashkernel={other.default_crashkernel}", facts, footprint, layout=layout))
     for kind in ("standard", "cma"):
         if kind == chosen:
             rows.append(recommendation)
         elif kind == "standard":
-            rows.append(evaluate_option("crashplan standard", "standard", f"crashkernel={format_size(footprint.recommended_size)}", facts, footprint, dmesg, layout=layout))
+            rows.append(evaluate_option("crashplan standard", "standard", f"crashkernel={format_size(footprint.recommended_size)}", facts, footprint, layout=layout))
         elif features_of(facts).has_cma:
             cma = f"crashkernel={format_size(footprint.cma_size)},cma crashkernel={format_size(footprint.cma_fixed_size)}"
-            rows.append(evaluate_option("crashplan cma", "cma", cma, facts, footprint, dmesg, layout=layout))
+            rows.append(evaluate_option("crashplan cma", "cma", cma, facts, footprint, layout=layout))
     if chosen == "ranged":
         rows.append(recommendation)
     return tuple(rows)

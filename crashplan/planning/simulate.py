@@ -15,7 +15,6 @@ from crashplan.envelope import envelope
 from crashplan.errors import CrashplanError, ExitCode, ParseError
 from crashplan.host.facts import HostFacts
 from crashplan.host.formats.cmdline import split_cmdline
-from crashplan.host.formats.dmesg import Dmesg
 from crashplan.kernel.crashkernel import Decision, decide
 from crashplan.kernel.features import DEFAULT_KERNEL_VERSION, Features, features_for
 from crashplan.kernel.grammar import scan_crashkernel
@@ -45,8 +44,10 @@ class Simulation:
     error: ParseError | None = None
 
 
-def layout_from_facts(facts: HostFacts, *, dmesg: Dmesg | None = None) -> Layout:
+def layout_from_facts(facts: HostFacts) -> Layout:
     """The memblock layout of the host's next boot, from what its capture shows.
+
+    The initrd is where the host's kernel log (``facts.dmesg``) says it was, when the capture has one.
 
     Raises :class:`CrashplanError` (exit 3) when the capture has no addresses (non-root).
     """
@@ -67,7 +68,7 @@ def layout_from_facts(facts: HostFacts, *, dmesg: Dmesg | None = None) -> Layout
             span = nodes.setdefault(zone.node, [zone.span.start, zone.span.end])
             span[0], span[1] = min(span[0], zone.span.start), max(span[1], zone.span.end)
     node_ranges = tuple(MemRange(a, b) for _, (a, b) in sorted(nodes.items())) if len(nodes) > 1 else ()
-    initrd = dmesg.initrd if dmesg is not None else None
+    initrd = facts.dmesg.initrd if facts.dmesg is not None else None
     initrd_size = facts.boot_files.initrd.size if facts.boot_files.initrd is not None else None
     return build_layout(
         facts.arch,
@@ -88,18 +89,17 @@ def simulate(
     cmdline: str,
     *,
     features: Features | None = None,
-    dmesg: Dmesg | None = None,
     layout: Layout | None = None,
     decision: Decision | None = None,
 ) -> Simulation:
     """Place the ``crashkernel=`` tokens of ``cmdline`` on the host ``facts`` describe.
 
-    ``layout`` is ``layout_from_facts(facts, dmesg=dmesg)`` and ``decision`` the kernel's
+    ``layout`` is ``layout_from_facts(facts)`` and ``decision`` the kernel's
     decision for ``cmdline`` on this host when the caller already has them (a plan places
     several parameters on one host; check judges one it has decided).
     """
     if layout is None:
-        layout = layout_from_facts(facts, dmesg=dmesg)
+        layout = layout_from_facts(facts)
     f = features or features_for(layout.arch, facts.kernel_version)
     if facts.system_ram is None:
         raise CrashplanError("placement needs the system RAM size, and the source does not tell it", code="ram-unknown")

@@ -263,6 +263,20 @@ def test_crash_region_matches_the_kernel_log(name: str) -> None:
     assert facts.kexec_crash_size == facts.reservation_total
 
 
+def test_kernel_log_is_a_fact_and_a_snapshot_keeps_it(tmp_path: Path) -> None:
+    """The captured boot's log is in the facts with its path; a snapshot of the tree reads back the same log."""
+    from crashplan.host.sources.capture import capture_snapshot
+
+    name = "qemu-x86_64-4g-no-crashkernel"
+    facts = gather_facts(DirSource(HOSTS / name))
+    assert facts.dmesg is not None and facts.provenance["dmesg"] == "/dmesg.txt"
+    assert facts.dmesg.initrd == MemRange(0xBFEE4000, 0xBFFE0000)  # "RAMDISK: [mem 0xbfee4000-0xbffdffff]"
+    snapshot = gather_facts(open_source(capture_snapshot(DirSource(HOSTS / name), tmp_path / "snap.tar.zst").dest))
+    assert snapshot.dmesg == facts.dmesg
+    without = gather_facts(DirSource(HOSTS / "lore-x86-hpe-xeon-32g-crash-low256m-high512m"))
+    assert without.dmesg is None and without.provenance["dmesg"].startswith("unknown: none of /dmesg.txt")
+
+
 def test_non_root_capture_is_an_estimate_with_a_finding() -> None:
     """A map read without root: no addresses, system RAM from MemTotal marked estimate, the notice."""
     facts = gather_facts(DirSource(HOSTS / "vivianchen-qemu-nonroot"))

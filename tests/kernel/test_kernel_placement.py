@@ -40,7 +40,7 @@ def _as_snapshot(boot: harness.Boot, root: Path) -> Path:
 def predict(s: scenarios.Scenario, base: harness.Boot, truth_cmdline: str, tmp_path: Path) -> tuple[Assessment, int]:
     """crashplan's prediction for the truth command line, from the capture boot alone."""
     host = crashplan.open_host(str(_as_snapshot(base, tmp_path / "capture")))
-    assert host.facts.arch == "x86_64" and host.dmesg is not None and host.dmesg.initrd is not None
+    assert host.facts.arch == "x86_64" and host.facts.dmesg is not None and host.facts.dmesg.initrd is not None
     sim = crashplan.simulate(host, truth_cmdline)
     return sim.assessment, sim.decision.system_ram
 

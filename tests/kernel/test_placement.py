@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crashplan.host.facts import gather_facts, read_kernel_log
+from crashplan.host.facts import gather_facts
 from crashplan.host.sources import open_source
 from crashplan.kernel.crashkernel import decide
 from crashplan.kernel.features import features_for
@@ -31,8 +31,7 @@ HPE = HOSTS / "lore-x86-hpe-xeon-32g-crash-low256m-high512m"
 
 
 def _sim(host: Path, spec: str):
-    source = open_source(host)
-    return simulate(gather_facts(source), spec, dmesg=read_kernel_log(source))
+    return simulate(gather_facts(open_source(host)), spec)
 
 
 def _brute_top_down(ranges, size, align, start, end):

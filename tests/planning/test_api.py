@@ -87,10 +87,46 @@ def test_library_plan_fleet_summarises_per_host_results() -> None:
         assert decide(summary.ranged, r.system_ram, features_for("x86_64", r.kernel_version)).crash_size >= r.recommended_size
 
 
-def test_front_door_lists_what_api_defines() -> None:
-    """crashplan.__all__ (kept in the package so that importing it stays light) names exactly api's names."""
+def test_front_door_names_resolve_to_their_definitions() -> None:
+    """Every name of crashplan.__all__ (api's one list) is the call api defines or the result type its module defines."""
+    import inspect
+    from importlib import import_module
+
     import crashplan.api
 
-    assert set(crashplan.__all__) - {"__version__"} == set(crashplan.api.__all__)
-    for name in crashplan.api.__all__:
+    assert crashplan.__all__ == [*crashplan.api.__all__, "__version__"]
+    calls = {n for n, v in vars(crashplan.api).items() if inspect.isfunction(v) and v.__module__ == "crashplan.api" and not n.startswith("_")}
+    assert calls == set(crashplan.api.__all__) - set(crashplan.api._TYPES)  # no call left out, none listed twice
+    for name in calls:
         assert getattr(crashplan, name) is getattr(crashplan.api, name)
+    for name, module in crashplan.api._TYPES.items():
+        defined = getattr(import_module(module), "PlanContext" if name == "Host" else name)
+        assert isinstance(defined, type) and defined.__module__ == module
+        assert getattr(crashplan, name) is getattr(crashplan.api, name) is defined
+    star: dict[str, object] = {}
+    exec("from crashplan import *", star)
+    assert set(crashplan.__all__) <= star.keys() and star["__version__"] == crashplan.__version__
+
+
+def test_front_door_help_names_every_call() -> None:
+    """help() on the front door shows each call with its summary line."""
+    import pydoc
+
+    import crashplan.api
+
+    text = pydoc.render_doc(crashplan.api, renderer=pydoc.plaintext)
+    for name in set(crashplan.api.__all__) - set(crashplan.api._TYPES):
+        summary = (getattr(crashplan.api, name).__doc__ or "").splitlines()[0]
+        assert f"{name}(" in text and summary and summary in text, name
+    assert "The front door" in pydoc.render_doc(crashplan, renderer=pydoc.plaintext)
+
+
+def test_importing_the_package_loads_only_its_list() -> None:
+    """import crashplan loads crashplan.api for the names and no other module (not even typing)."""
+    import json
+    import subprocess
+    import sys
+
+    probe = "import sys, json; before = set(sys.modules); import crashplan; print(json.dumps(sorted(set(sys.modules) - before - {'__future__'})))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert json.loads(out) == ["crashplan", "crashplan.api"]

@@ -108,7 +108,8 @@ def test_a_host_shape_is_planned_once_and_reused_exactly(tmp_path, monkeypatch):
     """Copies of one host share a plan (with their own names); other facts get their own plan.
 
     The reused result equals a fresh plan of the copy, the free-block counts of buddyinfo do
-    not split a shape, and a different MemTotal does.
+    not split a shape, and a different MemTotal does, and so does a kernel log that puts the
+    initrd elsewhere.
     """
     import re
 
@@ -116,7 +117,7 @@ def test_a_host_shape_is_planned_once_and_reused_exactly(tmp_path, monkeypatch):
 
     sample = HOSTS / "qemu-x86_64-4g-no-crashkernel"
     copies = []
-    for i in range(3):
+    for i in range(4):
         dest = tmp_path / f"copy{i}"
         shutil.copytree(sample, dest)
         copies.append(dest)
@@ -124,6 +125,8 @@ def test_a_host_shape_is_planned_once_and_reused_exactly(tmp_path, monkeypatch):
     buddy.write_text(re.sub(r"\b(\d+)\b", lambda m: str(int(m[1]) + 1) if len(m[1]) > 1 else m[1], buddy.read_text()))
     meminfo = copies[2] / "proc" / "meminfo"
     meminfo.write_text(re.sub(r"(?m)^(MemTotal:\s+)(\d+)", lambda m: f"{m[1]}{int(m[2]) - 4096}", meminfo.read_text(), count=1))
+    log = copies[3] / "dmesg.txt"
+    log.write_text(log.read_text().replace("RAMDISK: [mem 0xbfee4000-0xbffdffff]", "RAMDISK: [mem 0x7fee4000-0x7ffdffff]"))
 
     from crashplan.planning.recommend import make_plan as real_make_plan
 
@@ -136,7 +139,7 @@ def test_a_host_shape_is_planned_once_and_reused_exactly(tmp_path, monkeypatch):
     monkeypatch.setattr("crashplan.planning.recommend.make_plan", counting)
     monkeypatch.setattr(fleet, "_PLANS", {})
     results = [fleet._one(str(c), "auto") for c in copies]
-    assert len(planned) == 2  # copy1 reused copy0's plan; copy2's MemTotal differs
+    assert len(planned) == 3  # copy1 reused copy0's plan; copy2's MemTotal differs, copy3's initrd
     assert [r.source for r in results] == [str(c) for c in copies]
     monkeypatch.setattr(fleet, "_PLANS", {})
     fresh = fleet._one(str(copies[1]), "auto")

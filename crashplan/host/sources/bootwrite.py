@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from crashplan.errors import SourceError
@@ -26,11 +27,11 @@ class WriteResult:
     backup: str | None
 
 
-def write_dropin(path: str, content: str, *, is_ours: bool | None, force: bool) -> WriteResult:
+def write_dropin(path: str, content: str, *, is_ours: Callable[[str], bool], force: bool) -> WriteResult:
     """Write ``content`` to ``path`` atomically.
 
-    :param is_ours: whether the existing file is a crashplan drop-in (None when it does not
-        exist); another file is refused unless ``force``.
+    :param is_ours: whether the start of an existing file (its first 4096 characters) is a
+        crashplan drop-in; another file is refused unless ``force``.
     """
     parent = os.path.dirname(os.path.abspath(path)) or "."
     if not os.path.isdir(parent):
@@ -38,7 +39,7 @@ def write_dropin(path: str, content: str, *, is_ours: bool | None, force: bool) 
     if os.path.lexists(path):
         if os.path.isdir(path) or os.path.islink(path):
             raise SourceError("is a directory or a link; nothing written", path=path, code="write-refused")
-        if not is_ours and not force:
+        if not force and not _written_by_crashplan(path, is_ours):
             raise SourceError(
                 "exists and was not written by crashplan; nothing written",
                 path=path,
@@ -62,3 +63,14 @@ def write_dropin(path: str, content: str, *, is_ours: bool | None, force: bool) 
             os.unlink(tmp)
         raise SourceError(f"cannot write: {e.strerror or e}; nothing changed", path=path, code="write-failed") from e
     return WriteResult(path, backup)
+
+
+def _written_by_crashplan(path: str, is_ours: Callable[[str], bool]) -> bool:
+    """Whether the existing ``path`` is a crashplan drop-in; a device or a FIFO is not read (nor ours)."""
+    if not os.path.isfile(path):
+        return False
+    try:
+        with open(path, encoding="utf-8", errors="replace") as existing:
+            return is_ours(existing.read(4096))
+    except OSError as e:
+        raise SourceError(f"cannot read the file it would replace: {e.strerror or e}; nothing written", path=path, code="write-refused") from e

@@ -13,7 +13,7 @@ import pytest
 from clirun import run
 
 from crashplan.errors import SourceError
-from crashplan.host.facts import gather_facts, read_kernel_log
+from crashplan.host.facts import gather_facts
 from crashplan.host.sources import archive as archive_module
 from crashplan.host.sources import open_source
 
@@ -126,11 +126,12 @@ def test_archive_skips_what_crashplan_does_not_read(both):
 
 
 def test_facts_and_kernel_log_agree(both):
-    """gather_facts and the kernel log from the archive equal those from the directory."""
-    directory, archive = (open_source(str(p)) for p in both)
-    assert gather_facts(archive) == gather_facts(directory)
-    log = read_kernel_log(archive)
-    assert log is not None and log == read_kernel_log(directory)
+    """gather_facts, the kernel log among them, from the archive equal those from the directory."""
+    directory, archive = (gather_facts(open_source(str(p))) for p in both)
+    assert archive == directory
+    log = archive.dmesg
+    assert log is not None and log == directory.dmesg
+    assert archive.provenance["dmesg"] == directory.provenance["dmesg"] == "/sos_commands/kernel/dmesg"
     assert any(line.startswith("crashkernel reserved:") for line in log.lines)
 
 
