@@ -53,7 +53,7 @@ from crashplan.host.formats.osrelease import OsRelease, parse_os_release
 from crashplan.host.formats.zoneinfo import ZoneInfo, parse_zoneinfo
 from crashplan.host.platform import LuksDevice, gather_platform
 from crashplan.kernel.crashkernel import Decision, decide
-from crashplan.kernel.features import KernelVersion, features_for
+from crashplan.kernel.features import KernelVersion, features_for, vendor_auto_kernel
 from crashplan.units import format_human
 from crashplan.values import Finding, MemRange, build_columns
 
@@ -248,10 +248,17 @@ def gather_facts(source: Source, *, arch: str | None = None, kernel_version: str
         else ("unknown: /proc/meminfo is absent" if meminfo is None else "no CmaTotal in /proc/meminfo (CONFIG_CMA off)")
     )
 
+    log_text, log_where = _kernel_log(source, f)
+    dmesg = None if log_text is None else parse_dmesg(log_text)
     ram, kernel_image, reserved, crash_regions, crash_lines = read_layout(f, iomem)
+    if not crash_regions and not visible and dmesg is not None and dmesg.crash_regions:
+        # No address map to read them from (no /proc/iomem, or read without root): the log has them.
+        crash_regions = dmesg.crash_regions
+        f.prov["crash_regions"] = f"the kernel log's crashkernel reservation lines ({log_where})"
     kexec_size, kexec_loaded, cma_ranges = read_kexec_files(r, f)
     total = reservation_total(f, iomem, arch, crash_regions, crash_lines, kexec_size)
-    system_ram, estimated = infer_system_ram(f, iomem, arch, ram, mem_total, kexec_size)
+    logged_ram = None if dmesg is None or dmesg.system_ram is None else (dmesg.system_ram, log_where)
+    system_ram, estimated = infer_system_ram(f, iomem, arch, ram, mem_total, kexec_size, logged_ram)
 
     zoneinfo_text = r.text("proc/zoneinfo")
     zoneinfo = None if zoneinfo_text is None else r.parse("proc/zoneinfo", "zoneinfo", lambda t, p: parse_zoneinfo(t, path=p, counters=False))
@@ -262,7 +269,7 @@ def gather_facts(source: Source, *, arch: str | None = None, kernel_version: str
     numa_nodes, zones = _zones(f, zoneinfo, page_size)
     online, possible = _cpus(r, f, info, source.is_live)
 
-    decision = _decision(f, cmdline, system_ram, estimated, arch, version)
+    decision = _decision(f, cmdline, system_ram, estimated, arch, version, release)
     _check_consistency(f, system_ram, estimated, mem_total, total, decision, cma_total, visible)
     if kexec_size is None and source.exists("sys/kernel") and not source.exists("sys/kernel/kexec_loaded"):
         f.note(
@@ -274,7 +281,6 @@ def gather_facts(source: Source, *, arch: str | None = None, kernel_version: str
     distro = _distro(r, f, release)
     kdump, kdump_files = _kdump(r, f, distro)
     boot = _boot_files(f, source, stored, release)
-    log_text, log_where = _kernel_log(source, f)
     # Platform facts (crashplan.host.platform): their provenance, findings and absences join ours.
     platform = gather_platform(
         source, r.text, kdump=kdump, kdump_where=f.prov["kdump"], iomem=iomem,
@@ -339,7 +345,7 @@ def gather_facts(source: Source, *, arch: str | None = None, kernel_version: str
         iommus=platform.iommus,
         luks_devices=platform.luks_devices,
         dump_protocol=platform.dump_protocol,
-        dmesg=None if log_text is None else parse_dmesg(log_text),
+        dmesg=dmesg,
     )
 
 
@@ -472,6 +478,7 @@ def _decision(
     estimated: bool,
     arch: str | None,
     version: KernelVersion | None,
+    release: str | None,
 ) -> Decision | None:
     """What the running kernel made of its command line's ``crashkernel=`` (``syntax.decide``)."""
     missing = [
@@ -483,6 +490,10 @@ def _decision(
         f.prov["cmdline_crashkernel"] = f"unknown: {' and '.join(missing)} unknown"
         return None
     assert cmdline is not None and system_ram is not None and arch is not None
+    tokens = [w for w in cmdline.kernel_args if w.startswith("crashkernel=")]
+    if tokens and all(w.lower() == "crashkernel=auto" for w in tokens) and vendor_auto_kernel(release):
+        f.prov["cmdline_crashkernel"] = f"unknown: crashkernel=auto is the RHEL kernel patch's own size on {release}, not modelled (the reservation shows what it gave)"
+        return None
     features = features_for(arch, version)
     rules = f"{arch} rules of Linux {features.version}" + ("" if version else " (the newest mirrored: kernel version unknown)")
     ram = f"{format_human(system_ram)} of system RAM" + (" (estimated)" if estimated else "")

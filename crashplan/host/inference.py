@@ -371,8 +371,13 @@ def infer_system_ram(
     ram: tuple[MemRange, ...],
     mem_total: int | None,
     kexec_size: int | None,
+    logged: tuple[int, str] | None = None,
 ) -> tuple[int | None, bool]:
-    """System RAM as ``parse_crashkernel()`` counts it, and whether it is an estimate."""
+    """System RAM as ``parse_crashkernel()`` counts it, and whether it is an estimate.
+
+    ``logged`` is the RAM the kernel log's ``Reserving ... (System RAM: NMB)`` line gives (the
+    same ``memblock_phys_mem_size()``, to the MiB) and the log's path: the next best after iomem.
+    """
     if ram:
         total = sum(r.size for r in ram)
         why = "sum of top-level System RAM in /proc/iomem"
@@ -390,6 +395,14 @@ def infer_system_ram(
             why += " plus the top-level 'Crash kernel' carved out of it (s390 ident_map_size)"
         f.prov["system_ram"] = why
         return total, False
+    if logged is not None:
+        f.prov["system_ram"] = f"estimate: 'System RAM' of the crashkernel line in the kernel log ({logged[1]}), memblock_phys_mem_size() rounded down to the MiB"
+        f.note(
+            "warning",
+            "system-ram-estimated",
+            "system RAM taken from the kernel log's crashkernel line, to the MiB: /proc/iomem is absent or has no System RAM",
+        )
+        return logged[0], True
     if mem_total is not None:
         why = "estimate: MemTotal"
         total = mem_total

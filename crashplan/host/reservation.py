@@ -121,7 +121,8 @@ def reservation_total(
     """Bytes reserved for the crash kernel (main plus low area; CMA not included)."""
     if regions:
         total = sum(r.size for r in regions)
-        f.prov["reservation_total"] = "sum of the 'Crash kernel' ranges in /proc/iomem"
+        where = f.prov.get("crash_regions", "")
+        f.prov["reservation_total"] = f"sum of {where}" if where.startswith("the kernel log") else "sum of the 'Crash kernel' ranges in /proc/iomem"
         if kexec_size is not None and kexec_size != total:
             f.note(
                 "warning",

@@ -8,13 +8,14 @@ architecture table: names, aliases and switches.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import NamedTuple
 
 from crashplan.errors import ParseError
 from crashplan.units import MiB
 
-__all__ = ["ARCHES", "DEFAULT_KERNEL_VERSION", "Features", "KernelVersion", "canonical_arch", "features_for", "parse_kernel_version"]
+__all__ = ["ARCHES", "DEFAULT_KERNEL_VERSION", "Features", "KernelVersion", "canonical_arch", "features_for", "parse_kernel_version", "vendor_auto_kernel"]
 
 ARCHES = ("x86_64", "arm64", "riscv64", "loongarch64", "ppc64le", "s390x")
 # Every spelling of an arch that crashplan meets: ``uname -m``, Debian's architecture names
@@ -160,3 +161,22 @@ def features_for(arch: str = "x86_64", version: KernelVersion | str | None = Non
         rejects_size_ge_ram=v >= _V(6, 11),
         default_low_size=low.get(name, 0),
     )
+
+
+# RHEL 6, 7 and 8 kernels carry a patch, never upstream, that turns crashkernel=auto into a size
+# of their own (RHEL 7 x86_64: 161 MiB + 64 MiB per TiB from 2 GiB up); RHEL 9 dropped it.
+_RHEL_AUTO_RELEASE = re.compile(r"\.el[678](?:_\d+)?(?:\.|$)")
+
+
+def vendor_auto_kernel(release: str | None) -> bool:
+    """True when the kernel release is a RHEL 6 to 8 build, whose ``crashkernel=auto`` is a size of its own.
+
+    The mainline rules (``decide()``) reject ``auto`` and reserve nothing; such a kernel reserves
+    what its patch computes, which crashplan does not model.
+
+    >>> vendor_auto_kernel("3.10.0-229.11.1.el7.x86_64"), vendor_auto_kernel("4.18.0-80.11.2.el8_0.x86_64")
+    (True, True)
+    >>> vendor_auto_kernel("5.14.0-427.el9.x86_64"), vendor_auto_kernel(None)
+    (False, False)
+    """
+    return release is not None and _RHEL_AUTO_RELEASE.search(release) is not None

@@ -31,6 +31,7 @@ from crashplan.envelope import RESULT_VERSION
 from crashplan.errors import ExitCode
 from crashplan.host.formats.dmesg import crash_log_lines
 from crashplan.kernel.crashkernel import decide
+from crashplan.kernel.features import vendor_auto_kernel
 from crashplan.kernel.lint import diagnose
 from crashplan.kernel.versions import feature_cases
 from crashplan.planning.footprint import round_up
@@ -47,7 +48,7 @@ if TYPE_CHECKING:
     from crashplan.planning.footprint import Footprint
     from crashplan.planning.simulate import Simulation
 
-__all__ = ["CheckReport", "HostState", "check_cmdline", "check_host", "check_reservation", "compare_plan", "host_state_to_json", "kdumpctl_side_by_side", "overwrite_fix", "read_plan", "render_check_text", "report_to_json", "validate_plan", "verify_host"]
+__all__ = ["CheckReport", "HostState", "check_cmdline", "check_host", "check_reservation", "compare_plan", "host_state_to_json", "judge_reservation", "kdumpctl_side_by_side", "overwrite_fix", "read_plan", "render_check_text", "report_to_json", "validate_plan", "vendor_auto", "verify_host"]
 
 # kexec_crash_size is page-granular and the low area is aligned: a MiB is not a shortfall.
 _TOLERANCE = 1 * MiB
@@ -86,6 +87,20 @@ def _crashkernel_tokens(cmdline: str | None) -> str | None:
     return " ".join(words) or None
 
 
+def vendor_auto(facts: HostFacts, cmdline: str | None) -> str | None:
+    """Why ``crashkernel=auto`` on this host is the vendor kernel's own size, or None.
+
+    On a RHEL 6 to 8 kernel (:func:`~crashplan.kernel.features.vendor_auto_kernel`) the
+    reservation the capture shows is what is judged.
+    """
+    tokens = _crashkernel_tokens(cmdline)
+    if tokens is None or not vendor_auto_kernel(facts.kernel_release):
+        return None
+    if any(t.lower() != "crashkernel=auto" for t in tokens.split()):
+        return None
+    return f"crashkernel=auto is the RHEL kernel patch's own size on {facts.kernel_release} (not the mainline rules, which reject it)"
+
+
 def _quote(lines: tuple[str, ...], *needles: str) -> str:
     hits = [line for line in lines if any(n in line for n in needles)]
     return "; the kernel log says: " + " / ".join(f'"{h}"' for h in hits[:3]) if hits else ""
@@ -107,6 +122,8 @@ def verify_host(
     decision = facts.cmdline_crashkernel
     log = crash_log_lines(facts.dmesg) if facts.dmesg is not None else ()
     asked = cma_asked = None
+    if vendor_auto(facts, facts.cmdline) is not None:
+        decision = None  # the vendor kernel's size: what it asked is what it reserved
     if tokens is not None and decision is not None:
         asked = decision.crash_size + decision.low_size if decision.ok else 0
         cma_asked = decision.cma_size if decision.reserves_cma else None
@@ -219,6 +236,8 @@ def check_host(ctx: PlanContext, *, proposed: str | None = None) -> CheckReport:
         findings: tuple[Finding, ...] = check_reservation(facts, fp)
     elif "crashkernel=" not in cmdline:
         findings = (Finding("error", "no-crashkernel", "no crashkernel= parameter: the kernel reserves nothing and no dump is written"),)
+    elif (why := vendor_auto(facts, cmdline)) is not None:
+        findings = (Finding("info", "vendor-auto", f"{why}: the reservation the capture shows is judged"), *judge_reservation(facts, fp))
     else:
         findings = check_cmdline(cmdline, facts, fp)
     host = verify_host(facts, service=ctx.service, proposed=_crashkernel_tokens(proposed) if proposed else None)
@@ -248,6 +267,8 @@ def _asked(h: HostState) -> str:
         return format_human(h.asked)
     if h.cmdline is None:
         return "unknown (no /proc/cmdline in the source)"
+    if h.crashkernel is not None and h.crashkernel.lower() == "crashkernel=auto":
+        return "unknown (crashkernel=auto: the kernel's own size)"
     return "nothing" if h.crashkernel is None else "unknown (the kernel reserves nothing from it)"
 
 
@@ -473,7 +494,16 @@ def check_reservation(facts: HostFacts, footprint: Footprint) -> tuple[Finding, 
     ``wasteful`` and ``reservation-unknown`` (warnings).
     """
     why = str(facts.provenance.get("cmdline", "")).removeprefix("unknown: ") or "not in the source"
-    findings = [Finding("info", "cmdline-unknown", f"the kernel command line is unknown ({why}): the reservation the capture shows is judged")]
+    return (Finding("info", "cmdline-unknown", f"the kernel command line is unknown ({why}): the reservation the capture shows is judged"), *judge_reservation(facts, footprint))
+
+
+def judge_reservation(facts: HostFacts, footprint: Footprint) -> tuple[Finding, ...]:
+    """The reservation the capture shows (iomem, ``kexec_crash_size`` or the kernel log) against the need.
+
+    Codes: ``no-reservation`` and ``does-not-cover`` (errors), ``wasteful`` and
+    ``reservation-unknown`` (warnings).
+    """
+    findings: list[Finding] = []
     reserved = facts.reservation_total
     where = str(facts.provenance.get("reservation_total", ""))
     if reserved is None:

@@ -325,12 +325,17 @@ def _comparison(
     layout: Layout | None,
 ) -> tuple[Option, ...]:
     rows = []
+    from crashplan.planning.check import vendor_auto
+
     current = current_crashkernel(facts)
-    if current is None and facts.crash_regions and facts.system_ram:
-        # The capture shows a reservation but not the command line that made it.
-        taken = sum(r.size for r in facts.crash_regions)
+    auto = vendor_auto(facts, current)
+    if (current is None or auto) and facts.reservation_total and facts.system_ram:
+        # The capture shows a reservation but not the command line that made it, or the
+        # command line is RHEL's crashkernel=auto, whose size is the kernel's own.
+        taken = facts.reservation_total
+        label = "current (RHEL crashkernel=auto)" if auto else "current (command line unknown)"
         rows.append(
-            Option("current (command line unknown)", "current", None, taken, taken, 0, taken / facts.system_ram,
+            Option(label, "current", current, taken, taken, 0, taken / facts.system_ram,
                    "fits", taken >= footprint.total, "nothing", "-")
         )
     else:

@@ -65,7 +65,8 @@ def render_facts_text(facts: HostFacts) -> str:
 
     out.line("")
     regions = [f"{name} {_range(r)}" for name, r in facts.named_crash_regions]
-    first = hidden or (regions[0] if regions else "none")
+    # Regions the kernel log gave stand even when the address map is hidden or absent.
+    first = regions[0] if regions else hidden or "none"
     out.fact("crash kernel", first, "crash_regions", more=regions[1:])
     out.fact("reserved total", _bytes(facts.reservation_total), "reservation_total")
     out.fact("kexec_crash_size", _bytes(facts.kexec_crash_size), "kexec_crash_size")
