@@ -4,6 +4,10 @@ Commands map their options onto a library call and pick a renderer; :func:`main`
 place that turns errors into messages and exit codes (see :mod:`crashplan.errors`).  Only
 click and crashplan's light modules are imported here: rich, yaml and psutil are imported
 inside the functions that need them, so that TAB completion stays fast.
+
+The rich renderers return text drawn for ``screen_of(sys.stdout)`` (the width, and the escape
+codes rich decides stdout takes); it is written with ``click.echo(..., color=True)`` so that
+click does not strip codes rich chose to write (``FORCE_COLOR`` on a pipe).
 """
 
 from __future__ import annotations
@@ -178,7 +182,7 @@ def recommend(
     from crashplan.planning.recommend import plan_to_json
     from crashplan.render.bootloader import check_format, render_artefact
     from crashplan.render.json import dumps_json
-    from crashplan.render.rich import render_plan_text
+    from crashplan.render.rich import render_plan_text, screen_of
 
     if write_path is not None and fmt != "grub":
         raise click.UsageError("--write writes the grub drop-in: use it with --format grub")
@@ -199,7 +203,7 @@ def recommend(
 
             click.echo(yaml.safe_dump(utf8_safe(out), sort_keys=False, width=1 << 30, allow_unicode=True), nl=False)
     elif fmt == "text":
-        render_plan_text(ctx, plan)
+        click.echo(render_plan_text(ctx, plan, screen=screen_of(sys.stdout)), nl=False, color=True)
     else:
         comment = f"{plan.strategy}: estimated need {plan.footprint.total >> 20} MiB on {ctx.source}"
         artefact = render_artefact(fmt, plan.tokens, ctx.facts.cmdline, comment=comment)
@@ -294,7 +298,7 @@ def fleet(paths: tuple[str, ...], strategy: str, jobs: int | None, arch: str | N
     from crashplan.planning.fleet import expand_sources, run_fleet, summarise
     from crashplan.planning.reduce import is_result_path
     from crashplan.render.json import dumps_json
-    from crashplan.render.rich import fleet_progress, render_fleet_text
+    from crashplan.render.rich import fleet_progress, render_fleet_text, screen_of
 
     results_given = [is_result_path(p) for p in paths]
     if any(results_given):
@@ -316,7 +320,7 @@ def fleet(paths: tuple[str, ...], strategy: str, jobs: int | None, arch: str | N
     elif fmt == "jsonl":
         click.echo(dumps_json({"summary": summary.to_json()}, lines=True))
     else:
-        render_fleet_text(results, summary)
+        click.echo(render_fleet_text(results, summary, screen=screen_of(sys.stdout)), nl=False, color=True)
     return status
 
 
@@ -473,7 +477,7 @@ def footprint(
     from crashplan import api
     from crashplan.planning.footprint import footprint_to_json
     from crashplan.render.json import dumps_json
-    from crashplan.render.rich import render_footprint_text
+    from crashplan.render.rich import render_footprint_text, screen_of
 
     ctx = api.open_host(source, kernel=kernel, initrd=initrd, profile=profile_name, arch=arch, kernel_version=kernel_version)
     fp = api.footprint(ctx)
@@ -482,7 +486,7 @@ def footprint(
         out["footprint"] = footprint_to_json(fp)
         click.echo(dumps_json(out))
     else:
-        render_footprint_text(ctx, fp)
+        click.echo(render_footprint_text(ctx, fp, screen=screen_of(sys.stdout)), nl=False, color=True)
     return ExitCode.OK
 
 
@@ -557,9 +561,9 @@ def simulate(spec: tuple[str, ...], source: str | None, arch: str | None, kernel
         click.echo(dumps_json(simulation_to_json(sim)))
         State.json_errors = False  # the envelope above carries the error
     else:
-        from crashplan.render.rich import render_simulation_text
+        from crashplan.render.rich import render_simulation_text, screen_of
 
-        render_simulation_text(sim)
+        click.echo(render_simulation_text(sim, screen=screen_of(sys.stdout)), nl=False, color=True)
     if sim.error is not None:
         raise sim.error
     return ExitCode.OK
