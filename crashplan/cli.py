@@ -508,28 +508,27 @@ def profiles(action: str, name: str | None, fmt: str) -> int:
       crashplan profiles show ./my-profile.yaml --format json
     """
     from crashplan.envelope import envelope
-    from crashplan.profiles import list_profiles, load_profile, profile_to_json, render_profile_text
+    from crashplan.profiles import (
+        list_profiles,
+        load_profile,
+        profile_info_to_json,
+        profile_to_json,
+    )
     from crashplan.render.json import dumps_json
+    from crashplan.render.profiles import render_profile_list_text, render_profile_text
 
     if action == "list":
         if name is not None:
             raise click.UsageError("'profiles list' takes no NAME")
         infos = list_profiles()
-        if fmt == "json":
-            rows = [{"name": i.name, "family": i.family, "arch": i.arch, "default_crashkernel": i.default_crashkernel, "description": i.description} for i in infos]
-            click.echo(dumps_json(envelope("profiles", {"profiles": rows})))
-        else:
-            width = max(len(i.name) for i in infos)
-            for i in infos:
-                click.echo(f"{i.name:<{width}}  {i.arch or '-':<11}  {i.default_crashkernel or '(computed per host)'}")
-        return ExitCode.OK
-    if name is None:
+        rows = [profile_info_to_json(i) for i in infos]
+        text = dumps_json(envelope("profiles", {"profiles": rows})) + "\n" if fmt == "json" else render_profile_list_text(infos)
+    elif name is None:
         raise click.UsageError("'profiles show' needs a profile NAME or FILE")
-    profile = load_profile(name)
-    if fmt == "json":
-        click.echo(dumps_json(envelope("profiles", {"profile": profile_to_json(profile)})))
     else:
-        click.echo(render_profile_text(profile), nl=False)
+        profile = load_profile(name)
+        text = dumps_json(envelope("profiles", {"profile": profile_to_json(profile)})) + "\n" if fmt == "json" else render_profile_text(profile)
+    click.echo(text, nl=False)
     return ExitCode.OK
 
 
