@@ -180,8 +180,8 @@ def recommend(
     """
     from crashplan import api
     from crashplan.planning.recommend import plan_to_json
-    from crashplan.render.bootloader import check_format, render_artefact
-    from crashplan.render.json import dumps_json
+    from crashplan.render.bootloader import check_format, render_plan_artefact
+    from crashplan.render.json import dumps_json, dumps_yaml
     from crashplan.render.rich import render_plan_text, screen_of
 
     if write_path is not None and fmt != "grub":
@@ -192,21 +192,14 @@ def recommend(
     if fmt not in ("json", "yaml", "text"):
         check_format(ctx.facts, fmt)
     plan = api.recommend(ctx, strategy=strategy)  # type: ignore[arg-type]
-    if fmt in ("json", "yaml"):
-        out = ctx.envelope("recommend") | plan_to_json(plan)
-        if fmt == "json":
-            click.echo(dumps_json(out))
-        else:
-            import yaml
-
-            from crashplan.render.json import utf8_safe
-
-            click.echo(yaml.safe_dump(utf8_safe(out), sort_keys=False, width=1 << 30, allow_unicode=True), nl=False)
+    if fmt == "json":
+        click.echo(dumps_json(ctx.envelope("recommend") | plan_to_json(plan)))
+    elif fmt == "yaml":
+        click.echo(dumps_yaml(ctx.envelope("recommend") | plan_to_json(plan)), nl=False)
     elif fmt == "text":
         click.echo(render_plan_text(ctx, plan, screen=screen_of(sys.stdout)), nl=False, color=True)
     else:
-        comment = f"{plan.strategy}: estimated need {plan.footprint.total >> 20} MiB on {ctx.source}"
-        artefact = render_artefact(fmt, plan.tokens, ctx.facts.cmdline, comment=comment)
+        artefact = render_plan_artefact(fmt, plan, ctx.facts.cmdline, ctx.source)
         if write_path is None:
             click.echo(artefact, nl=False)
         else:
@@ -294,8 +287,7 @@ def fleet(paths: tuple[str, ...], strategy: str, jobs: int | None, arch: str | N
       crashplan fleet results/                 # recommend/check --format json of each host
       cat results/*.jsonl | crashplan fleet - --format json
     """
-    from crashplan.envelope import envelope
-    from crashplan.planning.fleet import expand_sources, run_fleet, summarise
+    from crashplan.planning.fleet import expand_sources, fleet_to_json, run_fleet, summarise
     from crashplan.planning.reduce import is_result_path
     from crashplan.render.json import dumps_json
     from crashplan.render.rich import fleet_progress, render_fleet_text, screen_of
@@ -315,8 +307,7 @@ def fleet(paths: tuple[str, ...], strategy: str, jobs: int | None, arch: str | N
     summary = summarise(results)
     status = ExitCode.BAD_INPUT if summary.failed else ExitCode.OK
     if fmt == "json":
-        failed = [{"code": "host-failed", "message": r.error or "the host could not be planned", "path": r.source, "line": None} for r in results if not r.ok]
-        click.echo(dumps_json(envelope("fleet", {"summary": summary.to_json(), "hosts": [r.to_json() for r in results]}, exit_code=status, errors=failed)))
+        click.echo(dumps_json(fleet_to_json(results, summary, exit_code=status)))
     elif fmt == "jsonl":
         click.echo(dumps_json({"summary": summary.to_json()}, lines=True))
     else:
@@ -442,14 +433,12 @@ def snapshot(output: str | None, force: bool, source: str | None) -> int:
     from crashplan.host.snapshot import default_snapshot_name, snapshot_extra_files
     from crashplan.host.sources import open_source
     from crashplan.host.sources.capture import capture_snapshot
+    from crashplan.render.text import render_capture_notes
 
     host = open_source(source)
     dest = output or default_snapshot_name(host)
     report = capture_snapshot(host, dest, force=force, extra_files=snapshot_extra_files(host))
-    for note in report.notes:
-        click.echo(f"crashplan: note: {note}", err=True)
-    for item in report.unreadable:
-        click.echo(f"crashplan: unreadable: /{item.path}: {item.reason}", err=True)
+    click.echo(render_capture_notes(report), err=True, nl=False)
     click.echo(str(report.dest))
     return ExitCode.OK
 
@@ -583,13 +572,13 @@ def schema(name: str | None) -> int:
       crashplan check --format json | check-jsonschema --schemafile check.schema.json -
     """
     from crashplan.render.json import dumps_json
-    from crashplan.schemas import load_schema, schema_names
+    from crashplan.render.text import render_schema_list
+    from crashplan.schemas import load_schema, schema_names, schema_titles
 
     if name is not None and name not in schema_names():
         raise click.UsageError(f"no schema {name!r}; known: {', '.join(schema_names())}")
     if name is None:
-        for known in schema_names():
-            click.echo(f"{known:<11}  {load_schema(known)['title']}")
+        click.echo(render_schema_list(schema_titles()), nl=False)
     else:
         click.echo(dumps_json(load_schema(name)))
     return ExitCode.OK
