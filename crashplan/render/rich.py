@@ -57,7 +57,10 @@ class Screen:
 
 
 def _console(file: IO[str] | None = None, width: int | None = None) -> Console:
-    """A rich console that writes no colour when stdout is not a terminal or NO_COLOR is set."""
+    """A rich console on ``file`` (stdout by default): no colour when it is not a terminal or NO_COLOR is set.
+
+    :func:`screen_of` reads its decisions; :func:`fleet_progress` draws on it.
+    """
     import os
     import sys
 
