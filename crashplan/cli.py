@@ -4,6 +4,10 @@ Commands map their options onto a library call and pick a renderer; :func:`main`
 place that turns errors into messages and exit codes (see :mod:`crashplan.errors`).  Only
 click and crashplan's light modules are imported here: rich, yaml and psutil are imported
 inside the functions that need them, so that TAB completion stays fast.
+
+The rich renderers return text drawn for ``screen_of(sys.stdout)`` (the width, and the escape
+codes rich decides stdout takes); it is written with ``click.echo(..., color=True)`` so that
+click does not strip codes rich chose to write (``FORCE_COLOR`` on a pipe).
 """
 
 from __future__ import annotations
@@ -166,9 +170,9 @@ def recommend(
     """
     from crashplan import api
     from crashplan.planning.recommend import plan_to_json
-    from crashplan.render.bootloader import check_format, render_artefact
-    from crashplan.render.json import dumps_json
-    from crashplan.render.rich import render_plan_text
+    from crashplan.render.bootloader import check_format, render_plan_artefact
+    from crashplan.render.json import dumps_json, dumps_yaml
+    from crashplan.render.rich import render_plan_text, screen_of
 
     if write_path is not None and fmt != "grub":
         raise click.UsageError("--write writes the grub drop-in: use it with --format grub")
@@ -178,21 +182,14 @@ def recommend(
     if fmt not in ("json", "yaml", "text"):
         check_format(ctx.facts, fmt)
     plan = api.recommend(ctx, strategy=strategy)  # type: ignore[arg-type]
-    if fmt in ("json", "yaml"):
-        out = ctx.envelope("recommend") | plan_to_json(plan)
-        if fmt == "json":
-            click.echo(dumps_json(out))
-        else:
-            import yaml
-
-            from crashplan.render.json import utf8_safe
-
-            click.echo(yaml.safe_dump(utf8_safe(out), sort_keys=False, width=1 << 30, allow_unicode=True), nl=False)
+    if fmt == "json":
+        click.echo(dumps_json(ctx.envelope("recommend") | plan_to_json(plan)))
+    elif fmt == "yaml":
+        click.echo(dumps_yaml(ctx.envelope("recommend") | plan_to_json(plan)), nl=False)
     elif fmt == "text":
-        render_plan_text(ctx, plan)
+        click.echo(render_plan_text(ctx, plan, screen=screen_of(sys.stdout)), nl=False, color=True)
     else:
-        comment = f"{plan.strategy}: estimated need {plan.footprint.total >> 20} MiB on {ctx.source}"
-        artefact = render_artefact(fmt, plan.tokens, ctx.facts.cmdline, comment=comment)
+        artefact = render_plan_artefact(fmt, plan, ctx.facts.cmdline, ctx.source)
         if write_path is None:
             click.echo(artefact, nl=False)
         else:
@@ -280,11 +277,10 @@ def fleet(paths: tuple[str, ...], strategy: str, jobs: int | None, arch: str | N
       crashplan fleet results/                 # recommend/check --format json of each host
       cat results/*.jsonl | crashplan fleet - --format json
     """
-    from crashplan.envelope import envelope
-    from crashplan.planning.fleet import expand_sources, run_fleet, summarise
+    from crashplan.planning.fleet import expand_sources, fleet_to_json, run_fleet, summarise
     from crashplan.planning.reduce import is_result_path
     from crashplan.render.json import dumps_json
-    from crashplan.render.rich import fleet_progress, render_fleet_text
+    from crashplan.render.rich import fleet_progress, render_fleet_text, screen_of
 
     results_given = [is_result_path(p) for p in paths]
     if any(results_given):
@@ -301,12 +297,11 @@ def fleet(paths: tuple[str, ...], strategy: str, jobs: int | None, arch: str | N
     summary = summarise(results)
     status = ExitCode.BAD_INPUT if summary.failed else ExitCode.OK
     if fmt == "json":
-        failed = [{"code": "host-failed", "message": r.error or "the host could not be planned", "path": r.source, "line": None} for r in results if not r.ok]
-        click.echo(dumps_json(envelope("fleet", {"summary": summary.to_json(), "hosts": [r.to_json() for r in results]}, exit_code=status, errors=failed)))
+        click.echo(dumps_json(fleet_to_json(results, summary, exit_code=status)))
     elif fmt == "jsonl":
         click.echo(dumps_json({"summary": summary.to_json()}, lines=True))
     else:
-        render_fleet_text(results, summary)
+        click.echo(render_fleet_text(results, summary, screen=screen_of(sys.stdout)), nl=False, color=True)
     return status
 
 
@@ -404,14 +399,12 @@ def snapshot(output: str | None, force: bool, source: str | None) -> int:
     from crashplan.host.snapshot import default_snapshot_name, snapshot_extra_files
     from crashplan.host.sources import open_source
     from crashplan.host.sources.capture import capture_snapshot
+    from crashplan.render.text import render_capture_notes
 
     host = open_source(source)
     dest = output or default_snapshot_name(host)
     report = capture_snapshot(host, dest, force=force, extra_files=snapshot_extra_files(host))
-    for note in report.notes:
-        click.echo(f"crashplan: note: {note}", err=True)
-    for item in report.unreadable:
-        click.echo(f"crashplan: unreadable: /{item.path}: {item.reason}", err=True)
+    click.echo(render_capture_notes(report), err=True, nl=False)
     click.echo(str(report.dest))
     return ExitCode.OK
 
@@ -439,7 +432,7 @@ def footprint(
     from crashplan import api
     from crashplan.planning.footprint import footprint_to_json
     from crashplan.render.json import dumps_json
-    from crashplan.render.rich import render_footprint_text
+    from crashplan.render.rich import render_footprint_text, screen_of
 
     ctx = api.open_host(source, kernel=kernel, initrd=initrd, profile=profile_name, arch=arch, kernel_version=kernel_version)
     fp = api.footprint(ctx)
@@ -448,7 +441,7 @@ def footprint(
         out["footprint"] = footprint_to_json(fp)
         click.echo(dumps_json(out))
     else:
-        render_footprint_text(ctx, fp)
+        click.echo(render_footprint_text(ctx, fp, screen=screen_of(sys.stdout)), nl=False, color=True)
     return ExitCode.OK
 
 
@@ -470,28 +463,27 @@ def profiles(action: str, name: str | None, fmt: str) -> int:
       crashplan profiles show ./my-profile.yaml --format json
     """
     from crashplan.envelope import envelope
-    from crashplan.profiles import list_profiles, load_profile, profile_to_json, render_profile_text
+    from crashplan.profiles import (
+        list_profiles,
+        load_profile,
+        profile_info_to_json,
+        profile_to_json,
+    )
     from crashplan.render.json import dumps_json
+    from crashplan.render.profiles import render_profile_list_text, render_profile_text
 
     if action == "list":
         if name is not None:
             raise click.UsageError("'profiles list' takes no NAME")
         infos = list_profiles()
-        if fmt == "json":
-            rows = [{"name": i.name, "family": i.family, "arch": i.arch, "default_crashkernel": i.default_crashkernel, "description": i.description} for i in infos]
-            click.echo(dumps_json(envelope("profiles", {"profiles": rows})))
-        else:
-            width = max(len(i.name) for i in infos)
-            for i in infos:
-                click.echo(f"{i.name:<{width}}  {i.arch or '-':<11}  {i.default_crashkernel or '(computed per host)'}")
-        return ExitCode.OK
-    if name is None:
+        rows = [profile_info_to_json(i) for i in infos]
+        text = dumps_json(envelope("profiles", {"profiles": rows})) + "\n" if fmt == "json" else render_profile_list_text(infos)
+    elif name is None:
         raise click.UsageError("'profiles show' needs a profile NAME or FILE")
-    profile = load_profile(name)
-    if fmt == "json":
-        click.echo(dumps_json(envelope("profiles", {"profile": profile_to_json(profile)})))
     else:
-        click.echo(render_profile_text(profile), nl=False)
+        profile = load_profile(name)
+        text = dumps_json(envelope("profiles", {"profile": profile_to_json(profile)})) + "\n" if fmt == "json" else render_profile_text(profile)
+    click.echo(text, nl=False)
     return ExitCode.OK
 
 
@@ -523,9 +515,9 @@ def simulate(spec: tuple[str, ...], source: str | None, arch: str | None, kernel
         click.echo(dumps_json(simulation_to_json(sim)))
         State.json_errors = False  # the envelope above carries the error
     else:
-        from crashplan.render.rich import render_simulation_text
+        from crashplan.render.rich import render_simulation_text, screen_of
 
-        render_simulation_text(sim)
+        click.echo(render_simulation_text(sim, screen=screen_of(sys.stdout)), nl=False, color=True)
     if sim.error is not None:
         raise sim.error
     return ExitCode.OK
@@ -546,13 +538,13 @@ def schema(name: str | None) -> int:
       crashplan check --format json | check-jsonschema --schemafile check.schema.json -
     """
     from crashplan.render.json import dumps_json
-    from crashplan.schemas import load_schema, schema_names
+    from crashplan.render.text import render_schema_list
+    from crashplan.schemas import load_schema, schema_names, schema_titles
 
     if name is not None and name not in schema_names():
         raise click.UsageError(f"no schema {name!r}; known: {', '.join(schema_names())}")
     if name is None:
-        for known in schema_names():
-            click.echo(f"{known:<11}  {load_schema(known)['title']}")
+        click.echo(render_schema_list(schema_titles()), nl=False)
     else:
         click.echo(dumps_json(load_schema(name)))
     return ExitCode.OK

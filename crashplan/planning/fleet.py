@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING
 
-from crashplan.errors import CrashplanError
+from crashplan.errors import CrashplanError, ExitCode
 from crashplan.host.facts import HostFacts
 from crashplan.units import GiB, TiB
 
@@ -25,6 +25,7 @@ __all__ = [
     "FleetSummary",
     "HostResult",
     "expand_sources",
+    "fleet_to_json",
     "run_fleet",
     "summarise",
     "summary_of",
@@ -76,6 +77,19 @@ class FleetSummary:
     def to_json(self) -> dict[str, object]:
         """The summary as a JSON object."""
         return {k: getattr(self, k) for k in self.__slots__}  # type: ignore[attr-defined]
+
+
+def fleet_to_json(results: list[HostResult], summary: FleetSummary, *, exit_code: ExitCode) -> dict[str, object]:
+    """The ``fleet --format json`` envelope: the summary, every host, and an error per host that failed."""
+    from crashplan.envelope import envelope
+
+    failed = [
+        {"code": "host-failed", "message": r.error or "the host could not be planned", "path": r.source, "line": None}
+        for r in results
+        if not r.ok
+    ]
+    data = {"summary": summary.to_json(), "hosts": [r.to_json() for r in results]}
+    return envelope("fleet", data, exit_code=exit_code, errors=failed)
 
 
 def expand_sources(paths: Iterable[str]) -> list[str]:

@@ -38,7 +38,6 @@ from crashplan.profiles.model import (
     ProfileInfo,
     ProfileProblems,
     SourcedValue,
-    Value,
 )
 from crashplan.profiles.store import (
     builtin_names,
@@ -46,7 +45,6 @@ from crashplan.profiles.store import (
     is_path,
     read_builtin,
 )
-from crashplan.units import format_human, format_size
 
 __all__ = [
     "MAX_PROFILE_BYTES",
@@ -60,8 +58,8 @@ __all__ = [
     "detect_profile",
     "list_profiles",
     "load_profile",
+    "profile_info_to_json",
     "profile_to_json",
-    "render_profile_text",
 ]
 
 # --------------------------------------------------------------------------------------------
@@ -322,6 +320,17 @@ def _score(
     return (*how, specific)
 
 
+def profile_info_to_json(info: ProfileInfo) -> dict[str, object]:
+    """One line of :func:`list_profiles` as a JSON-ready object."""
+    return {
+        "name": info.name,
+        "family": info.family,
+        "arch": info.arch,
+        "default_crashkernel": info.default_crashkernel,
+        "description": info.description,
+    }
+
+
 def profile_to_json(profile: Profile) -> dict[str, object]:
     """The profile as a JSON-ready object: sizes in bytes, every value with its source and unit."""
 
@@ -364,70 +373,3 @@ def profile_to_json(profile: Profile) -> dict[str, object]:
         "core_collector": sourced("core_collector"),
         "estimator": section("estimator."),
     }
-
-
-def _shown(key: str, value: Value) -> str:
-    from crashplan.profiles.schema import leaf_of
-
-    leaf = leaf_of(key)
-    if leaf is not None and leaf.kind == "size" and isinstance(value, int):
-        return f"{format_size(value)} ({format_human(value)})" if value else "0"
-    if leaf is not None and leaf.kind == "percent":
-        return f"{value}%"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return str(value)
-
-
-def render_profile_text(profile: Profile) -> str:
-    """The profile as plain text for people: every value followed by its source."""
-    lines = [f"{profile.name}: {profile.description}"]
-    lines.append(
-        f"  family {profile.family}, arch {profile.arch}"
-        + (" (built-in)" if profile.builtin else f" ({profile.file})")
-    )
-    lines.append(f"  extends: {' <- '.join(profile.lineage)}")
-    m = profile.match
-    detect = []
-    if m.ids:
-        detect.append(f"ID in {', '.join(m.ids)}")
-    if m.id_like:
-        detect.append(f"ID_LIKE has {', '.join(m.id_like)}")
-    if m.version_min or m.version_below:
-        detect.append(f"VERSION_ID in [{m.version_min or ''}, {m.version_below or ''})")
-    if m.kernel_release_contains:
-        detect.append(f"kernel release contains {m.kernel_release_contains!r}")
-    lines.append(
-        f"  detected when: {'; '.join(detect) if detect else 'nothing else matches (fallback)'}"
-    )
-    lines.append("")
-
-    def item(key: str, label: str) -> None:
-        v = profile.sources.get(key)
-        if v is not None:
-            lines.append(f"  {label} = {_shown(key, v.value)}")
-            lines.append(f"      source: {v.source}")
-
-    item("default_crashkernel", "default crashkernel")
-    if profile.default_crashkernel is None:
-        lines.append("  default crashkernel: none (the distribution computes it per host)")
-    item("fadump_crashkernel", "fadump crashkernel")
-    for h in profile.history:
-        lines.append(f"  was {h.crashkernel}, until {h.until}")
-        lines.append(f"      source: {h.source}")
-    item("page_size", "page size")
-    for key in (
-        "kdump_cmdline.nr_cpus",
-        "kdump_cmdline.maxcpus",
-        "kdump_cmdline.append",
-        "kdump_cmdline.remove",
-    ):
-        item(key, "kdump " + key.removeprefix("kdump_cmdline."))
-    item("initramfs_tmpfs_percent", "initramfs tmpfs limit")
-    item("dump_level", "dump level")
-    item("core_collector", "core collector")
-    lines.append("")
-    lines.append("  estimator:")
-    for key in sorted(k for k in profile.sources if k.startswith("estimator.")):
-        item(key, "  " + key.removeprefix("estimator."))
-    return "\n".join(lines) + "\n"

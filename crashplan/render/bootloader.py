@@ -22,6 +22,7 @@ from crashplan.host.formats.cmdline import split_cmdline
 
 if TYPE_CHECKING:
     from crashplan.host.facts import HostFacts
+    from crashplan.planning.recommend import Plan
 
 __all__ = [
     "DROPIN_MARKER",
@@ -37,6 +38,7 @@ __all__ = [
     "render_grubby",
     "render_kernel_install",
     "render_ostree",
+    "render_plan_artefact",
     "render_zipl",
     "replace_crashkernel",
 ]
@@ -158,6 +160,15 @@ def render_artefact(fmt: str, tokens: list[str] | tuple[str, ...], cmdline: str 
     if fmt == "ostree":
         return render_ostree(cmdline or "", tokens)
     raise ValueError(fmt)
+
+
+def render_plan_artefact(fmt: str, plan: Plan, cmdline: str | None, source: str) -> str:
+    """The artefact ``fmt`` setting ``plan``'s parameter on the host ``source`` whose command line is ``cmdline``.
+
+    The grub drop-in's comment names the strategy, the estimated need and the host.
+    """
+    comment = f"{plan.strategy}: estimated need {plan.footprint.total >> 20} MiB on {source}"
+    return render_artefact(fmt, plan.tokens, cmdline, comment=comment)
 
 
 FORMATS = ("text", "json", "yaml", "cmdline", "grub", "grubby", "bls", "kernel-install", "zipl", "ostree")

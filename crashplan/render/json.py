@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 
-__all__ = ["dumps_json", "escape_undecodable", "utf8_safe"]
+__all__ = ["dumps_json", "dumps_yaml", "escape_undecodable", "utf8_safe"]
 
 
 # Lone surrogates: the bytes of a file that are not UTF-8, as surrogateescape decoded them.
@@ -54,3 +54,13 @@ def dumps_json(value: object, *, lines: bool = False) -> str:
     if _SURROGATE.search(out):
         out = _SURROGATE.sub(lambda m: "\\" + _escape_surrogate(m), out)
     return out
+
+
+def dumps_yaml(value: object) -> str:
+    """YAML text for stdout (block style, keys in their order, lines never folded), valid UTF-8 like :func:`dumps_json`.
+
+    yaml is imported here, only when YAML is asked for.
+    """
+    import yaml
+
+    return yaml.safe_dump(utf8_safe(value), sort_keys=False, width=1 << 30, allow_unicode=True)

@@ -1,28 +1,66 @@
-"""The rich renderers: tables and bars for recommend, footprint, simulate and fleet.
+"""The rich renderers: tables and bars for recommend, footprint, simulate and fleet, as text.
 
-rich is imported inside each renderer; the plain-text fast paths are :mod:`crashplan.render.text`.
+Each renderer is a function from values to the text to write: rich draws into a buffer sized
+and styled by a :class:`Screen`, and the caller writes the string.  :func:`screen_of` asks rich
+what a stream takes (escape codes on a terminal, plain text on a pipe, ``NO_COLOR``,
+``FORCE_COLOR`` and ``TERM=dumb`` as rich reads them; the width of the terminal, or ``COLUMNS``
+or 100 on a pipe).  :func:`fleet_progress` is the one exception: a live progress display on
+stderr, not a renderer.
+
+rich is imported inside each function; the plain-text fast paths are :mod:`crashplan.render.text`.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
 from crashplan.units import format_size
 
 if TYPE_CHECKING:
+    import io
     from collections.abc import Callable
     from contextlib import AbstractContextManager
-    from typing import IO
+    from typing import IO, Any
 
     from rich.console import Console
 
     from crashplan.planning.fleet import FleetSummary, HostResult
 
-__all__ = ["fleet_progress", "render_fleet_text", "render_footprint_text", "render_plan_text", "render_simulation_text"]
+__all__ = [
+    "Screen",
+    "fleet_progress",
+    "render_fleet_text",
+    "render_footprint_text",
+    "render_plan_text",
+    "render_simulation_text",
+    "screen_of",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Screen:
+    """What the text is drawn for: its width and the escape codes it may carry.
+
+    The default is what a pipe without ``COLUMNS`` gets: 100 columns of plain text.
+    """
+
+    width: int = 100
+    #: rich's colour system (``"standard"``, ``"256"``, ``"truecolor"``); None: no escape codes at all.
+    color_system: str | None = None
+    #: With a colour system: bold and dim stay, colours go (``NO_COLOR``, or styles forced onto a pipe).
+    no_color: bool = True
+    #: Whether rich takes the stream for a terminal (``FORCE_COLOR``, ``TTY_COMPATIBLE``).
+    terminal: bool = False
+    #: The stream's encoding: one that is not UTF-8 gets ASCII table borders.
+    encoding: str = "utf-8"
 
 
 def _console(file: IO[str] | None = None, width: int | None = None) -> Console:
-    """A rich console that writes no colour when stdout is not a terminal or NO_COLOR is set."""
+    """A rich console on ``file`` (stdout by default): no colour when it is not a terminal or NO_COLOR is set.
+
+    :func:`screen_of` reads its decisions; :func:`fleet_progress` draws on it.
+    """
     import os
     import sys
 
@@ -47,6 +85,47 @@ def _console(file: IO[str] | None = None, width: int | None = None) -> Console:
         highlight=False,
         soft_wrap=False,
     )
+
+
+def screen_of(stream: IO[str]) -> Screen:
+    """The :class:`Screen` rich would draw on for ``stream`` (nothing is written to it)."""
+    console = _console(stream)
+    return Screen(
+        width=console.width,
+        color_system=console.color_system,
+        no_color=console.no_color,
+        terminal=console.is_terminal,
+        encoding=console.encoding,
+    )
+
+
+def _recorder(screen: Screen | None) -> tuple[Console, io.StringIO]:
+    """A rich console that draws for ``screen`` into a string buffer, and the buffer."""
+    import io
+
+    from rich.console import Console
+
+    screen = screen or Screen()
+    encoding = screen.encoding
+
+    class _Buffer(io.StringIO):
+        # rich draws ASCII borders for a stream whose encoding is not UTF-8.
+        @property
+        def encoding(self) -> str:  # type: ignore[override]
+            return encoding
+
+    buffer = _Buffer()
+    console = Console(
+        file=buffer,
+        width=screen.width,
+        force_terminal=screen.terminal,
+        force_jupyter=False,
+        color_system=cast("Any", screen.color_system),
+        no_color=screen.no_color,
+        highlight=False,
+        soft_wrap=False,
+    )
+    return console, buffer
 
 
 _STYLES = {"crash": "bold red", "cma": "bold yellow", "occupant": "cyan", "free": "green", "hole": "dim"}
@@ -94,8 +173,8 @@ def _bar(segments: list[tuple[int, int, str, str]], start: int, end: int, width:
     return cells
 
 
-def render_simulation_text(sim: object, *, file: IO[str] | None = None) -> None:
-    """Print the simulated boot: decision, kernel log, verdicts and the physical memory map."""
+def render_simulation_text(sim: object, *, screen: Screen | None = None) -> str:
+    """The simulated boot: decision, kernel log, verdicts and the physical memory map."""
     from rich.table import Table
     from rich.text import Text
 
@@ -103,7 +182,7 @@ def render_simulation_text(sim: object, *, file: IO[str] | None = None) -> None:
     from crashplan.units import format_human
 
     assert isinstance(sim, Simulation)
-    console = _console(file)
+    console, out = _recorder(screen)
     a = sim.assessment
     kind = "exact" if a.addresses_exact else "predicted"
     console.print(Text(f"{sim.cmdline}  on {sim.facts.source or 'this host'}", style="bold"))
@@ -151,10 +230,11 @@ def render_simulation_text(sim: object, *, file: IO[str] | None = None) -> None:
         console.print()
         for w in sim.warnings:
             console.print(f"  {w.severity} {w.code}: {w.message}")
+    return out.getvalue()
 
 
-def render_footprint_text(ctx: object, fp: object, *, file: IO[str] | None = None) -> None:
-    """Print the itemised footprint with the source of every line."""
+def render_footprint_text(ctx: object, fp: object, *, screen: Screen | None = None) -> str:
+    """The itemised footprint with the source of every line."""
     from rich.table import Table
     from rich.text import Text
 
@@ -163,7 +243,7 @@ def render_footprint_text(ctx: object, fp: object, *, file: IO[str] | None = Non
     from crashplan.units import format_human
 
     assert isinstance(ctx, PlanContext) and isinstance(fp, Footprint)
-    console = _console(file)
+    console, out = _recorder(screen)
     f = ctx.facts
     how = "detected" if ctx.profile_detected else "given"
     console.print(Text(f"crash kernel footprint on {ctx.source}", style="bold"))
@@ -195,10 +275,11 @@ def render_footprint_text(ctx: object, fp: object, *, file: IO[str] | None = Non
         from crashplan.planning.check import kdumpctl_side_by_side
 
         console.print(kdumpctl_side_by_side(ctx.kdumpctl, fp))
+    return out.getvalue()
 
 
-def render_plan_text(ctx: object, plan: object, *, file: IO[str] | None = None) -> None:
-    """Print the recommendation, why, and the comparison of what each option costs production."""
+def render_plan_text(ctx: object, plan: object, *, screen: Screen | None = None) -> str:
+    """The recommendation, why, and the comparison of what each option costs production."""
     from rich.table import Table
     from rich.text import Text
 
@@ -207,7 +288,7 @@ def render_plan_text(ctx: object, plan: object, *, file: IO[str] | None = None) 
     from crashplan.units import format_human
 
     assert isinstance(ctx, PlanContext) and isinstance(plan, Plan)
-    console = _console(file)
+    console, out = _recorder(screen)
     f = ctx.facts
     console.print(Text(f"recommended: {plan.cmdline}", style="bold green"))
     console.print(f"  strategy {plan.strategy}: {plan.reason}")
@@ -279,10 +360,15 @@ def render_plan_text(ctx: object, plan: object, *, file: IO[str] | None = None) 
     fmt = boot_format(f, ctx.profile.family)
     if fmt != "cmdline":
         console.print(f"  apply it with: crashplan recommend --strategy {plan.strategy} --format {fmt}")
+    return out.getvalue()
 
 
 def fleet_progress(total: int) -> AbstractContextManager[Callable[[int], None]]:
-    """A context manager giving ``advance(n)``: a rich progress bar on stderr when it is a terminal."""
+    """A context manager giving ``advance(n)``: a rich progress bar on stderr when it is a terminal.
+
+    Not a renderer: a live display drawn (and, being transient, erased) while the hosts are
+    planned; it writes to stderr itself and returns no text.
+    """
     import contextlib
     import sys
 
@@ -300,15 +386,13 @@ def fleet_progress(total: int) -> AbstractContextManager[Callable[[int], None]]:
     return manager()
 
 
-def render_fleet_text(
-    results: list[HostResult], summary: FleetSummary, *, file: IO[str] | None = None
-) -> None:
-    """Print one line per host and the fleet summary."""
+def render_fleet_text(results: list[HostResult], summary: FleetSummary, *, screen: Screen | None = None) -> str:
+    """One line per host and the fleet summary."""
     from rich.table import Table
 
     from crashplan.units import format_human
 
-    console = _console(file)
+    console, out = _recorder(screen)
     table = Table(show_edge=False, pad_edge=False, box=None)
     for column in ("host", "RAM", "recommended", "need", "taken now", "taken then", "places"):
         table.add_column(column)
@@ -342,6 +426,7 @@ def render_fleet_text(
         if s.failed:
             covers += f" planned; {s.failed} could not be planned"
         console.print(f"one string for the fleet: {s.ranged} ({covers})")
+    return out.getvalue()
 
 
 def _ranges_on_lines(value: str) -> str:

@@ -1,4 +1,7 @@
-"""Plain-text renderers for the fast paths: no rich, so that ``crashplan explain`` starts like ``import click``."""
+"""Plain-text renderers for the fast paths: no rich, so that ``crashplan explain`` starts like ``import click``.
+
+Also the short texts of ``crashplan schema`` (the list) and ``crashplan snapshot`` (its notes on stderr).
+"""
 
 from __future__ import annotations
 
@@ -7,10 +10,13 @@ from typing import TYPE_CHECKING
 from crashplan.units import format_size
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from crashplan.host.sources.capture import CaptureReport
     from crashplan.kernel.crashkernel import Decision
     from crashplan.kernel.explain import Explanation
 
-__all__ = ["render_explanation_text"]
+__all__ = ["render_capture_notes", "render_explanation_text", "render_schema_list"]
 
 
 def _size(value: int) -> str:
@@ -71,3 +77,20 @@ def render_explanation_text(x: Explanation) -> str:
 def _clip(text: str, width: int = 200) -> str:
     shown = "".join(c if c.isprintable() else "\ufffd" for c in text[: width + 1])
     return shown if len(text) <= width else shown[: width - 1] + "\u2026"
+
+
+def render_schema_list(titles: Mapping[str, str]) -> str:
+    """One line per schema: its name, then its title.
+
+    >>> print(render_schema_list({"check": "crashplan check --format json", "error": "a failed command"}), end="")
+    check        crashplan check --format json
+    error        a failed command
+    """
+    return "".join(f"{name:<11}  {title}\n" for name, title in titles.items())
+
+
+def render_capture_notes(report: CaptureReport) -> str:
+    """What a snapshot capture says on stderr: its notes, then each host file it could not read and why."""
+    lines = [f"crashplan: note: {note}" for note in report.notes]
+    lines += [f"crashplan: unreadable: /{item.path}: {item.reason}" for item in report.unreadable]
+    return "".join(line + "\n" for line in lines)

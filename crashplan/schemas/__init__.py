@@ -24,7 +24,7 @@ from typing import Any
 
 from crashplan.errors import CrashplanError
 
-__all__ = ["COMMAND_SCHEMAS", "load_schema", "schema_names"]
+__all__ = ["COMMAND_SCHEMAS", "load_schema", "schema_names", "schema_titles"]
 
 # Which schema each command's --format json output follows (fleet's jsonl lines: "fleet-line").
 COMMAND_SCHEMAS = {
@@ -45,6 +45,11 @@ def schema_names() -> tuple[str, ...]:
     return tuple(
         sorted(p.name[: -len(".json")] for p in files(__name__).iterdir() if p.name.endswith(".json") and not p.name.startswith("_"))
     )
+
+
+def schema_titles() -> dict[str, str]:
+    """The title of every shipped schema, by name, sorted by name."""
+    return {name: _read(name)["title"] for name in schema_names()}
 
 
 def _read(name: str) -> dict[str, Any]:

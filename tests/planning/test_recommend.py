@@ -167,9 +167,8 @@ _HOST = Path(__file__).parents[1] / "data" / "hosts" / "qemu-x86_64-4g-no-crashk
 def test_a_reader_that_goes_away_is_not_an_error(args):
     """`crashplan recommend | head -1`: the pipe closes before crashplan writes; exit 0, no traceback.
 
-    The text output goes through rich, whose own broken-pipe handling exits 1 (crashplan's
-    "bug" code); the JSON output through click; `crashplan --help` and `--version` are printed
-    by click before any command runs.
+    The text output is drawn by rich into a string and, like the JSON output, written by
+    click; `crashplan --help` and `--version` are printed by click before any command runs.
     """
     p = subprocess.Popen(
         [sys.executable, "-m", "crashplan", *args],

@@ -31,7 +31,6 @@ from crashplan.profiles import (
     list_profiles,
     load_profile,
     profile_to_json,
-    render_profile_text,
 )
 from crashplan.profiles.schema import ESTIMATOR_LEAVES
 from crashplan.units import GiB, MiB
@@ -387,17 +386,6 @@ def test_profile_to_json_is_json_with_bytes_and_sources() -> None:
         "base-arm64",
         "base",
     ]
-
-
-def test_render_profile_text_shows_values_and_sources() -> None:
-    """The text form names the default string, its source, and sizes in both notations."""
-    text = render_profile_text(load_profile("debian-amd64"))
-    assert text.startswith("debian-amd64: Debian amd64 with kdump-tools")
-    assert "  default crashkernel = 512M-:192M\n      source: Debian kdump-tools 1:1.10.3" in text
-    assert "  was 384M-:128M, until Debian kdump-tools 1:1.9" in text
-    assert "margin_fixed = 64M (64 MiB)" in text
-    suse = render_profile_text(load_profile("suse-s390x"))
-    assert "default crashkernel: none (the distribution computes it per host)" in suse
 
 
 # --------------------------------------------------------------------------------------------
