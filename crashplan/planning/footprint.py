@@ -316,7 +316,9 @@ def footprint_inputs(facts: HostFacts, profile: Profile) -> FootprintInputs:
     initrd_size = initrd.size if initrd is not None else None
     tmpfs = initrd.tmpfs_bytes if initrd is not None else None
     initrd_source = f"{initrd.path}: file size; unpacked tree walked (crashplan.host.formats.initrd)" if initrd is not None else ""
-    nr_cpus = (facts.kdump.nr_cpus if facts.kdump is not None else None) or profile.nr_cpus or 1
+    # The host's kdump configuration wins, then the profile's convention; like the host's append
+    # line (crashplan.host.formats.kdumpconf), nr_cpus= first, else maxcpus= (Debian ppc64el).
+    nr_cpus = (facts.kdump.nr_cpus if facts.kdump is not None else None) or profile.nr_cpus or profile.maxcpus or 1
     platform = platform_inputs(facts)
     if initrd is not None and initrd.image_cache_bytes:
         platform["initrd_image_cache"] = initrd.image_cache_bytes

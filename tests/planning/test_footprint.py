@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import io
 import json
@@ -12,7 +13,9 @@ from pathlib import Path
 import pytest
 
 from crashplan.host.bootfiles import analyse_boot_file
-from crashplan.planning.footprint import FootprintInputs, estimate_footprint
+from crashplan.host.facts import gather_facts
+from crashplan.host.sources import DirSource
+from crashplan.planning.footprint import FootprintInputs, estimate_footprint, footprint_inputs
 from crashplan.profiles import load_profile
 from crashplan.units import MiB
 
@@ -99,6 +102,21 @@ def test_more_cpus_and_network_dump_cost_more():
     base = estimate_footprint(_inputs(), profile.estimator, profile.source_texts).total
     more = estimate_footprint(_inputs(nr_cpus=4, network_dump=True), profile.estimator, profile.source_texts).total
     assert more - base >= 3 * profile.estimator["per_cpu_dump"] + profile.estimator["user_net"]
+
+
+def test_profile_maxcpus_sets_the_kdump_cpus_when_nr_cpus_is_absent(tmp_path: Path) -> None:
+    """Without a kdump config on the host, the profile's nr_cpus= counts, else its maxcpus= (Debian ppc64el's convention)."""
+    facts = dataclasses.replace(gather_facts(DirSource(DATA / "hosts" / "qemu-x86_64-4g-crashkernel-256m")), kdump=None)
+
+    def cpus(cmdline: str) -> int:
+        path = tmp_path / "p.yaml"
+        path.write_text(f"name: p\nextends: base-x86_64\n{cmdline and 'kdump_cmdline:'}\n{cmdline}")
+        return footprint_inputs(facts, load_profile(path)).nr_cpus
+
+    assert cpus("") == 1
+    assert cpus("  maxcpus: {value: 4, source: s}\n") == 4
+    assert cpus("  nr_cpus: {value: 2, source: s}\n  maxcpus: {value: 4, source: s}\n") == 2
+    assert load_profile("debian-ppc64el").maxcpus == 1
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
