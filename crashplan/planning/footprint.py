@@ -335,7 +335,9 @@ def footprint_inputs(facts: HostFacts, profile: Profile) -> FootprintInputs:
         initrd_tmpfs=tmpfs,
         initrd_source=initrd_source,
         nr_cpus=nr_cpus,
-        page_size=facts.page_size or 4096,
+        # A page size the host does not tell is the profile's kernel flavour's (64K for the arm64
+        # kernels whose release says 64k), else 4 KiB.
+        page_size=facts.page_size or profile.page_size or 4096,
         **platform,
     )
 

@@ -119,6 +119,20 @@ def test_profile_maxcpus_sets_the_kdump_cpus_when_nr_cpus_is_absent(tmp_path: Pa
     assert load_profile("debian-ppc64el").maxcpus == 1
 
 
+def test_profile_page_size_stands_in_for_an_unknown_host_page_size() -> None:
+    """A page size the host does not tell is the 64K profile's, so its 64K cost is counted; a known one wins."""
+    unknown = gather_facts(DirSource(DATA / "hosts" / "arm64-rpi4-4g-cma512m"))  # a capture with no uname page size
+    assert unknown.page_size is None
+    k64 = load_profile("rhel-aarch64-64k")
+    assert k64.page_size == 64 * 1024
+    assert footprint_inputs(unknown, load_profile("fedora-aarch64")).page_size == 4096
+    assert footprint_inputs(dataclasses.replace(unknown, page_size=4096), k64).page_size == 4096
+    inputs = footprint_inputs(unknown, k64)
+    assert inputs.page_size == 64 * 1024
+    fp = estimate_footprint(inputs, k64.estimator, k64.source_texts)
+    assert fp.item("arm64 64K pages").bytes == 100 * MiB
+
+
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "crashplan", *args], capture_output=True, text=True, check=False)
 
