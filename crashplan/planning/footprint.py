@@ -43,6 +43,8 @@ __all__ = [
 Part = Literal["fixed", "runtime"]
 PAGE = 4096
 STRUCT_PAGE = 64
+"""sizeof(struct page) on 64-bit arches, as the trials ran: what calibration inverts with
+(estimates read the profile's ``estimator.struct_page_size``, this value in every built-in)."""
 
 
 def round_up(value: int, step: int) -> int:
@@ -214,10 +216,11 @@ def estimate_footprint(
         size, src = const("arm64_64k")
         items.append(Item("arm64 64K pages", "runtime", size, src))
     subtotal = sum(i.bytes for i in items)
-    # The struct page array of the capture kernel's own memory: 64 bytes per 4 KiB page of the
-    # reservation, which includes the array itself.
-    total = -(-subtotal * inputs.page_size // (inputs.page_size - STRUCT_PAGE))
-    items.append(Item("struct page array for the crash kernel's memory", "runtime", total - subtotal, f"{STRUCT_PAGE} bytes per {inputs.page_size // 1024} KiB page: {sources.get('estimator.struct_page_size', 'sizeof(struct page)')}"))
+    # The struct page array of the capture kernel's own memory: sizeof(struct page) per page of
+    # the reservation, which includes the array itself.
+    struct_page, src = const("struct_page_size")
+    total = -(-subtotal * inputs.page_size // (inputs.page_size - struct_page))
+    items.append(Item("struct page array for the crash kernel's memory", "runtime", total - subtotal, f"{struct_page} bytes per {inputs.page_size // 1024} KiB page: {src}"))
     fixed = sum(i.bytes for i in items if i.part == "fixed")
     runtime = total - fixed
     pct, _ = const("crashplan_margin_percent")

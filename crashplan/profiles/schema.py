@@ -116,6 +116,7 @@ REQUIRED = (
             "initrd_size_fallback",
             "kdump_userspace",
             "user_net",
+            "struct_page_size",
             "cma_fixed_margin_percent",
             "cma_fixed_margin_fixed",
             "cma_runtime_factor",

@@ -15,8 +15,13 @@ import pytest
 from crashplan.host.bootfiles import analyse_boot_file
 from crashplan.host.facts import gather_facts
 from crashplan.host.sources import DirSource
-from crashplan.planning.footprint import FootprintInputs, estimate_footprint, footprint_inputs
-from crashplan.profiles import load_profile
+from crashplan.planning.footprint import (
+    STRUCT_PAGE,
+    FootprintInputs,
+    estimate_footprint,
+    footprint_inputs,
+)
+from crashplan.profiles import list_profiles, load_profile
 from crashplan.units import MiB
 
 DATA = Path(__file__).parents[1] / "data"
@@ -131,6 +136,17 @@ def test_profile_page_size_stands_in_for_an_unknown_host_page_size() -> None:
     assert inputs.page_size == 64 * 1024
     fp = estimate_footprint(inputs, k64.estimator, k64.source_texts)
     assert fp.item("arm64 64K pages").bytes == 100 * MiB
+
+
+def test_struct_page_array_takes_the_profile_sizeof_struct_page() -> None:
+    """The struct page item is sized by the profile's struct_page_size, which every built-in sets to what calibration inverts with."""
+    assert {load_profile(i.name).estimator["struct_page_size"] for i in list_profiles()} == {STRUCT_PAGE}
+    profile = load_profile("base-x86_64")
+    name = "struct page array for the crash kernel's memory"
+    a = estimate_footprint(_inputs(), profile.estimator, profile.source_texts).item(name)
+    b = estimate_footprint(_inputs(), {**profile.estimator, "struct_page_size": 128}, profile.source_texts).item(name)
+    assert b.bytes > 2 * a.bytes > 0
+    assert a.source.startswith("64 bytes per 4 KiB page: openSUSE/kdump calibrate.cc sizeof(page)")
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
