@@ -43,6 +43,8 @@ __all__ = [
 Part = Literal["fixed", "runtime"]
 PAGE = 4096
 STRUCT_PAGE = 64
+"""sizeof(struct page) on 64-bit arches, as the trials ran: what calibration inverts with
+(estimates read the profile's ``estimator.struct_page_size``, this value in every built-in)."""
 
 
 def round_up(value: int, step: int) -> int:
@@ -214,10 +216,11 @@ def estimate_footprint(
         size, src = const("arm64_64k")
         items.append(Item("arm64 64K pages", "runtime", size, src))
     subtotal = sum(i.bytes for i in items)
-    # The struct page array of the capture kernel's own memory: 64 bytes per 4 KiB page of the
-    # reservation, which includes the array itself.
-    total = -(-subtotal * inputs.page_size // (inputs.page_size - STRUCT_PAGE))
-    items.append(Item("struct page array for the crash kernel's memory", "runtime", total - subtotal, f"{STRUCT_PAGE} bytes per {inputs.page_size // 1024} KiB page: {sources.get('estimator.struct_page_size', 'sizeof(struct page)')}"))
+    # The struct page array of the capture kernel's own memory: sizeof(struct page) per page of
+    # the reservation, which includes the array itself.
+    struct_page, src = const("struct_page_size")
+    total = -(-subtotal * inputs.page_size // (inputs.page_size - struct_page))
+    items.append(Item("struct page array for the crash kernel's memory", "runtime", total - subtotal, f"{struct_page} bytes per {inputs.page_size // 1024} KiB page: {src}"))
     fixed = sum(i.bytes for i in items if i.part == "fixed")
     runtime = total - fixed
     pct, _ = const("crashplan_margin_percent")
@@ -316,7 +319,9 @@ def footprint_inputs(facts: HostFacts, profile: Profile) -> FootprintInputs:
     initrd_size = initrd.size if initrd is not None else None
     tmpfs = initrd.tmpfs_bytes if initrd is not None else None
     initrd_source = f"{initrd.path}: file size; unpacked tree walked (crashplan.host.formats.initrd)" if initrd is not None else ""
-    nr_cpus = (facts.kdump.nr_cpus if facts.kdump is not None else None) or profile.nr_cpus or 1
+    # The host's kdump configuration wins, then the profile's convention; like the host's append
+    # line (crashplan.host.formats.kdumpconf), nr_cpus= first, else maxcpus= (Debian ppc64el).
+    nr_cpus = (facts.kdump.nr_cpus if facts.kdump is not None else None) or profile.nr_cpus or profile.maxcpus or 1
     platform = platform_inputs(facts)
     if initrd is not None and initrd.image_cache_bytes:
         platform["initrd_image_cache"] = initrd.image_cache_bytes
@@ -333,7 +338,9 @@ def footprint_inputs(facts: HostFacts, profile: Profile) -> FootprintInputs:
         initrd_tmpfs=tmpfs,
         initrd_source=initrd_source,
         nr_cpus=nr_cpus,
-        page_size=facts.page_size or 4096,
+        # A page size the host does not tell is the profile's kernel flavour's (64K for the arm64
+        # kernels whose release says 64k), else 4 KiB.
+        page_size=facts.page_size or profile.page_size or 4096,
         **platform,
     )
 

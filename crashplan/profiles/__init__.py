@@ -1,8 +1,8 @@
 """Profiles: what a distribution's kdump tooling does, as checked YAML data.
 
 A profile holds one distribution family's default ``crashkernel=`` string for one architecture,
-its kdump command-line conventions (``nr_cpus=``, what it appends and removes, the initramfs
-tmpfs limit), its dump collector, and the constants a footprint model needs.  Every value
+its kdump command-line conventions (``nr_cpus=``, what it appends and removes), its dump
+level and collector, and the constants a footprint model needs.  Every value
 carries a ``source:`` so reviewers can check it: the kdump-utils, openSUSE kdump, kdump-tools
 and makedumpfile sources, or a crash-dump trial recorded under ``tests/data/``.  The schema is documented in ``profiles/README.md``.
 
@@ -107,14 +107,12 @@ def _profile_to_plain(p: Profile) -> dict[str, Any]:
         "arch": p.arch,
         "match": [list(p.match.ids), list(p.match.id_like), p.match.version_min, p.match.version_below, p.match.kernel_release_contains],
         "default_crashkernel": p.default_crashkernel,
-        "fadump_crashkernel": p.fadump_crashkernel,
         "history": [[h.crashkernel, h.until, h.source] for h in p.history],
         "page_size": p.page_size,
         "nr_cpus": p.nr_cpus,
         "maxcpus": p.maxcpus,
         "cmdline_append": p.cmdline_append,
         "cmdline_remove": p.cmdline_remove,
-        "initramfs_tmpfs_percent": p.initramfs_tmpfs_percent,
         "dump_level": p.dump_level,
         "core_collector": p.core_collector,
         "estimator": dict(p.estimator),
@@ -133,14 +131,12 @@ def _profile_from_plain(d: dict[str, Any]) -> Profile:
         arch=d["arch"],
         match=Match(tuple(ids), tuple(id_like), vmin, vbelow, krc),
         default_crashkernel=d["default_crashkernel"],
-        fadump_crashkernel=d["fadump_crashkernel"],
         history=tuple(HistoryEntry(*h) for h in d["history"]),
         page_size=d["page_size"],
         nr_cpus=d["nr_cpus"],
         maxcpus=d["maxcpus"],
         cmdline_append=d["cmdline_append"],
         cmdline_remove=d["cmdline_remove"],
-        initramfs_tmpfs_percent=d["initramfs_tmpfs_percent"],
         dump_level=d["dump_level"],
         core_collector=d["core_collector"],
         estimator=MappingProxyType(dict(d["estimator"])),
@@ -362,13 +358,11 @@ def profile_to_json(profile: Profile) -> dict[str, object]:
             "kernel_release_contains": m.kernel_release_contains,
         },
         "default_crashkernel": sourced("default_crashkernel"),
-        "fadump_crashkernel": sourced("fadump_crashkernel"),
         "history": [
             {"value": h.crashkernel, "until": h.until, "source": h.source} for h in profile.history
         ],
         "page_size": sourced("page_size"),
         "kdump_cmdline": section("kdump_cmdline."),
-        "initramfs_tmpfs_percent": sourced("initramfs_tmpfs_percent"),
         "dump_level": sourced("dump_level"),
         "core_collector": sourced("core_collector"),
         "estimator": section("estimator."),

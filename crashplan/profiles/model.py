@@ -70,7 +70,7 @@ class Profile:
 
     Plain values are in the fields (sizes in bytes); :attr:`sources` maps the dotted key of
     each sourced value (``"default_crashkernel"``, ``"kdump_cmdline.nr_cpus"``,
-    ``"estimator.kernel_base"``) to its :class:`SourcedValue`.  ``lineage`` is the profile
+    ``"estimator.kexec_segments"``) to its :class:`SourcedValue`.  ``lineage`` is the profile
     followed by its ancestors in merge order (first wins).
     """
 
@@ -80,14 +80,12 @@ class Profile:
     arch: str
     match: Match
     default_crashkernel: str | None
-    fadump_crashkernel: str | None
     history: tuple[HistoryEntry, ...]
     page_size: int | None
     nr_cpus: int | None
     maxcpus: int | None
     cmdline_append: str | None
     cmdline_remove: str | None
-    initramfs_tmpfs_percent: int | float
     dump_level: int
     core_collector: str | None
     estimator: Mapping[str, Value] = field(hash=False)
@@ -124,7 +122,7 @@ class ProfileProblems(ProfileError):
     ``problems`` holds one :class:`ProfileError` per problem, in file order; ``file``,
     ``line`` and ``column`` are those of the first.  ``str()`` gives one line per problem::
 
-        mine.yaml:4:3: unknown key 'kernel_bse' in estimator (did you mean 'kernel_base'?)
+        mine.yaml:4:3: unknown key 'kexec_segment' in estimator (did you mean 'kexec_segments'?)
     """
 
     def __init__(self, problems: Iterable[ProfileError]) -> None:

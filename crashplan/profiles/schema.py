@@ -37,12 +37,6 @@ TOP_LEAVES: dict[str, Leaf] = {
         "size", "base page size of the kernel flavour (64K kernels)", arches=("arm64",)
     ),
     "default_crashkernel": Leaf("crashkernel", "the distribution's default crashkernel= value"),
-    "fadump_crashkernel": Leaf(
-        "crashkernel", "the default for firmware-assisted dump", arches=("ppc64le",)
-    ),
-    "initramfs_tmpfs_percent": Leaf(
-        "percent", "tmpfs size limit the kdump initramfs unpacks into"
-    ),
     "dump_level": Leaf("count", "makedumpfile -d dump level", maximum=31),
     "core_collector": Leaf("text", "the dump command of the kdump initramfs"),
 }
@@ -55,9 +49,6 @@ CMDLINE_LEAVES: dict[str, Leaf] = {
 }
 
 ESTIMATOR_LEAVES: dict[str, Leaf] = {
-    "runtime_reservation": Leaf(
-        "size", "user space and kernel runtime allowance (kdumpctl estimate)"
-    ),
     "initrd_unpack_factor": Leaf("factor", "compressed initramfs size multiplier"),
     "kernel_runtime_base": Leaf("size", "kernel and user space at run time with nr_cpus=1"),
     "kexec_segments": Leaf("size", "kexec's own segments in the reservation (purgatory, boot parameters, ELF headers)"),
@@ -68,21 +59,9 @@ ESTIMATOR_LEAVES: dict[str, Leaf] = {
     "initrd_tmpfs_low": Leaf("size", "what the initrd_size_low initrd takes unpacked in tmpfs"),
     "initrd_size_high": Leaf("size", "the high end of the kdump initrd sizes an unknown initrd could have (unpacked by the unpack factor)"),
     "kdump_userspace": Leaf("size", "the kdump environment's user space beyond busybox and makedumpfile (systemd, udev, journald)"),
-    "kernel_base": Leaf("size", "kdump kernel runtime memory, image excluded"),
-    "kernel_init": Leaf("size", "init memory the kdump kernel frees after boot"),
-    "kernel_dynamic": Leaf("size", "kernel dynamic allocations"),
-    "per_cpu": Leaf("size", "kernel memory per kdump CPU"),
     "per_cpu_dump": Leaf("size", "dump tool memory per kdump CPU (threads, buffers)"),
-    "user_base": Leaf("size", "kdump initramfs user space (init, udev, makedumpfile ...)"),
     "user_net": Leaf("size", "extra user space for a network dump target"),
     "makedumpfile_cyclic_buffer_max": Leaf("size", "cap of makedumpfile's cyclic bitmap buffer"),
-    "makedumpfile_free_fraction": Leaf("factor", "share of MemFree makedumpfile may use"),
-    "makedumpfile_thread_region": Leaf(
-        "size", "makedumpfile THREAD_REGION per --num-threads thread"
-    ),
-    "makedumpfile_per_thread": Leaf("size", "measured makedumpfile RSS per thread"),
-    "bitmap_bits_per_page": Leaf("count", "dump bitmap bits per page of RAM"),
-    "bitmap_max": Leaf("size", "cap of the dump bitmap"),
     "struct_page_size": Leaf("size", "sizeof(struct page)"),
     "luks_keyslots": Leaf(
         "choice", "how LUKS2 Argon2 memory is counted", choices=("max-per-device", "sum")
@@ -93,11 +72,6 @@ ESTIMATOR_LEAVES: dict[str, Leaf] = {
     "arm64_64k": Leaf("size", "extra for arm64 kernels with 64K pages", arches=("arm64",)),
     "arm64_smmu": Leaf("size", "extra for an arm64 SMMU with 64K pages", arches=("arm64",)),
     "mlx5": Leaf("size", "extra when the mlx5_core driver is bound"),
-    "per_cpu_default_delta": Leaf(
-        "size", "default string delta per kdump CPU (kdumpctl, ppc64le)"
-    ),
-    "margin_percent": Leaf("percent", "margin added on top of the estimate, in percent"),
-    "margin_fixed": Leaf("size", "fixed margin added on top of the estimate"),
     "crashplan_margin_percent": Leaf(
         "percent", "crashplan's own margin on its estimate, in percent"
     ),
@@ -108,13 +82,6 @@ ESTIMATOR_LEAVES: dict[str, Leaf] = {
     "cma_fixed_margin_fixed": Leaf("size", "fixed margin on the fixed part of a ,cma setup"),
     "cma_runtime_factor": Leaf("factor", "the ,cma area as a multiple of the runtime part"),
     "cma_runtime_extra": Leaf("size", "the least the ,cma area exceeds the runtime part by"),
-    "dirty_pagecache_factor": Leaf("factor", "dirty page cache and in-flight I/O multiplier"),
-    "fallback_reserve": Leaf(
-        "size", "reservation the distribution falls back to when its estimate fails"
-    ),
-    "x86_min_low": Leaf(
-        "size", "low (below 4G) part kept when the reservation goes high", arches=("x86_64",)
-    ),
 }
 
 SECTIONS: dict[str, dict[str, Leaf]] = {
@@ -129,28 +96,17 @@ TOP_KEYS = (*PLAIN_KEYS, *TOP_LEAVES, *SECTIONS)
 REQUIRED = (
     "description",
     "family",
-    "initramfs_tmpfs_percent",
     "dump_level",
     *(
         f"estimator.{k}"
         for k in (
-            "runtime_reservation",
             "initrd_unpack_factor",
             "kernel_runtime_base",
-            "kernel_base",
-            "kernel_init",
-            "per_cpu",
             "per_cpu_dump",
-            "user_base",
             "makedumpfile_cyclic_buffer_max",
-            "makedumpfile_per_thread",
-            "bitmap_bits_per_page",
-            "bitmap_max",
             "luks_keyslots",
             "luks_overhead",
             "sme_sev_swiotlb",
-            "margin_percent",
-            "margin_fixed",
             "crashplan_margin_percent",
             "crashplan_margin_fixed",
             # Read by every estimate (crashplan.planning.footprint), so a profile without them
@@ -160,6 +116,7 @@ REQUIRED = (
             "initrd_size_fallback",
             "kdump_userspace",
             "user_net",
+            "struct_page_size",
             "cma_fixed_margin_percent",
             "cma_fixed_margin_fixed",
             "cma_runtime_factor",

@@ -29,8 +29,8 @@ def render_profile_list_text(infos: Sequence[ProfileInfo]) -> str:
 def _shown(key: str, value: Value) -> str:
     """A profile value as people read it: sizes in both notations, percents, yes/no.
 
-    >>> _shown("estimator.margin_fixed", 64 << 20), _shown("initramfs_tmpfs_percent", 50)
-    ('64M (64 MiB)', '50%')
+    >>> _shown("estimator.crashplan_margin_fixed", 32 << 20), _shown("estimator.crashplan_margin_percent", 20)
+    ('32M (32 MiB)', '20%')
     """
     from crashplan.profiles.schema import leaf_of
 
@@ -76,7 +76,6 @@ def render_profile_text(profile: Profile) -> str:
     item("default_crashkernel", "default crashkernel")
     if profile.default_crashkernel is None:
         lines.append("  default crashkernel: none (the distribution computes it per host)")
-    item("fadump_crashkernel", "fadump crashkernel")
     for h in profile.history:
         lines.append(f"  was {h.crashkernel}, until {h.until}")
         lines.append(f"      source: {h.source}")
@@ -88,7 +87,6 @@ def render_profile_text(profile: Profile) -> str:
         "kdump_cmdline.remove",
     ):
         item(key, "kdump " + key.removeprefix("kdump_cmdline."))
-    item("initramfs_tmpfs_percent", "initramfs tmpfs limit")
     item("dump_level", "dump level")
     item("core_collector", "core collector")
     lines.append("")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import io
 import json
@@ -12,8 +13,15 @@ from pathlib import Path
 import pytest
 
 from crashplan.host.bootfiles import analyse_boot_file
-from crashplan.planning.footprint import FootprintInputs, estimate_footprint
-from crashplan.profiles import load_profile
+from crashplan.host.facts import gather_facts
+from crashplan.host.sources import DirSource
+from crashplan.planning.footprint import (
+    STRUCT_PAGE,
+    FootprintInputs,
+    estimate_footprint,
+    footprint_inputs,
+)
+from crashplan.profiles import list_profiles, load_profile
 from crashplan.units import MiB
 
 DATA = Path(__file__).parents[1] / "data"
@@ -99,6 +107,46 @@ def test_more_cpus_and_network_dump_cost_more():
     base = estimate_footprint(_inputs(), profile.estimator, profile.source_texts).total
     more = estimate_footprint(_inputs(nr_cpus=4, network_dump=True), profile.estimator, profile.source_texts).total
     assert more - base >= 3 * profile.estimator["per_cpu_dump"] + profile.estimator["user_net"]
+
+
+def test_profile_maxcpus_sets_the_kdump_cpus_when_nr_cpus_is_absent(tmp_path: Path) -> None:
+    """Without a kdump config on the host, the profile's nr_cpus= counts, else its maxcpus= (Debian ppc64el's convention)."""
+    facts = dataclasses.replace(gather_facts(DirSource(DATA / "hosts" / "qemu-x86_64-4g-crashkernel-256m")), kdump=None)
+
+    def cpus(cmdline: str) -> int:
+        path = tmp_path / "p.yaml"
+        path.write_text(f"name: p\nextends: base-x86_64\n{cmdline and 'kdump_cmdline:'}\n{cmdline}")
+        return footprint_inputs(facts, load_profile(path)).nr_cpus
+
+    assert cpus("") == 1
+    assert cpus("  maxcpus: {value: 4, source: s}\n") == 4
+    assert cpus("  nr_cpus: {value: 2, source: s}\n  maxcpus: {value: 4, source: s}\n") == 2
+    assert load_profile("debian-ppc64el").maxcpus == 1
+
+
+def test_profile_page_size_stands_in_for_an_unknown_host_page_size() -> None:
+    """A page size the host does not tell is the 64K profile's, so its 64K cost is counted; a known one wins."""
+    unknown = gather_facts(DirSource(DATA / "hosts" / "arm64-rpi4-4g-cma512m"))  # a capture with no uname page size
+    assert unknown.page_size is None
+    k64 = load_profile("rhel-aarch64-64k")
+    assert k64.page_size == 64 * 1024
+    assert footprint_inputs(unknown, load_profile("fedora-aarch64")).page_size == 4096
+    assert footprint_inputs(dataclasses.replace(unknown, page_size=4096), k64).page_size == 4096
+    inputs = footprint_inputs(unknown, k64)
+    assert inputs.page_size == 64 * 1024
+    fp = estimate_footprint(inputs, k64.estimator, k64.source_texts)
+    assert fp.item("arm64 64K pages").bytes == 100 * MiB
+
+
+def test_struct_page_array_takes_the_profile_sizeof_struct_page() -> None:
+    """The struct page item is sized by the profile's struct_page_size, which every built-in sets to what calibration inverts with."""
+    assert {load_profile(i.name).estimator["struct_page_size"] for i in list_profiles()} == {STRUCT_PAGE}
+    profile = load_profile("base-x86_64")
+    name = "struct page array for the crash kernel's memory"
+    a = estimate_footprint(_inputs(), profile.estimator, profile.source_texts).item(name)
+    b = estimate_footprint(_inputs(), {**profile.estimator, "struct_page_size": 128}, profile.source_texts).item(name)
+    assert b.bytes > 2 * a.bytes > 0
+    assert a.source.startswith("64 bytes per 4 KiB page: openSUSE/kdump calibrate.cc sizeof(page)")
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -145,10 +145,6 @@ def test_trial_derived_constants_say_where_they_come_from() -> None:
         profile = load_profile(name)
         for key in (
             "kernel_runtime_base",
-            "kernel_base",
-            "kernel_init",
-            "per_cpu",
-            "user_base",
             "kexec_segments",
             "crashplan_margin_percent",
             "crashplan_margin_fixed",
@@ -176,7 +172,6 @@ def test_default_strings_parse_for_their_arch(name: str) -> None:
     features = features_for(profile.arch)
     texts = [
         profile.default_crashkernel,
-        profile.fadump_crashkernel,
         *(h.crashkernel for h in profile.history),
     ]
     for text in filter(None, texts):
@@ -233,22 +228,22 @@ def test_kdumpctl_deltas_reproduce_the_rhel_64k_and_ppc_tables() -> None:
     ppc = load_profile("fedora-ppc64le")
     d = decide(as_tokens(ppc.default_crashkernel or ""), 8 * GiB, features_for(ppc.arch))
     assert ppc.nr_cpus == 16
-    assert d.crash_size + ppc.nr_cpus * int(ppc.estimator["per_cpu_default_delta"]) == 528 * MiB
+    assert "1 MiB per nr_cpus= CPU" in ppc.source_of("default_crashkernel")
+    assert d.crash_size + ppc.nr_cpus * MiB == 528 * MiB
 
 
 def test_kdump_command_line_conventions() -> None:
-    """nr_cpus, appended options, tmpfs limit and dump level follow each distro's tooling."""
+    """nr_cpus (else maxcpus), appended and removed options and dump level follow each distro's tooling."""
     fedora = load_profile("fedora-x86_64")
     assert fedora.nr_cpus == 1
     assert fedora.cmdline_append is not None
     assert "cma=0 hugetlb_cma=0 novmcoredd kfence.sample_interval=0" in fedora.cmdline_append
-    assert fedora.initramfs_tmpfs_percent == 90
+    assert fedora.cmdline_remove is not None and "hugepages" in fedora.cmdline_remove.split()
     assert fedora.dump_level == 31
     assert load_profile("rhel-s390x").nr_cpus == 1
     assert load_profile("suse-x86_64").nr_cpus == 32
     assert load_profile("suse-ppc64le").nr_cpus is None
     assert load_profile("debian-ppc64el").maxcpus == 1
-    assert load_profile("debian-amd64").initramfs_tmpfs_percent == 50
     assert load_profile("suse-x86_64").default_crashkernel is None
     assert load_profile("suse-x86_64").estimator["luks_keyslots"] == "sum"
 
@@ -260,7 +255,7 @@ def test_estimator_sizes_are_bytes() -> None:
     assert profile.estimator["arm64_smmu"] == 384 * MiB
     assert profile.estimator["mlx5"] == 200 * MiB
     assert load_profile("fedora-aarch64").estimator["mlx5"] == 150 * MiB
-    assert profile.estimator["makedumpfile_free_fraction"] == 0.6
+    assert profile.estimator["initrd_unpack_factor"] == 3
     assert load_profile("fedora-x86_64").estimator["sme_sev_swiotlb"] == 64 * MiB
     assert load_profile("debian-amd64").estimator["kernel_runtime_base"] == 18 * MiB
     assert (
@@ -400,14 +395,15 @@ def test_user_profile_extends_a_builtin(tmp_path: Path) -> None:
         "extends: fedora-x86_64\n"
         "description: Our lab hosts.\n"
         "estimator:\n"
-        "  user_base:\n"
+        "  kernel_runtime_base:\n"
         "    value: 72M\n"
         '    source: "tests/data/kdump-trials run 7"\n'
     )
     profile = load_profile(str(path))
     assert profile.name == "lab-x86_64" and not profile.builtin
-    assert profile.estimator["user_base"] == 72 * MiB
-    assert profile.sources["estimator.user_base"].line == 6
+    assert profile.estimator["kernel_runtime_base"] == 72 * MiB
+    assert profile.sources["estimator.kernel_runtime_base"].line == 6
+    assert load_profile("fedora-x86_64").estimator["kernel_runtime_base"] == 18 * MiB
     assert profile.default_crashkernel == "2G-64G:256M,64G-:512M"
     assert profile.lineage[:2] == ("lab-x86_64", "fedora-x86_64")
 
@@ -433,10 +429,10 @@ def test_error_unknown_key_with_suggestion(tmp_path: Path) -> None:
     """An unknown key is reported at its position with the closest known key."""
     path = tmp_path / "p.yaml"
     path.write_text(
-        "name: p\nextends: fedora-x86_64\nestimator:\n  kernel_bse: {value: 40M, source: trial}\ndescripton: x\n"
+        "name: p\nextends: fedora-x86_64\nestimator:\n  kexec_segment: {value: 40M, source: trial}\ndescripton: x\n"
     )
     assert _load_error(path) == (
-        f"{path}:4:3: unknown key 'kernel_bse' in estimator (did you mean 'kernel_base'?)\n"
+        f"{path}:4:3: unknown key 'kexec_segment' in estimator (did you mean 'kexec_segments'?)\n"
         f"{path}:5:1: unknown key 'descripton' (did you mean 'description'?)"
     )
 
@@ -475,10 +471,10 @@ def test_error_bad_size(tmp_path: Path) -> None:
     """`256MB` is not a kernel size: the caret column points at the 'B'."""
     path = tmp_path / "p.yaml"
     path.write_text(
-        'name: p\nextends: fedora-x86_64\nestimator:\n  margin_fixed: {value: 256MB, source: "guess"}\n'
+        'name: p\nextends: fedora-x86_64\nestimator:\n  crashplan_margin_fixed: {value: 256MB, source: "guess"}\n'
     )
     assert _load_error(path) == (
-        f"{path}:4:29: estimator.margin_fixed: bad size '256MB': unexpected 'B' (units are one letter: K, M, G, T, P, E)"
+        f"{path}:4:39: estimator.crashplan_margin_fixed: bad size '256MB': unexpected 'B' (units are one letter: K, M, G, T, P, E)"
     )
 
 
@@ -507,13 +503,13 @@ def test_error_wrong_type_and_arch_that_does_not_fit(tmp_path: Path) -> None:
         "arch: x86_64\n"
         "estimator:\n"
         "  arm64_smmu: {value: 1G, source: s}\n"
-        "  margin_percent: {value: ten, source: s}\n"
+        "  crashplan_margin_percent: {value: ten, source: s}\n"
         'default_crashkernel: {value: "2G-64G;256M", source: s}\n'
     )
     assert _load_error(path) == (
         f"{path}:3:7: arch 'x86_64' does not fit 'fedora-aarch64', which is for 'arm64'\n"
         f"{path}:5:23: estimator.arm64_smmu applies to arm64 only, not to x86_64\n"
-        f"{path}:6:27: estimator.margin_percent: expected a percentage (0-100], not the text 'ten'\n"
+        f"{path}:6:37: estimator.crashplan_margin_percent: expected a percentage (0-100], not the text 'ten'\n"
         f"{path}:7:33: default_crashkernel: crashkernel: unrecognized char '-' (for x86_64)"
     )
 
@@ -601,7 +597,7 @@ def test_error_missing_keys_without_parent(tmp_path: Path) -> None:
     assert message.startswith(
         f"{path}: missing description (write it here or extends a profile that has it, such as base-x86_64)\n"
     )
-    assert f"{path}: missing estimator.kernel_base" in message
+    assert f"{path}: missing estimator.kernel_runtime_base" in message
 
 
 def test_error_missing_estimate_keys_are_load_errors(tmp_path: Path) -> None:
@@ -617,14 +613,14 @@ def test_problems_are_structured(tmp_path: Path) -> None:
     """The raised error is one ProfileError that holds each problem with its own code and position."""
     path = tmp_path / "p.yaml"
     path.write_text(
-        "name: p\nextends: fedora-x86_64\nestimator:\n  kernel_bse: 1\n  user_base: {value: 1Q, source: s}\n"
+        "name: p\nextends: fedora-x86_64\nestimator:\n  kernel_bse: 1\n  kexec_segments: {value: 1Q, source: s}\n"
     )
     with pytest.raises(ProfileProblems) as excinfo:
         load_profile(path)
     err = excinfo.value
     assert [(p.code, p.line, p.column) for p in err.problems] == [
         ("profile-unknown-key", 4, 3),
-        ("profile-size", 5, 23),
+        ("profile-size", 5, 28),
     ]
     assert (err.line, err.column, err.file) == (4, 3, str(path))
     assert err.to_json()["problems"][1]["code"] == "profile-size"  # type: ignore[index]

@@ -28,7 +28,7 @@ def test_render_profile_text_shows_values_and_sources() -> None:
     assert text.startswith("debian-amd64: Debian amd64 with kdump-tools")
     assert "  default crashkernel = 512M-:192M\n      source: Debian kdump-tools 1:1.10.3" in text
     assert "  was 384M-:128M, until Debian kdump-tools 1:1.9" in text
-    assert "margin_fixed = 64M (64 MiB)" in text
+    assert "crashplan_margin_fixed = 32M (32 MiB)" in text
     suse = render_profile_text(load_profile("suse-s390x"))
     assert "default crashkernel: none (the distribution computes it per host)" in suse
 
