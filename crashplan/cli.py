@@ -234,7 +234,8 @@ def check(
       sudo crashplan check --format prometheus --output /var/lib/node_exporter/textfile/crashplan.prom
     """
     from crashplan import api
-    from crashplan.planning.check import render_check_text, report_to_json
+    from crashplan.planning.check import report_to_json
+    from crashplan.render.check import render_check_text
     from crashplan.render.json import dumps_json
 
     if plan_path is not None and proposed is not None:
@@ -308,8 +309,9 @@ def fleet(paths: tuple[str, ...], strategy: str, jobs: int | None, arch: str | N
 def _fleet_reduce(paths: tuple[str, ...], fmt: str) -> int:
     """``fleet`` over per-host JSON results: stream them through the reducer, print as they come."""
     from crashplan.envelope import RESULT_VERSION, status_of
-    from crashplan.planning.reduce import FleetReducer, iter_results, summary_text
+    from crashplan.planning.reduce import FleetReducer, iter_results
     from crashplan.render.json import dumps_json
+    from crashplan.render.rich import render_reduced_fleet_text
 
     reducer = FleetReducer()
     if fmt == "json":
@@ -334,7 +336,7 @@ def _fleet_reduce(paths: tuple[str, ...], fmt: str) -> int:
     elif fmt == "jsonl":
         click.echo(dumps_json({"summary": summary.to_json()}, lines=True))
     else:
-        click.echo(summary_text(summary, len(reducer.problems)), nl=False)
+        click.echo(render_reduced_fleet_text(summary, len(reducer.problems)), nl=False)
     return status
 
 

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from crashplan.planning.footprint import Footprint
     from crashplan.planning.simulate import Simulation
 
-__all__ = ["CheckReport", "HostState", "check_cmdline", "check_host", "check_reservation", "compare_plan", "host_state_to_json", "judge_reservation", "kdumpctl_side_by_side", "overwrite_fix", "read_plan", "render_check_text", "report_to_json", "validate_plan", "vendor_auto", "verify_host"]
+__all__ = ["CheckReport", "HostState", "check_cmdline", "check_host", "check_reservation", "compare_plan", "host_state_to_json", "judge_reservation", "overwrite_fix", "read_plan", "report_to_json", "validate_plan", "vendor_auto", "verify_host"]
 
 # kexec_crash_size is page-granular and the low area is aligned: a MiB is not a shortfall.
 _TOLERANCE = 1 * MiB
@@ -261,48 +261,6 @@ def report_to_json(ctx: PlanContext, report: CheckReport, *, strict: bool = Fals
     }
 
 
-def _asked(h: HostState) -> str:
-    """What the command line asks: nothing without ``crashkernel=``, unknown when it is not known."""
-    if h.asked is not None:
-        return format_human(h.asked)
-    if h.cmdline is None:
-        return "unknown (no /proc/cmdline in the source)"
-    if h.crashkernel is not None and h.crashkernel.lower() == "crashkernel=auto":
-        return "unknown (crashkernel=auto: the kernel's own size)"
-    return "nothing" if h.crashkernel is None else "unknown (the kernel reserves nothing from it)"
-
-
-def _size(value: int | None) -> str:
-    return "unknown" if value is None else format_human(value)
-
-
-def render_check_text(ctx: PlanContext, report: CheckReport, *, strict: bool = False) -> str:
-    """The text report: the host as the kernel left it, then the judged parameter, then the plan."""
-    h = report.host
-    loaded = {None: "unknown", True: "yes", False: "no"}[h.loaded]
-    enabled = {None: "unknown", True: "enabled", False: "disabled"}[h.kdump_enabled]
-    lines = [
-        f"host ({ctx.source}, as the kernel left it at boot):",
-        f"  crashkernel= on the command line: {h.crashkernel or ('(none)' if h.cmdline is not None else 'unknown (no /proc/cmdline in the source)')}",
-        f"  asked {_asked(h)}, reserved {_size(h.reserved)}" + (f"; CMA asked {_size(h.cma_asked)}, reserved {_size(h.cma_reserved)}" if h.cma_asked else ""),
-        f"  crash kernel loaded: {loaded}; kdump service: {enabled}",
-        *(f"  kernel log: {line}" for line in h.kernel_log),
-        *(f"  {f.severity} {f.code}: {f.message}" for f in h.findings),
-        f"checked{' (proposed)' if report.proposed else ''}: {report.checked if report.checked is not None else 'the reservation the capture shows (command line unknown)'}",
-        f"  estimated need {-(-report.footprint.total >> 20)} MiB; profile {ctx.profile.name}",
-        *(f"  {f.severity} {f.code}: {f.message}" for f in report.findings),
-    ]
-    if ctx.kdumpctl is not None:
-        lines.extend("  " + line for line in kdumpctl_side_by_side(ctx.kdumpctl, report.footprint).splitlines())
-    if report.plan_findings is not None:
-        lines.append(f"plan ({report.plan_file}): {report.plan_cmdline}")
-        lines.extend(f"  {f.severity} {f.code}: {f.message}" for f in report.plan_findings)
-        if not report.plan_findings:
-            lines.append("  the host matches the plan")
-    lines.append("result: " + ("findings (exit 4)" if report.failing(strict=strict) else "ok"))
-    return "\n".join(lines) + "\n"
-
-
 # A plan file larger than this is not a plan (recommend's JSON is about 10 KiB).
 _PLAN_LIMIT = 4 << 20
 # The kernel matches crashkernel= ranges on system RAM rounded up to 128 MiB
@@ -408,24 +366,6 @@ def compare_plan(ctx: PlanContext, report: CheckReport, plan: dict[str, object],
         findings.append(Finding("error", "plan-no-longer-covers", f"the estimated need is now {format_human(report.footprint.total)} (the plan assumed {format_human(fp_total)}), more than the {format_human(taken + borrowed)} the plan reserves: recommend again"))
     source = plan.get("source")
     return replace(report, plan_file=path, plan_cmdline=cmdline, plan_source=source if isinstance(source, str) else None, plan_findings=tuple(findings))
-
-
-def kdumpctl_side_by_side(estimate: object, fp: object) -> str:
-    """``kdumpctl estimate`` (as a sosreport kept it) beside crashplan's own estimate, one line each."""
-    from crashplan.host.formats.sosreport import KdumpctlEstimate
-    from crashplan.planning.footprint import Footprint
-
-    assert isinstance(estimate, KdumpctlEstimate) and isinstance(fp, Footprint)
-
-    def mib(value: int | None) -> str:
-        return "-" if value is None else f"{value >> 20}M"
-
-    e = estimate
-    return (
-        f"kdumpctl estimate (the host's own, from the sosreport): recommended {mib(e.recommended)}, reserved {mib(e.reserved)}; "
-        f"kernel {mib(e.kernel_image)}, modules {mib(e.kernel_modules)}, initramfs {mib(e.initramfs)} (x3 in its sum), runtime {mib(e.runtime)}\n"
-        f"crashplan: estimated need {mib(fp.total)}, crashkernel=X needs X >= {mib(fp.recommended_size)}"
-    )
 
 
 def check_cmdline(

@@ -31,9 +31,9 @@ from typing import IO, Any
 
 from crashplan.envelope import RESULT_VERSION
 from crashplan.planning.fleet import FleetSummary, HostResult, summary_of
-from crashplan.units import format_human, format_size
+from crashplan.units import format_size
 
-__all__ = ["FleetReducer", "ResultProblem", "is_result_path", "iter_results", "result_from_json", "summary_text"]
+__all__ = ["FleetReducer", "ResultProblem", "is_result_path", "iter_results", "result_from_json"]
 
 _SUFFIXES = (".json", ".jsonl", ".ndjson")
 
@@ -293,15 +293,3 @@ class FleetReducer:
         ]
         return summary_of(self.hosts, sorted(self.needs), self.taken_now, self.taken_recommended, shapes)
 
-
-def summary_text(summary: FleetSummary, problems: int) -> str:
-    """The reduced fleet in a few lines of plain text (per host: ``--format jsonl``)."""
-    s = summary
-    lines = [f"{s.hosts} hosts reduced from their results, {s.failed} failed, {problems} results left out"]
-    if s.need_min is not None and s.need_median is not None and s.need_p90 is not None and s.need_max is not None:
-        lines.append(f"estimated need: min {format_human(s.need_min)}, median {format_human(s.need_median)}, p90 {format_human(s.need_p90)}, max {format_human(s.need_max)}")
-    change = f"returned {format_human(s.returned)}" if s.returned else f"costs {format_human(s.costs_more)} more"
-    lines.append(f"taken from production now {format_human(s.taken_now)}, with the recommendations {format_human(s.taken_recommended)}; {change}")
-    if s.ranged:
-        lines.append(f"one string for the fleet: {s.ranged} ({'covers every host' if s.ranged_covers else 'does NOT cover every host'})")
-    return "\n".join(lines) + "\n"

@@ -5,7 +5,8 @@ and styled by a :class:`Screen`, and the caller writes the string.  :func:`scree
 what a stream takes (escape codes on a terminal, plain text on a pipe, ``NO_COLOR``,
 ``FORCE_COLOR`` and ``TERM=dumb`` as rich reads them; the width of the terminal, or ``COLUMNS``
 or 100 on a pipe).  :func:`fleet_progress` is the one exception: a live progress display on
-stderr, not a renderer.
+stderr, not a renderer.  :func:`render_reduced_fleet_text` sits beside :func:`render_fleet_text`
+without a table: the fleet reduced from per-host results keeps no hosts to list.
 
 rich is imported inside each function; the plain-text fast paths are :mod:`crashplan.render.text`.
 """
@@ -33,6 +34,7 @@ __all__ = [
     "render_fleet_text",
     "render_footprint_text",
     "render_plan_text",
+    "render_reduced_fleet_text",
     "render_simulation_text",
     "screen_of",
 ]
@@ -272,7 +274,7 @@ def render_footprint_text(ctx: object, fp: object, *, screen: Screen | None = No
     for finding in fp.findings:
         console.print(f"  {finding.severity} {finding.code}: {finding.message}")
     if ctx.kdumpctl is not None:
-        from crashplan.planning.check import kdumpctl_side_by_side
+        from crashplan.render.check import kdumpctl_side_by_side
 
         console.print(kdumpctl_side_by_side(ctx.kdumpctl, fp))
     return out.getvalue()
@@ -427,6 +429,25 @@ def render_fleet_text(results: list[HostResult], summary: FleetSummary, *, scree
             covers += f" planned; {s.failed} could not be planned"
         console.print(f"one string for the fleet: {s.ranged} ({covers})")
     return out.getvalue()
+
+
+def render_reduced_fleet_text(summary: FleetSummary, problems: int) -> str:
+    """The fleet reduced from per-host results (``fleet RESULTS...``) in a few lines of plain text.
+
+    No table and no rich: the hosts were streamed past, not kept (per host: ``--format jsonl``).
+    ``problems`` is the number of results left out.
+    """
+    from crashplan.units import format_human
+
+    s = summary
+    lines = [f"{s.hosts} hosts reduced from their results, {s.failed} failed, {problems} results left out"]
+    if s.need_min is not None and s.need_median is not None and s.need_p90 is not None and s.need_max is not None:
+        lines.append(f"estimated need: min {format_human(s.need_min)}, median {format_human(s.need_median)}, p90 {format_human(s.need_p90)}, max {format_human(s.need_max)}")
+    change = f"returned {format_human(s.returned)}" if s.returned else f"costs {format_human(s.costs_more)} more"
+    lines.append(f"taken from production now {format_human(s.taken_now)}, with the recommendations {format_human(s.taken_recommended)}; {change}")
+    if s.ranged:
+        lines.append(f"one string for the fleet: {s.ranged} ({'covers every host' if s.ranged_covers else 'does NOT cover every host'})")
+    return "\n".join(lines) + "\n"
 
 
 def _ranges_on_lines(value: str) -> str:

@@ -157,13 +157,6 @@ def test_cma_partial(tmp_path):
     assert doc["host"]["cma_asked"] == 1 << 30 and doc["host"]["cma_reserved"] == 0
 
 
-def test_text_output_separates_host_and_proposal(tmp_path):
-    """The text report shows the host state first, then the proposed parameter, each with its findings."""
-    src = derive(tmp_path, RESERVED, {"sys/kernel/kexec_crash_loaded": "0\n"})
-    text = run("check", "--source", src, "--cmdline", "crashkernel=512M").stdout
-    assert text.index("as the kernel left it at boot") < text.index("error not-loaded") < text.index("checked (proposed): crashkernel=512M")
-
-
 # --------------------------------------------------------------------------------------------
 # check --plan: the after-reboot step of "recommend, write, reboot, verify"
 

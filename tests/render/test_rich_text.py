@@ -12,15 +12,18 @@ import pytest
 from rich.cells import cell_len
 
 import crashplan
-from crashplan.planning.fleet import run_fleet, summarise
+from crashplan.planning.fleet import HostResult, run_fleet, summarise
+from crashplan.planning.reduce import FleetReducer
 from crashplan.render.rich import (
     Screen,
     render_fleet_text,
     render_footprint_text,
     render_plan_text,
+    render_reduced_fleet_text,
     render_simulation_text,
     screen_of,
 )
+from crashplan.units import format_human
 
 ROOT = Path(__file__).parents[2]
 HOSTS = ROOT / "tests" / "data" / "hosts"
@@ -56,9 +59,15 @@ def test_no_line_is_wider_than_80_columns(host: str) -> None:
         assert widest <= 80, (name, widest)
 
 
-def test_fleet_text_fits_80_columns_with_a_row_per_host() -> None:
+@pytest.fixture(scope="module")
+def fleet_results() -> list[HostResult]:
+    """The plan of every captured host, as ``crashplan fleet`` makes them."""
+    return list(run_fleet([str(HOSTS / h) for h in HOST_NAMES], strategy="auto", jobs=1))
+
+
+def test_fleet_text_fits_80_columns_with_a_row_per_host(fleet_results: list[HostResult]) -> None:
     """The fleet table has one row per host (a path too long for its column ends in an ellipsis) and the summary, within 80 columns."""
-    results = list(run_fleet([str(HOSTS / h) for h in HOST_NAMES], strategy="auto", jobs=1))
+    results = fleet_results
     text = render_fleet_text(results, summarise(results), screen=Screen(width=80))
     lines = text.splitlines()
     assert max(cell_len(line) for line in lines) <= 80
@@ -66,6 +75,41 @@ def test_fleet_text_fits_80_columns_with_a_row_per_host() -> None:
     assert len(rows) == len(HOST_NAMES)
     assert f"{len(HOST_NAMES)} hosts, 0 failed" in lines
     assert any(line.startswith("one string for the fleet: crashkernel=") for line in lines)
+
+
+def test_reduced_fleet_text_says_what_the_snapshot_fleet_says(fleet_results: list[HostResult]) -> None:
+    """The fleet reduced from the hosts' results prints the snapshot fleet's needs, memory and ranged string, and the results left out."""
+    reducer = FleetReducer()
+    for r in fleet_results:
+        reducer.add(r)
+    summary = reducer.summary()
+    reduced = render_reduced_fleet_text(summary, 2).splitlines()
+    table = render_fleet_text(fleet_results, summarise(fleet_results)).splitlines()
+    assert reduced[0] == f"{len(HOST_NAMES)} hosts reduced from their results, 0 failed, 2 results left out"
+    assert reduced[1] == next(line for line in table if line.startswith("estimated need: min "))
+    taken = next(line for line in table if line.startswith("taken from production now "))
+    assert summary.costs_more and reduced[2] == taken.partition(";")[0] + f"; costs {format_human(summary.costs_more)} more"
+    assert reduced[3] == next(line for line in table if line.startswith("one string for the fleet: ")) and len(reduced) == 4
+
+
+def test_reduced_fleet_text_returned_and_failed() -> None:
+    """The HPE host's 768M (256M low + 512M high) is more than it needs: returned; a failed host counts and has no need."""
+    (hpe,) = run_fleet([str(HOSTS / "lore-x86-hpe-xeon-32g-crash-low256m-high512m")], strategy="auto", jobs=1)
+    assert hpe.taken_now == 768 << 20 and hpe.taken_recommended is not None and hpe.need is not None
+    reducer = FleetReducer()
+    reducer.add(hpe)
+    reducer.add(HostResult("db9", False, "cannot read /proc/iomem"))
+    lines = render_reduced_fleet_text(reducer.summary(), 0).splitlines()
+    assert lines[0] == "2 hosts reduced from their results, 1 failed, 0 results left out"
+    assert lines[1] == f"estimated need: min {format_human(hpe.need)}, median {format_human(hpe.need)}, p90 {format_human(hpe.need)}, max {format_human(hpe.need)}"
+    returned = format_human((768 << 20) - hpe.taken_recommended)
+    assert lines[2] == f"taken from production now 768 MiB, with the recommendations {format_human(hpe.taken_recommended)}; returned {returned}"
+    failed = FleetReducer()
+    failed.add(HostResult("db9", False, "cannot read /proc/iomem"))
+    assert render_reduced_fleet_text(failed.summary(), 1) == (
+        "1 hosts reduced from their results, 1 failed, 1 results left out\n"
+        "taken from production now 0 B, with the recommendations 0 B; costs 0 B more\n"
+    )
 
 
 def test_plan_text_matches_the_golden_file(tmp_path: Path) -> None:
