@@ -421,14 +421,29 @@ def render_fleet_text(results: list[HostResult], summary: FleetSummary, *, scree
             f"estimated need: min {format_human(low)}, median {format_human(median)}, "
             f"p90 {format_human(p90)}, max {format_human(high)}"
         )
-    balance = f"returned {format_human(s.returned)}" if s.returned or not s.costs_more else f"the recommendations cost {format_human(s.costs_more)} more"
-    console.print(f"taken from production now {format_human(s.taken_now)}, with the recommendations {format_human(s.taken_recommended)}; {balance}")
+    console.print(_taken_line(s))
     if s.ranged:
         covers = "covers every host" if s.ranged_covers else "does NOT cover every host"
         if s.failed:
             covers += f" planned; {s.failed} could not be planned"
         console.print(f"one string for the fleet: {s.ranged} ({covers})")
     return out.getvalue()
+
+
+def _taken_line(s: FleetSummary) -> str:
+    """What the fleet takes from production now and with the recommendations, and the balance: one wording for both fleet views.
+
+    The balance is "returned X" or "the recommendations cost X more", never a negative return.
+    """
+    from crashplan.units import format_human
+
+    if s.returned:
+        balance = f"returned {format_human(s.returned)}"
+    elif s.costs_more:
+        balance = f"the recommendations cost {format_human(s.costs_more)} more"
+    else:
+        balance = "no change"
+    return f"taken from production now {format_human(s.taken_now)}, with the recommendations {format_human(s.taken_recommended)}; {balance}"
 
 
 def render_reduced_fleet_text(summary: FleetSummary, problems: int) -> str:
@@ -443,8 +458,7 @@ def render_reduced_fleet_text(summary: FleetSummary, problems: int) -> str:
     lines = [f"{s.hosts} hosts reduced from their results, {s.failed} failed, {problems} results left out"]
     if s.need_min is not None and s.need_median is not None and s.need_p90 is not None and s.need_max is not None:
         lines.append(f"estimated need: min {format_human(s.need_min)}, median {format_human(s.need_median)}, p90 {format_human(s.need_p90)}, max {format_human(s.need_max)}")
-    change = f"returned {format_human(s.returned)}" if s.returned else f"costs {format_human(s.costs_more)} more"
-    lines.append(f"taken from production now {format_human(s.taken_now)}, with the recommendations {format_human(s.taken_recommended)}; {change}")
+    lines.append(_taken_line(s))
     if s.ranged:
         lines.append(f"one string for the fleet: {s.ranged} ({'covers every host' if s.ranged_covers else 'does NOT cover every host'})")
     return "\n".join(lines) + "\n"

@@ -88,7 +88,7 @@ def test_reduced_fleet_text_says_what_the_snapshot_fleet_says(fleet_results: lis
     assert reduced[0] == f"{len(HOST_NAMES)} hosts reduced from their results, 0 failed, 2 results left out"
     assert reduced[1] == next(line for line in table if line.startswith("estimated need: min "))
     taken = next(line for line in table if line.startswith("taken from production now "))
-    assert summary.costs_more and reduced[2] == taken.partition(";")[0] + f"; costs {format_human(summary.costs_more)} more"
+    assert summary.costs_more and reduced[2] == taken.partition(";")[0] + f"; the recommendations cost {format_human(summary.costs_more)} more"
     assert reduced[3] == next(line for line in table if line.startswith("one string for the fleet: ")) and len(reduced) == 4
 
 
@@ -108,7 +108,7 @@ def test_reduced_fleet_text_returned_and_failed() -> None:
     failed.add(HostResult("db9", False, "cannot read /proc/iomem"))
     assert render_reduced_fleet_text(failed.summary(), 1) == (
         "1 hosts reduced from their results, 1 failed, 1 results left out\n"
-        "taken from production now 0 B, with the recommendations 0 B; costs 0 B more\n"
+        "taken from production now 0 B, with the recommendations 0 B; no change\n"
     )
 
 
