@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from clirun import run
+from hosttrees import derive
 
 from crashplan.host.services import UNIT_LINKS
 from crashplan.host.sources.capture import HOST_FILES
@@ -18,18 +19,6 @@ RESERVED = "qemu-x86_64-4g-crashkernel-256m"  # real boot: crashkernel=256M rese
 UNRESERVED = "qemu-x86_64-4g-no-crashkernel"  # real boot of the same VM without crashkernel=
 
 
-def derive(tmp_path: Path, host: str, edits: dict[str, str | None]) -> str:
-    """A copy of the real capture ``host`` with ``edits`` (relpath -> new text, None removes)."""
-    dest = tmp_path / f"{host}-derived"
-    shutil.copytree(HOSTS / host, dest)
-    for relpath, text in edits.items():
-        path = dest / relpath
-        if text is None:
-            path.unlink()
-        else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
-    return str(dest)
 
 
 def check(*args: str) -> tuple[int, dict]:

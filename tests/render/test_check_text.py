@@ -5,10 +5,10 @@ host as the kernel left it, the judged parameter and the plan, in that order."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
+from hosttrees import KDUMPCTL_ESTIMATE, derive
 
 import crashplan
 from crashplan.host.formats.sosreport import parse_kdumpctl_estimate
@@ -21,31 +21,9 @@ RESERVED = "qemu-x86_64-4g-crashkernel-256m"  # real boot: crashkernel=256M rese
 UNRESERVED = "qemu-x86_64-4g-no-crashkernel"  # real boot of the same VM without crashkernel=
 RHEL7 = "rhel7-demobuilder-4g-auto161m"  # RHEL 7.1, crashkernel=auto: 161M from its kernel log
 
-# kdumpctl estimate as sos's kdump plugin keeps it (sos_commands/kdump/kdumpctl_estimate).
-ESTIMATE = """Reserved crashkernel:    256M
-Recommended crashkernel: 400M
-
-Kernel image size:   47M
-Kernel modules size: 9M
-Initramfs size:      32M
-Runtime reservation: 16M
-Large modules: <none>
-WARNING: Current crashkernel size is lower than recommended size 400M.
-"""
+ESTIMATE = KDUMPCTL_ESTIMATE
 
 
-def derive(tmp_path: Path, host: str, edits: dict[str, str | None]) -> str:
-    """A copy of the real capture ``host`` with ``edits`` (relpath -> new text, None removes)."""
-    dest = tmp_path / f"{host}-derived"
-    shutil.copytree(HOSTS / host, dest)
-    for relpath, text in edits.items():
-        path = dest / relpath
-        if text is None:
-            path.unlink()
-        else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
-    return str(dest)
 
 
 def text_of(source: str, *, cmdline: str | None = None, plan: str | None = None, strict: bool = False) -> str:

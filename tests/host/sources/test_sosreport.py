@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from clirun import run
+from hosttrees import KDUMPCTL_ESTIMATE
 
 from crashplan.errors import SourceError
 from crashplan.host.facts import gather_facts
@@ -23,16 +24,7 @@ TOP = "sosreport-db01-2026-12-04-abcdef"
 RELEASE = "7.3.4+deb13-amd64"
 
 # What sos's plugins write (sos_commands/<plugin>/<command with spaces as _ and / as .>).
-ESTIMATE = """Reserved crashkernel:    256M
-Recommended crashkernel: 400M
-
-Kernel image size:   47M
-Kernel modules size: 9M
-Initramfs size:      32M
-Runtime reservation: 16M
-Large modules: <none>
-WARNING: Current crashkernel size is lower than recommended size 400M.
-"""
+ESTIMATE = KDUMPCTL_ESTIMATE
 LS_BOOT = f"""/boot:
 total 98765
 dr-xr-xr-x.  6 0 0     4096 Dec  4 09:00 .
