@@ -8,21 +8,41 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 
+from crashplan.cli import COMMANDS as SUMMARIES
 from crashplan.cli import cli
 
 ROOT = Path(__file__).parents[2]
 README = (ROOT / "README.md").read_text()
-COMMANDS = sorted(cli.commands)
+CTX = click.Context(cli)
+COMMANDS = cli.list_commands(CTX)
 
 
 @pytest.mark.parametrize("name", COMMANDS)
 def test_command_has_help_with_example(name):
     """Each command documents itself and shows an example."""
-    command = cli.commands[name]
+    command = cli.get_command(CTX, name)
     assert command.help and len(command.help.strip()) > 40
     assert "Example:" in command.help
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_listing_shows_the_command_s_own_summary(name):
+    """`crashplan --help` and completion list each command with the first line of its own help."""
+    command = cli.get_command(CTX, name)
+    assert command.name == name
+    assert " ".join(command.help.split("\n\n")[0].split()) == SUMMARIES[name]
+    listed = click.Command(name, help=SUMMARIES[name])
+    for limit in (20, 45, 84):
+        assert listed.get_short_help_str(limit) == command.get_short_help_str(limit)
+
+
+def test_unknown_command_is_a_usage_error():
+    """A name that is no command is click's usage error, not an import error."""
+    p = subprocess.run([sys.executable, "-m", "crashplan", "explian"], capture_output=True, text=True, check=False)
+    assert p.returncode == 2 and "No such command 'explian'" in p.stderr and "Traceback" not in p.stderr
 
 
 @pytest.mark.parametrize("name", COMMANDS)
