@@ -42,7 +42,6 @@ def explain(
     from crashplan.kernel.explain import explanation_to_json, join_specs
     from crashplan.kernel.features import features_for
     from crashplan.render.json import dumps_json
-    from crashplan.render.text import render_explanation_text
 
     features = features_for(arch, kernel_version)
     if batch is not None:
@@ -61,6 +60,8 @@ def explain(
         click.echo(dumps_json(explanation_to_json(x)))
         State.json_errors = False  # the envelope above already carries the error
     else:
+        from crashplan.render.text import render_explanation_text
+
         click.echo(render_explanation_text(x), nl=False)
     if x.error is not None:
         raise x.error
