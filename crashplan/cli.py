@@ -10,6 +10,7 @@ its own module of :mod:`crashplan.commands`, imported when that command is used.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator, Mapping
 from gettext import gettext as _
 from importlib import import_module
 from typing import Any, NoReturn
@@ -38,8 +39,24 @@ COMMANDS = {
 }
 
 
+class _Commands(Mapping[str, click.Command]):
+    """The commands by name, each imported from its module when it is looked up."""
+
+    def __getitem__(self, name: str) -> click.Command:
+        if name not in COMMANDS:
+            raise KeyError(name)
+        command: click.Command = getattr(import_module(f"crashplan.commands.{name}"), name)
+        return command
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(COMMANDS)
+
+    def __len__(self) -> int:
+        return len(COMMANDS)
+
+
 class _Cli(click.Group):
-    """The command group: it imports a command's module when the command is asked for.
+    """The command group: its commands are imported when used, and listed from :data:`COMMANDS`.
 
     A reader that goes away (``crashplan ... | head``) is not an error.  Caught here because
     click turns a broken pipe that reaches ``main()`` into exit 1.  Both places that write:
@@ -47,17 +64,12 @@ class _Cli(click.Group):
     command (whose own ``--help`` included).
     """
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(COMMANDS)
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name not in COMMANDS:
-            return None
-        command: click.Command = getattr(import_module(f"crashplan.commands.{cmd_name}"), cmd_name)
-        return command
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.commands = _Commands()  # type: ignore[assignment]  # read-only: nothing adds a command
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        """The "Commands" section as click writes it, from :data:`COMMANDS`."""
+        """The "Commands" section as click writes it, without importing the commands."""
         limit = formatter.width - 6 - max(map(len, COMMANDS))
         rows = [(name, click.Command(name, help=COMMANDS[name]).get_short_help_str(limit)) for name in self.list_commands(ctx)]
         with formatter.section(_("Commands")):
