@@ -2,9 +2,9 @@
 
 crashplan's results are frozen dataclasses with slots (STYLE.md 11), made by the standard
 ``@dataclass(frozen=True, slots=True)`` everywhere but on the start-up path of ``crashplan
-explain`` and ``--help`` (``crashplan.kernel``, ``units``, ``values``), where this decorator
-keeps those commands within 1.3x of ``import click`` (``benchmarks/startup.py``: explain 1.27
-with it here, 1.34 with the standard decorator on every class).  On CPython 3.11 the standard
+explain`` (``crashplan.kernel``, ``units``, ``values``), where this decorator keeps the command
+within 1.3x of ``import click`` (``benchmarks/startup.py``: explain 1.27 with it here, 1.34
+with the standard decorator on every class; ``--help`` imports none of these modules).  On CPython 3.11 the standard
 decorator compiles each generated method on its own, about a millisecond a class.
 
 ``@frozen`` makes the same class in about a third of that time (``Zone``: 0.54 ms against

@@ -205,7 +205,7 @@ def _frozen_classes() -> list[type]:
 CLASSES = _frozen_classes()
 
 
-# The modules on the start-up path of `crashplan explain` and `--help`, where @frozen keeps the
+# The modules on the start-up path of `crashplan explain`, where @frozen keeps the
 # 1.3x target (benchmarks/startup.py); everywhere else crashplan uses the standard decorator.
 _STARTUP_PATH = ("crashplan.kernel.", "crashplan.units", "crashplan.values")
 
