@@ -2,9 +2,9 @@
 
 crashplan's results are frozen dataclasses with slots (STYLE.md 11), made by the standard
 ``@dataclass(frozen=True, slots=True)`` everywhere but on the start-up path of ``crashplan
-explain`` and ``--help`` (``crashplan.kernel``, ``units``, ``values``), where this decorator
-keeps those commands within 1.3x of ``import click`` (``benchmarks/startup.py``: explain 1.27
-with it here, 1.34 with the standard decorator on every class).  On CPython 3.11 the standard
+explain`` (``crashplan.kernel``, ``units``, ``values``), where this decorator keeps the command
+within 1.3x of ``import click`` (``benchmarks/startup.py``: explain 1.27 with it here, 1.34
+with the standard decorator on every class; ``--help`` imports none of these modules).  On CPython 3.11 the standard
 decorator compiles each generated method on its own, about a millisecond a class.
 
 ``@frozen`` makes the same class in about a third of that time (``Zone``: 0.54 ms against
@@ -45,6 +45,7 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import MISSING, FrozenInstanceError
 from operator import attrgetter
+from types import FunctionType
 from typing import Any, TypeVar, dataclass_transform, overload
 
 __all__ = ["frozen"]
@@ -92,11 +93,49 @@ def _build(cls: type[_T], init: bool) -> type[_T]:
 
 
 def _init(cls: type, fields: tuple[dataclasses.Field[Any], ...]) -> Callable[..., None]:
-    """``__init__`` compiled from its text: each argument (or default) stored through its slot."""
+    """``__init__``: each argument (or default) stored through its slot's member descriptor.
+
+    With no default factory and no ``__post_init__`` (every crashplan class), it is the function
+    of :data:`_STORES` for that many fields, its parameters renamed after the fields: nothing
+    is compiled.  Otherwise it is compiled from its text.
+    """
+    setters = [getattr(cls, f.name).__set__ for f in fields]
+    names = [f.name for f in fields]
+    if len(fields) >= len(_STORES) or hasattr(cls, "__post_init__") or any(f.default_factory is not MISSING for f in fields):
+        return _compile_init(cls, fields, setters)
+    made = _STORES[len(fields)](*setters)
+    if not {"self", *made.__code__.co_freevars}.isdisjoint(names):  # a field named self or s0...
+        return _compile_init(cls, fields, setters)
+    code = made.__code__.replace(co_name="__init__", co_varnames=("self", *names))
+    defaults = tuple(f.default for f in fields if f.default is not MISSING)
+    return FunctionType(code, made.__globals__, "__init__", defaults or None, made.__closure__)
+
+
+# __init__ for 0 to 12 fields, given the slots' setters s0, s1, ...: a setter returns None, so
+# each chain of `or` runs every store and returns None.
+_STORES: tuple[Callable[..., Any], ...] = (
+    lambda: lambda self: None,
+    lambda s0: lambda self, a0: s0(self, a0),
+    lambda s0, s1: lambda self, a0, a1: s0(self, a0) or s1(self, a1),
+    lambda s0, s1, s2: lambda self, a0, a1, a2: s0(self, a0) or s1(self, a1) or s2(self, a2),
+    lambda s0, s1, s2, s3: lambda self, a0, a1, a2, a3: s0(self, a0) or s1(self, a1) or s2(self, a2) or s3(self, a3),
+    lambda s0, s1, s2, s3, s4: lambda self, a0, a1, a2, a3, a4: s0(self, a0) or s1(self, a1) or s2(self, a2) or s3(self, a3) or s4(self, a4),
+    lambda s0, s1, s2, s3, s4, s5: lambda self, a0, a1, a2, a3, a4, a5: s0(self, a0) or s1(self, a1) or s2(self, a2) or s3(self, a3) or s4(self, a4) or s5(self, a5),
+    lambda s0, s1, s2, s3, s4, s5, s6: lambda self, a0, a1, a2, a3, a4, a5, a6: s0(self, a0) or s1(self, a1) or s2(self, a2) or s3(self, a3) or s4(self, a4) or s5(self, a5) or s6(self, a6),
+    lambda s0, s1, s2, s3, s4, s5, s6, s7: lambda self, a0, a1, a2, a3, a4, a5, a6, a7: s0(self, a0) or s1(self, a1) or s2(self, a2) or s3(self, a3) or s4(self, a4) or s5(self, a5) or s6(self, a6) or s7(self, a7),
+    lambda s0, s1, s2, s3, s4, s5, s6, s7, s8: lambda self, a0, a1, a2, a3, a4, a5, a6, a7, a8: s0(self, a0) or s1(self, a1) or s2(self, a2) or s3(self, a3) or s4(self, a4) or s5(self, a5) or s6(self, a6) or s7(self, a7) or s8(self, a8),
+    lambda s0, s1, s2, s3, s4, s5, s6, s7, s8, s9: lambda self, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9: s0(self, a0) or s1(self, a1) or s2(self, a2) or s3(self, a3) or s4(self, a4) or s5(self, a5) or s6(self, a6) or s7(self, a7) or s8(self, a8) or s9(self, a9),
+    lambda s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10: lambda self, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10: s0(self, a0) or s1(self, a1) or s2(self, a2) or s3(self, a3) or s4(self, a4) or s5(self, a5) or s6(self, a6) or s7(self, a7) or s8(self, a8) or s9(self, a9) or s10(self, a10),
+    lambda s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11: lambda self, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11: s0(self, a0) or s1(self, a1) or s2(self, a2) or s3(self, a3) or s4(self, a4) or s5(self, a5) or s6(self, a6) or s7(self, a7) or s8(self, a8) or s9(self, a9) or s10(self, a10) or s11(self, a11),
+)
+
+
+def _compile_init(cls: type, fields: tuple[dataclasses.Field[Any], ...], setters: list[Callable[[object, object], None]]) -> Callable[..., None]:
+    """``__init__`` compiled from its text (default factories, ``__post_init__``, many fields)."""
     namespace: dict[str, Any] = {"_FACTORY": _FACTORY}
     params, body = [], []
     for i, f in enumerate(fields):
-        namespace[f"_set{i}"] = getattr(cls, f.name).__set__  # the slot's member descriptor
+        namespace[f"_set{i}"] = setters[i]
         value = f.name
         if f.default is not MISSING:
             namespace[f"_default{i}"] = f.default

@@ -3,7 +3,8 @@
 Commands map their options onto a library call and pick a renderer; :func:`main` is the one
 place that turns errors into messages and exit codes (see :mod:`crashplan.errors`).  Only
 click and crashplan's light modules are imported here: rich, yaml and psutil are imported
-inside the functions that need them, so that TAB completion stays fast.
+inside the functions that need them, so that TAB completion stays fast.  Each command lives in
+its own module of :mod:`crashplan.commands`, imported when that command is used.
 
 The rich renderers return text drawn for ``screen_of(sys.stdout)`` (the width, and the escape
 codes rich decides stdout takes); it is written with ``click.echo(..., color=True)`` so that
@@ -13,47 +14,70 @@ click does not strip codes rich chose to write (``FORCE_COLOR`` on a pipe).
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator, Mapping
+from gettext import gettext as _
+from importlib import import_module
 from typing import Any
 
 import click
 
-from crashplan.cli_options import (
-    PATH_TYPE,
-    State,
-    emit,
-    emit_dropin,
-    format_option,
-    host_options,
-    image_options,
-    kernel_options,
-    output_option,
-    profile_option,
-    ram_option_value,
-    reader_gone,
-    report_error,
-    silence,
-    source_options,
-)
+from crashplan.cli_options import State, reader_gone, report_error, silence
+from crashplan.commands import CONTEXT_SETTINGS, EXIT_CODES_HELP
 from crashplan.errors import CrashplanError, ExitCode
 
 __all__ = ["cli", "main"]
 
+# Every command, with the first line of its help as `crashplan --help` lists it (a test keeps
+# the two the same): the listing imports no command module.
+COMMANDS = {
+    "check": "Judge the current or a proposed crashkernel= parameter, for CI and hosts.",
+    "explain": "Explain what the kernel does with a crashkernel= string.",
+    "facts": "Show what crashplan sees on a host, and where each fact comes from.",
+    "fleet": "Plan many snapshots at once: per host and for the whole fleet.",
+    "footprint": "Estimate what the crash kernel needs on a host, item by item.",
+    "profiles": "List the built-in profiles, or show one with the source of every value.",
+    "recommend": "Recommend a crashkernel= boot parameter for a host, and show what it costs.",
+    "schema": "Print the JSON Schema (draft 2020-12) of a command's --format json output.",
+    "simulate": "Simulate where the kernel puts a crashkernel= reservation on a host.",
+    "snapshot": "Capture this host's files into a snapshot that --source reads back.",
+}
 
-CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
-EXIT_CODES_HELP = """\b
-Exit codes: 0 ok, 1 bug, 2 usage error, 3 bad input
-(unreadable source, bad profile, unparsable crashkernel=),
-4 check found error-level findings."""
+class _Commands(Mapping[str, click.Command]):
+    """The commands by name, each imported from its module when it is looked up."""
+
+    def __getitem__(self, name: str) -> click.Command:
+        if name not in COMMANDS:
+            raise KeyError(name)
+        command: click.Command = getattr(import_module(f"crashplan.commands.{name}"), name)
+        return command
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(COMMANDS)
+
+    def __len__(self) -> int:
+        return len(COMMANDS)
 
 
 class _Cli(click.Group):
-    """The command group; a reader that goes away (``crashplan ... | head``) is not an error.
+    """The command group: its commands are imported when used, and listed from :data:`COMMANDS`.
 
-    Caught here because click turns a broken pipe that reaches ``main()`` into exit 1.  Both
-    places that write: ``make_context()`` prints ``crashplan --help`` and ``--version``,
-    ``invoke()`` runs a command (whose own ``--help`` included).
+    A reader that goes away (``crashplan ... | head``) is not an error.  Caught here because
+    click turns a broken pipe that reaches ``main()`` into exit 1.  Both places that write:
+    ``make_context()`` prints ``crashplan --help`` and ``--version``, ``invoke()`` runs a
+    command (whose own ``--help`` included).
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.commands = _Commands()  # type: ignore[assignment]  # read-only: nothing adds a command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The "Commands" section as click writes it, without importing the commands."""
+        limit = formatter.width - 6 - max(map(len, COMMANDS))
+        rows = [(name, click.Command(name, help=COMMANDS[name]).get_short_help_str(limit)) for name in self.list_commands(ctx)]
+        with formatter.section(_("Commands")):
+            formatter.write_dl(rows)
 
     def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
         try:
@@ -68,6 +92,7 @@ class _Cli(click.Group):
             reader_gone()
 
 
+
 @click.group(cls=_Cli, context_settings=CONTEXT_SETTINGS, epilog=EXIT_CODES_HELP)
 @click.version_option(package_name="crashplan", prog_name="crashplan")
 def cli() -> None:
@@ -77,479 +102,6 @@ def cli() -> None:
     reserve for the crash kernel, where the kernel will put it, and what it costs production.
     """
 
-
-@cli.command(context_settings=CONTEXT_SETTINGS, epilog=EXIT_CODES_HELP)
-@click.argument("spec", nargs=-1)
-@click.option("--ram", callback=ram_option_value, metavar="SIZE", help="System RAM as the kernel counts it (e.g. 16G).")
-@click.option(
-    "--batch",
-    type=click.File("r", encoding="utf-8", errors="surrogateescape"),
-    help="Read one command line per line from FILE ('-' for stdin); write JSON lines.",
-)
-@kernel_options
-@format_option("text", "json")
-def explain(
-    spec: tuple[str, ...], ram: int | None, batch: Any, arch: str, kernel_version: str | None, fmt: str
-) -> int:
-    """Explain what the kernel does with a crashkernel= string.
-
-    SPEC is a whole kernel command line or one or more crashkernel= tokens; a bare size such
-    as 256M means crashkernel=256M.  With --ram it shows what the kernel reserves on that
-    machine; without it, a table across RAM sizes.
-
-    \b
-    Example:
-      crashplan explain 'crashkernel=1G-4G:192M,4G-64G:256M,64G-:512M' --ram 16G
-      crashplan explain crashkernel=256M crashkernel=1G,cma --kernel-version 6.16
-      crashplan explain --batch cmdlines.txt --ram 16G > decisions.jsonl
-    """
-    from crashplan.kernel.explain import explain as run_explain
-    from crashplan.kernel.explain import explanation_to_json, join_specs
-    from crashplan.kernel.features import features_for
-    from crashplan.render.json import dumps_json
-    from crashplan.render.text import render_explanation_text
-
-    features = features_for(arch, kernel_version)
-    if batch is not None:
-        if spec:
-            raise click.UsageError("give SPEC or --batch, not both")
-        status = ExitCode.OK
-        for line in batch:
-            x = run_explain(line.rstrip("\n"), features, ram)
-            click.echo(dumps_json(explanation_to_json(x), lines=True))
-            status = max(status, ExitCode.BAD_INPUT if x.error else ExitCode.OK)
-        return status
-    if not spec:
-        raise click.UsageError("give a crashkernel= SPEC or --batch FILE")
-    x = run_explain(join_specs(spec), features, ram)
-    if fmt == "json":
-        click.echo(dumps_json(explanation_to_json(x)))
-        State.json_errors = False  # the envelope above already carries the error
-    else:
-        click.echo(render_explanation_text(x), nl=False)
-    if x.error is not None:
-        raise x.error
-    return ExitCode.OK
-
-
-@cli.command(context_settings=CONTEXT_SETTINGS, epilog=EXIT_CODES_HELP)
-@source_options
-@image_options
-@profile_option
-@click.option("--strategy", type=click.Choice(["auto", "standard", "cma", "ranged"]), default="auto", show_default=True, help="How to reserve.")
-@format_option("text", "json", "yaml", "cmdline", "grub", "grubby", "bls", "kernel-install", "zipl", "ostree")
-@click.option("--write", "write_path", type=PATH_TYPE, metavar="PATH", help="Write the grub drop-in to PATH (atomically, with a backup); only with --format grub.")
-@click.option("--force", is_flag=True, help="With --write: replace a file crashplan did not write.")
-def recommend(
-    source: str | None,
-    arch: str | None,
-    kernel_version: str | None,
-    kernel: str | None,
-    initrd: str | None,
-    profile_name: str | None,
-    strategy: str,
-    fmt: str,
-    write_path: str | None,
-    force: bool,
-) -> int:
-    """Recommend a crashkernel= boot parameter for a host, and show what it costs.
-
-    The parameter covers the estimated footprint with the profile's margin and is placed by
-    the placement model before it is printed.  The comparison shows, for the current setting,
-    the distribution defaults and crashplan's options, the memory taken from production, the
-    memory borrowed through CMA, whether each places and covers the need, and what the dump
-    loses.  The boot-config formats print one artefact alone on stdout; crashplan changes no
-    boot configuration unless --write is given, and never runs update-grub itself.
-
-    \b
-    Example:
-      sudo crashplan recommend
-      crashplan recommend --source host.tar.zst --format json
-      crashplan recommend --strategy standard --format grubby
-      sudo crashplan recommend --format grub --write /etc/default/grub.d/99-crashplan.cfg
-    """
-    from crashplan import api
-    from crashplan.planning.recommend import plan_to_json
-    from crashplan.render.bootloader import check_format, render_plan_artefact
-    from crashplan.render.json import dumps_json, dumps_yaml
-    from crashplan.render.rich import render_plan_text, screen_of
-
-    if write_path is not None and fmt != "grub":
-        raise click.UsageError("--write writes the grub drop-in: use it with --format grub")
-    if force and write_path is None:
-        raise click.UsageError("--force goes with --write")
-    ctx = api.open_host(source, kernel=kernel, initrd=initrd, profile=profile_name, arch=arch, kernel_version=kernel_version)
-    if fmt not in ("json", "yaml", "text"):
-        check_format(ctx.facts, fmt)
-    plan = api.recommend(ctx, strategy=strategy)  # type: ignore[arg-type]
-    if fmt == "json":
-        click.echo(dumps_json(ctx.envelope("recommend") | plan_to_json(plan)))
-    elif fmt == "yaml":
-        click.echo(dumps_yaml(ctx.envelope("recommend") | plan_to_json(plan)), nl=False)
-    elif fmt == "text":
-        click.echo(render_plan_text(ctx, plan, screen=screen_of(sys.stdout)), nl=False, color=True)
-    else:
-        artefact = render_plan_artefact(fmt, plan, ctx.facts.cmdline, ctx.source)
-        if write_path is None:
-            click.echo(artefact, nl=False)
-        else:
-            emit_dropin(write_path, artefact, force, ctx.profile.family)
-    return ExitCode.OK
-
-
-@cli.command(context_settings=CONTEXT_SETTINGS, epilog=EXIT_CODES_HELP)
-@source_options
-@image_options
-@profile_option
-@click.option("--cmdline", "proposed", metavar="'crashkernel=...'", help="Judge this parameter instead of the host's current one.")
-@click.option("--plan", "plan_path", metavar="PLAN.json", help="Compare the host with a plan saved by recommend --format json.")
-@click.option("--strict", is_flag=True, help="Exit 4 on warnings too.")
-@format_option("text", "json", "prometheus")
-@output_option
-def check(
-    source: str | None,
-    arch: str | None,
-    kernel_version: str | None,
-    kernel: str | None,
-    initrd: str | None,
-    profile_name: str | None,
-    proposed: str | None,
-    plan_path: str | None,
-    strict: bool,
-    fmt: str,
-    output: str | None,
-) -> int:
-    """Judge the current or a proposed crashkernel= parameter, for CI and hosts.
-
-    Checks that it parses, that the kernel reserves it, that it places on the host, that it
-    covers the estimated need, that it is not wasteful (more than twice the need) and that it
-    has no compatibility hazard (such as a ,cma token after the plain one).  Findings carry
-    stable codes.  Exit 0, or 4 when an error-level finding exists (with --strict: any warning).
-
-    \b
-    Example:
-      sudo crashplan check
-      crashplan check --source host.tar.zst --cmdline 'crashkernel=1G,cma crashkernel=256M' --strict
-      sudo crashplan check --plan plan.json    # after: recommend --format json > plan.json, write, reboot
-      sudo crashplan check --format prometheus --output /var/lib/node_exporter/textfile/crashplan.prom
-    """
-    from crashplan import api
-    from crashplan.planning.check import report_to_json
-    from crashplan.render.check import render_check_text
-    from crashplan.render.json import dumps_json
-
-    if plan_path is not None and proposed is not None:
-        raise click.UsageError("--plan checks the host against a saved plan: give --plan or --cmdline, not both")
-    ctx = api.open_host(source, kernel=kernel, initrd=initrd, profile=profile_name, arch=arch, kernel_version=kernel_version)
-    report = api.check(ctx, cmdline=proposed, plan=plan_path)
-    if fmt == "json":
-        text = dumps_json(report_to_json(ctx, report, strict=strict)) + "\n"
-    elif fmt == "prometheus":
-        from crashplan.render.prometheus import render_check_prometheus
-
-        text = render_check_prometheus(ctx, report, strict=strict)
-    else:
-        text = render_check_text(ctx, report, strict=strict)
-    emit(text, output)
-    return ExitCode.FINDINGS if report.failing(strict=strict) else ExitCode.OK
-
-
-@cli.command(context_settings=CONTEXT_SETTINGS, epilog=EXIT_CODES_HELP)
-@click.argument("paths", nargs=-1, required=True, type=PATH_TYPE, metavar="PATH...")
-@click.option("--strategy", type=click.Choice(["auto", "standard", "cma", "ranged"]), default="auto", show_default=True, help="How each host reserves.")
-@click.option("--jobs", type=click.IntRange(1, 256), help="Worker processes (default: the CPU count).")
-@host_options
-@format_option("text", "json", "jsonl")
-def fleet(paths: tuple[str, ...], strategy: str, jobs: int | None, arch: str | None, kernel_version: str | None, fmt: str) -> int:
-    """Plan many snapshots at once: per host and for the whole fleet.
-
-    PATH is a snapshot (directory or archive) or a directory of snapshots; or per-host JSON
-    results of recommend or check (.json/.jsonl files, a directory of them, '-' for JSON lines
-    on stdin), reduced without reading any snapshot.  Per host: the
-    recommendation and the memory taken now against recommended.  For the fleet: the
-    distribution of the estimated needs, the one ranged crashkernel= string that covers every
-    host, and the memory returned to production.  A host that cannot be read is reported and
-    the others go on; the exit code is 3 when any host failed.
-
-    \b
-    Example:
-      crashplan fleet snapshots/
-      crashplan fleet a.tar.zst b.tar.zst --format jsonl > plans.jsonl
-      crashplan fleet results/                 # recommend/check --format json of each host
-      cat results/*.jsonl | crashplan fleet - --format json
-    """
-    from crashplan.planning.fleet import expand_sources, fleet_to_json, run_fleet, summarise
-    from crashplan.planning.reduce import is_result_path
-    from crashplan.render.json import dumps_json
-    from crashplan.render.rich import fleet_progress, render_fleet_text, screen_of
-
-    results_given = [is_result_path(p) for p in paths]
-    if any(results_given):
-        if not all(results_given):
-            raise click.UsageError("give snapshots or per-host JSON results, not both")
-        return _fleet_reduce(paths, fmt)
-    sources = expand_sources(paths)
-    results = []
-    with fleet_progress(len(sources)) as advance:
-        for result in run_fleet(sources, strategy=strategy, jobs=jobs, progress=advance, arch=arch, kernel_version=kernel_version):
-            results.append(result)
-            if fmt == "jsonl":
-                click.echo(dumps_json(result.to_json(), lines=True))
-    summary = summarise(results)
-    status = ExitCode.BAD_INPUT if summary.failed else ExitCode.OK
-    if fmt == "json":
-        click.echo(dumps_json(fleet_to_json(results, summary, exit_code=status)))
-    elif fmt == "jsonl":
-        click.echo(dumps_json({"summary": summary.to_json()}, lines=True))
-    else:
-        click.echo(render_fleet_text(results, summary, screen=screen_of(sys.stdout)), nl=False, color=True)
-    return status
-
-
-def _fleet_reduce(paths: tuple[str, ...], fmt: str) -> int:
-    """``fleet`` over per-host JSON results: stream them through the reducer, print as they come."""
-    from crashplan.envelope import RESULT_VERSION, status_of
-    from crashplan.planning.reduce import FleetReducer, iter_results
-    from crashplan.render.json import dumps_json
-    from crashplan.render.rich import render_reduced_fleet_text
-
-    reducer = FleetReducer()
-    if fmt == "json":
-        click.echo(f'{{"crashplan_result_version": {RESULT_VERSION}, "command": "fleet", "hosts": [', nl=False)
-    first = True
-    failed: list[dict[str, object]] = []
-    for path, line, doc in iter_results(paths, stdin=sys.stdin):
-        result = reducer.add_document(path, line, doc)
-        if result is not None and not result.ok:
-            failed.append({"code": "host-failed", "message": f"{result.source}: {result.error}", "path": path, "line": line})
-        if result is not None and fmt in ("json", "jsonl"):
-            click.echo(("" if first or fmt == "jsonl" else ",\n") + dumps_json(result.to_json(), lines=True), nl=fmt == "jsonl")
-            first = False
-    for problem in reducer.problems:
-        click.echo(f"crashplan: error: {problem.one_line()}", err=True)
-    summary = reducer.summary()
-    status = ExitCode.BAD_INPUT if reducer.problems or summary.failed else ExitCode.OK
-    if fmt == "json":
-        # Streamed: the hosts go out as they are read, so the envelope's status comes last.
-        tail = {"summary": summary.to_json(), "status": status_of(status), "exit_code": int(status), "errors": [p.to_json() for p in reducer.problems] + failed}
-        click.echo("],\n" + dumps_json(tail, lines=True)[1:])
-    elif fmt == "jsonl":
-        click.echo(dumps_json({"summary": summary.to_json()}, lines=True))
-    else:
-        click.echo(render_reduced_fleet_text(summary, len(reducer.problems)), nl=False)
-    return status
-
-
-@cli.command(context_settings=CONTEXT_SETTINGS, epilog=EXIT_CODES_HELP)
-@source_options
-@format_option("text", "json", "prometheus")
-@output_option
-def facts(source: str | None, arch: str | None, kernel_version: str | None, fmt: str, output: str | None) -> int:
-    """Show what crashplan sees on a host, and where each fact comes from.
-
-    Architecture, kernel, system RAM as the kernel counts it, the RAM map, the current
-    crash kernel reservation, CPUs, NUMA zones, the current crashkernel= decision, distro,
-    kdump configuration and boot files.  Missing files are reported as absent, not errors.
-
-    \b
-    Example:
-      crashplan facts
-      crashplan facts --source host.tar.zst --format json
-      crashplan facts --format prometheus --output /var/lib/node_exporter/textfile/crashplan-facts.prom
-    """
-    from crashplan.host.facts import gather_facts
-    from crashplan.host.sources import open_source
-    from crashplan.render.facts import render_facts_text
-    from crashplan.render.facts_json import facts_to_json
-    from crashplan.render.json import dumps_json
-
-    host = gather_facts(open_source(source), arch=arch, kernel_version=kernel_version)
-    if fmt == "json":
-        emit(dumps_json(facts_to_json(host)) + "\n", output)
-    elif fmt == "prometheus":
-        from crashplan.render.prometheus import render_facts_prometheus
-
-        emit(render_facts_prometheus(host), output)
-    else:
-        emit(render_facts_text(host), output)
-    return ExitCode.OK
-
-
-@cli.command(context_settings=CONTEXT_SETTINGS, epilog=EXIT_CODES_HELP)
-@click.option(
-    "-o",
-    "--output",
-    type=PATH_TYPE,
-    metavar="PATH",
-    help="Directory to write, or an archive by its suffix (.tar, .tar.gz, .tgz, .tar.xz, .tar.zst)."
-    "  [default: crashplan-snapshot-HOST-TIME in the current directory]",
-)
-@click.option("--force", is_flag=True, help="Replace PATH if it exists.")
-@click.option("--source", type=PATH_TYPE, metavar="PATH", help="Copy another snapshot or sosreport instead of this host.")
-def snapshot(output: str | None, force: bool, source: str | None) -> int:
-    """Capture this host's files into a snapshot that --source reads back.
-
-    Copies the /proc, /sys and /etc files crashplan reads, plus crashplan-snapshot.json
-    (uname, page size, root or not, and the kdump kernel and initrd sizes).  Run it as root:
-    without root /proc/iomem hides every address.  Prints the path written.
-
-    \b
-    Example:
-      sudo crashplan snapshot
-      sudo crashplan snapshot -o host.tar.zst && crashplan facts --source host.tar.zst
-    """
-    from crashplan.host.snapshot import default_snapshot_name, snapshot_extra_files
-    from crashplan.host.sources import open_source
-    from crashplan.host.sources.capture import capture_snapshot
-    from crashplan.render.text import render_capture_notes
-
-    host = open_source(source)
-    dest = output or default_snapshot_name(host)
-    report = capture_snapshot(host, dest, force=force, extra_files=snapshot_extra_files(host))
-    click.echo(render_capture_notes(report), err=True, nl=False)
-    click.echo(str(report.dest))
-    return ExitCode.OK
-
-
-@cli.command(context_settings=CONTEXT_SETTINGS, epilog=EXIT_CODES_HELP)
-@source_options
-@image_options
-@profile_option
-@format_option("text", "json")
-def footprint(
-    source: str | None, arch: str | None, kernel_version: str | None, kernel: str | None, initrd: str | None, profile_name: str | None, fmt: str
-) -> int:
-    """Estimate what the crash kernel needs on a host, item by item.
-
-    The fixed part is what kexec loads into the reservation (the kernel as its header asks,
-    the initrd, kexec's own segments); the runtime part is what the capture kernel then uses
-    (the initramfs unpacked in tmpfs, the kernel and user space, makedumpfile's buffers, the
-    struct page array).  Every line says where its value comes from.
-
-    \b
-    Example:
-      sudo crashplan footprint
-      crashplan footprint --kernel /boot/vmlinuz-6.17.0 --initrd /boot/initrd.img-6.17.0 --format json
-    """
-    from crashplan import api
-    from crashplan.planning.footprint import footprint_to_json
-    from crashplan.render.json import dumps_json
-    from crashplan.render.rich import render_footprint_text, screen_of
-
-    ctx = api.open_host(source, kernel=kernel, initrd=initrd, profile=profile_name, arch=arch, kernel_version=kernel_version)
-    fp = api.footprint(ctx)
-    if fmt == "json":
-        out = ctx.envelope("footprint")
-        out["footprint"] = footprint_to_json(fp)
-        click.echo(dumps_json(out))
-    else:
-        click.echo(render_footprint_text(ctx, fp, screen=screen_of(sys.stdout)), nl=False, color=True)
-    return ExitCode.OK
-
-
-@cli.command(context_settings=CONTEXT_SETTINGS, epilog=EXIT_CODES_HELP)
-@click.argument("action", type=click.Choice(["list", "show"]), default="list")
-@click.argument("name", required=False)
-@format_option("text", "json")
-def profiles(action: str, name: str | None, fmt: str) -> int:
-    """List the built-in profiles, or show one with the source of every value.
-
-    A profile holds a distribution's default crashkernel= string, its kdump command-line
-    conventions and the footprint estimator's constants.  NAME is a built-in name or the path
-    of a YAML file (which may extend a built-in one).
-
-    \b
-    Example:
-      crashplan profiles
-      crashplan profiles show fedora-x86_64
-      crashplan profiles show ./my-profile.yaml --format json
-    """
-    from crashplan.envelope import envelope
-    from crashplan.profiles import (
-        list_profiles,
-        load_profile,
-        profile_info_to_json,
-        profile_to_json,
-    )
-    from crashplan.render.json import dumps_json
-    from crashplan.render.profiles import render_profile_list_text, render_profile_text
-
-    if action == "list":
-        if name is not None:
-            raise click.UsageError("'profiles list' takes no NAME")
-        infos = list_profiles()
-        rows = [profile_info_to_json(i) for i in infos]
-        text = dumps_json(envelope("profiles", {"profiles": rows})) + "\n" if fmt == "json" else render_profile_list_text(infos)
-    elif name is None:
-        raise click.UsageError("'profiles show' needs a profile NAME or FILE")
-    else:
-        profile = load_profile(name)
-        text = dumps_json(envelope("profiles", {"profile": profile_to_json(profile)})) + "\n" if fmt == "json" else render_profile_text(profile)
-    click.echo(text, nl=False)
-    return ExitCode.OK
-
-
-@cli.command(context_settings=CONTEXT_SETTINGS, epilog=EXIT_CODES_HELP)
-@click.argument("spec", nargs=-1, required=True)
-@source_options
-@format_option("text", "json")
-def simulate(spec: tuple[str, ...], source: str | None, arch: str | None, kernel_version: str | None, fmt: str) -> int:
-    """Simulate where the kernel puts a crashkernel= reservation on a host.
-
-    Mirrors reserve_crashkernel_generic(), the low area and the ,cma halving on the host's
-    memory map; existing "Crash kernel" regions count as free (they will not exist at the
-    next boot).  Prints the kernel's own log lines for that boot, whether each area fits
-    wherever the kernel image lands (KASLR), and the largest sizes that always fit.  Needs a
-    root capture: without root /proc/iomem shows no addresses.
-
-    \b
-    Example:
-      sudo crashplan simulate crashkernel=512M,high
-      crashplan simulate 'crashkernel=1G,cma crashkernel=256M' --source host.tar.zst --format json
-    """
-    from crashplan import api
-    from crashplan.planning.simulate import simulation_to_json
-
-    sim = api.simulate(api.open_host(source, arch=arch, kernel_version=kernel_version), spec)
-    if fmt == "json":
-        from crashplan.render.json import dumps_json
-
-        click.echo(dumps_json(simulation_to_json(sim)))
-        State.json_errors = False  # the envelope above carries the error
-    else:
-        from crashplan.render.rich import render_simulation_text, screen_of
-
-        click.echo(render_simulation_text(sim, screen=screen_of(sys.stdout)), nl=False, color=True)
-    if sim.error is not None:
-        raise sim.error
-    return ExitCode.OK
-
-
-@cli.command(context_settings=CONTEXT_SETTINGS, epilog=EXIT_CODES_HELP)
-@click.argument("name", required=False, metavar="[COMMAND]")
-def schema(name: str | None) -> int:
-    """Print the JSON Schema (draft 2020-12) of a command's --format json output.
-
-    COMMAND is a command name, or error (the envelope of any failed command), fleet-line (one
-    line of fleet --format jsonl) or snapshot (crashplan-snapshot.json).  The schema printed is
-    self-contained.  Without COMMAND, lists the schemas.
-
-    \b
-    Example:
-      crashplan schema check > check.schema.json
-      crashplan check --format json | check-jsonschema --schemafile check.schema.json -
-    """
-    from crashplan.render.json import dumps_json
-    from crashplan.render.text import render_schema_list
-    from crashplan.schemas import load_schema, schema_names, schema_titles
-
-    if name is not None and name not in schema_names():
-        raise click.UsageError(f"no schema {name!r}; known: {', '.join(schema_names())}")
-    if name is None:
-        click.echo(render_schema_list(schema_titles()), nl=False)
-    else:
-        click.echo(dumps_json(load_schema(name)))
-    return ExitCode.OK
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -574,3 +126,4 @@ def main(argv: list[str] | None = None) -> None:
             # still tells what happened; nothing is left to write to.
             silence()
     sys.exit(int(status or 0))
+

@@ -71,6 +71,31 @@ CASES = {
                     raise ValueError("negative")
         ARGS = [(1,), (2,)]
     """,
+    # Past the ready-made __init__ functions (12 fields), and fields named like their setters.
+    "thirteen-fields": """
+        class C:
+            a: int
+            f1: int
+            f2: int
+            f3: int
+            f4: int
+            f5: int
+            f6: int
+            f7: int
+            f8: int
+            f9: int
+            f10: int
+            f11: int
+            f12: int = 12
+        ARGS = [tuple(range(12)), tuple(range(13)), tuple(range(1, 14))]
+    """,
+    "setter-names": """
+        class C:
+            a: int
+            s0: int = 0
+            a0: str = "x"
+        ARGS = [(1,), (1, 2), (1, 2, "y")]
+    """,
 }
 
 
@@ -147,6 +172,28 @@ def test_same_class_as_dataclass(case: str) -> None:
         assert (x == y) is False  # different classes are never equal, like two dataclasses
 
 
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_calls_bind_like_dataclass(case: str) -> None:
+    """Keyword, missing, extra and repeated arguments give the same object or the same TypeError."""
+    ours = _define(CASES[case], "@frozen")
+    theirs = _define(CASES[case], "@dataclass(frozen=True, slots=True)")
+    names = [f.name for f in dataclasses.fields(ours.C)]
+    args = ours.ARGS[-1]
+    calls: list[tuple[tuple[object, ...], dict[str, object]]] = [
+        ((), {}),
+        ((), dict(zip(names, args, strict=False))),
+        (args, {}),
+        ((*args, 99), {}),
+        (args[:1], {"zz": 1}),
+    ]
+    if names:
+        calls.append((args, {names[0]: args[0]}))
+    for pos, kw in calls:
+        mine = _outcome(lambda pos=pos, kw=kw: ours.C(*pos, **kw))
+        twin = _outcome(lambda pos=pos, kw=kw: theirs.C(*pos, **kw))
+        assert repr(mine) == repr(twin), (pos, kw)
+
+
 def test_post_init_runs() -> None:
     """__post_init__ runs after the fields are set, as with @dataclass."""
     ours = _define(CASES["post-init"], "@frozen")
@@ -205,7 +252,7 @@ def _frozen_classes() -> list[type]:
 CLASSES = _frozen_classes()
 
 
-# The modules on the start-up path of `crashplan explain` and `--help`, where @frozen keeps the
+# The modules on the start-up path of `crashplan explain`, where @frozen keeps the
 # 1.3x target (benchmarks/startup.py); everywhere else crashplan uses the standard decorator.
 _STARTUP_PATH = ("crashplan.kernel.", "crashplan.units", "crashplan.values")
 

@@ -1,6 +1,6 @@
 """The imports of crashplan point one way, down the data flow, and form no cycle.
 
-    cli -> cli_options -> crashplan -> api -> render -> planning -> {host, profiles} -> kernel -> values/units -> errors
+    cli -> commands -> cli_options -> crashplan -> api -> render -> planning -> {host, profiles} -> kernel -> values/units -> errors
 
 Every import counts, also the ones inside functions (crashplan defers imports for start-up
 speed; a deferred import is still a dependency).  A package may import its own modules and any
@@ -36,8 +36,9 @@ RANK = {
     "api": 6,
     "": 7,  # the package itself: the front door's names, loaded lazily from api
     "cli_options": 8,
-    "cli": 9,
-    "__main__": 10,
+    "commands": 9,  # one module per command, imported by the group in cli when used
+    "cli": 10,
+    "__main__": 11,
 }
 
 

@@ -13,7 +13,12 @@ __all__ = ["dumps_json", "dumps_yaml", "escape_undecodable", "utf8_safe"]
 
 
 # Lone surrogates: the bytes of a file that are not UTF-8, as surrogateescape decoded them.
-_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE = "[\ud800-\udfff]"
+
+
+def _has_surrogate(text: str) -> bool:
+    """Whether ``text`` holds a lone surrogate; ASCII text (nearly every output) is not searched."""
+    return not text.isascii() and re.search(_SURROGATE, text) is not None
 
 
 def _escape_surrogate(m: re.Match[str]) -> str:
@@ -27,7 +32,7 @@ def escape_undecodable(text: str) -> str:
     >>> escape_undecodable(b"a\xffb".decode("utf-8", "surrogateescape"))
     'a\\xffb'
     """
-    return _SURROGATE.sub(_escape_surrogate, text) if _SURROGATE.search(text) else text
+    return re.sub(_SURROGATE, _escape_surrogate, text) if _has_surrogate(text) else text
 
 
 def utf8_safe(value: object) -> object:
@@ -51,8 +56,8 @@ def dumps_json(value: object, *, lines: bool = False) -> str:
         out = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
     else:
         out = json.dumps(value, indent=2, ensure_ascii=False)
-    if _SURROGATE.search(out):
-        out = _SURROGATE.sub(lambda m: "\\" + _escape_surrogate(m), out)
+    if _has_surrogate(out):
+        out = re.sub(_SURROGATE, lambda m: "\\" + _escape_surrogate(m), out)
     return out
 
 

@@ -8,8 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 
+from crashplan.cli import COMMANDS as SUMMARIES
 from crashplan.cli import cli
 
 ROOT = Path(__file__).parents[2]
@@ -23,6 +25,24 @@ def test_command_has_help_with_example(name):
     command = cli.commands[name]
     assert command.help and len(command.help.strip()) > 40
     assert "Example:" in command.help
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_listing_shows_the_command_s_own_summary(name):
+    """`crashplan --help` lists each command with the summary its own help starts with."""
+    command = cli.commands[name]
+    assert command.name == name
+    assert " ".join(command.help.split("\n\n")[0].split()) == SUMMARIES[name]
+    listed = click.Command(name, help=SUMMARIES[name])
+    for limit in (20, 45, 84):
+        assert listed.get_short_help_str(limit) == command.get_short_help_str(limit)
+
+
+def test_unknown_command_is_a_usage_error():
+    """A name that is no command is click's usage error (with click's suggestion, if it makes one)."""
+    p = subprocess.run([sys.executable, "-m", "crashplan", "explian"], capture_output=True, text=True, check=False)
+    assert p.returncode == 2 and "No such command 'explian'" in p.stderr and "Traceback" not in p.stderr
+    assert "Did you mean" not in p.stderr or "Did you mean 'explain'?" in p.stderr
 
 
 @pytest.mark.parametrize("name", COMMANDS)

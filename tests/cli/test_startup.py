@@ -1,4 +1,5 @@
-"""The startup path stays light: no rich, yaml or psutil for --help, completion or explain."""
+"""The startup path stays light: no rich, yaml or psutil for --help, completion or explain,
+and no command's module but the one that runs."""
 
 from __future__ import annotations
 
@@ -21,12 +22,19 @@ except SystemExit:
     pass
 sys.stdout.flush()
 print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]), file=sys.stderr)
+print(json.dumps(sorted(m for m in sys.modules if m.startswith("crashplan.commands."))), file=sys.stderr)
 """
 
 
-def _loaded(*args: str) -> list[str]:
+def _run(*args: str) -> tuple[list[str], list[str]]:
+    """The heavy modules and the command modules that ``crashplan ARGS`` imported."""
     p = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, check=False)
-    return json.loads(p.stderr.strip().splitlines()[-1])
+    heavy, commands = p.stderr.strip().splitlines()[-2:]
+    return json.loads(heavy), json.loads(commands)
+
+
+def _loaded(*args: str) -> list[str]:
+    return _run(*args)[0]
 
 
 def test_help_does_not_import_heavy_modules():
@@ -59,3 +67,14 @@ def test_rich_is_imported_only_to_draw(args: list[str]) -> None:
 def test_text_output_imports_rich() -> None:
     """recommend's text is drawn by rich: the probe above sees an import when there is one."""
     assert "rich" in _loaded("recommend", "--source", QEMU)
+
+
+def test_help_imports_no_command_module():
+    """`crashplan --help` lists the commands without importing any of them."""
+    assert _run("--help")[1] == []
+
+
+def test_a_command_imports_only_its_own_module():
+    """`crashplan explain` and `crashplan recommend --help` import their own command module only."""
+    assert _run("explain", "256M", "--ram", "4G")[1] == ["crashplan.commands.explain"]
+    assert _run("recommend", "--help")[1] == ["crashplan.commands.recommend"]
