@@ -3,9 +3,11 @@
 crashplan's results are frozen dataclasses with slots (STYLE.md 11), made by the standard
 ``@dataclass(frozen=True, slots=True)`` everywhere but on the start-up path of ``crashplan
 explain`` (``crashplan.kernel``, ``units``, ``values``), where this decorator keeps the command
-within 1.3x of ``import click`` (``benchmarks/startup.py``: explain 1.27 with it here, 1.34
-with the standard decorator on every class; ``--help`` imports none of these modules).  On CPython 3.11 the standard
-decorator compiles each generated method on its own, about a millisecond a class.
+within 1.3x of ``import click`` (``benchmarks/startup.py``: explain 1.25-1.30 with it, 1.34
+with the standard decorator on every class; the ready-made ``__init__`` below is 0.025 of that,
+counted in instructions with valgrind; ``--help`` imports none of these modules).  On CPython
+3.11 the standard decorator compiles each generated method on its own, about a millisecond a
+class.
 
 ``@frozen`` makes the same class in about a third of that time (``Zone``: 0.54 ms against
 1.76 ms, measured in one loop).  The standard decorator still collects the fields (the
@@ -13,9 +15,11 @@ decorator compiles each generated method on its own, about a millisecond a class
 ``init``, ``repr`` and ``eq`` off it compiles nothing.  So ``dataclasses.fields()``,
 ``replace()``, ``asdict()`` and ``is_dataclass()`` work as usual.  This module then adds:
 
-* ``__init__``, compiled from its text like the standard one (the only ``exec()``), but storing
-  each field through its slot's member descriptor instead of ``object.__setattr__`` (twice as
-  fast to call);
+* ``__init__``, storing each field through its slot's member descriptor instead of
+  ``object.__setattr__`` (twice as fast to call): for up to 12 fields without a default factory
+  or ``__post_init__`` (every crashplan class) a ready-made function for that many fields whose
+  parameters are renamed after the fields, so nothing is compiled; otherwise compiled from its
+  text like the standard one (the only ``exec()``);
 * ``__repr__``, ``__eq__`` and ``__hash__`` made without compiling, from the names of the fields
   each uses; they return what the standard ones return (the same tuples are compared and hashed);
 * ``__setattr__`` and ``__delattr__`` that raise :class:`dataclasses.FrozenInstanceError`, and
