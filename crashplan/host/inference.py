@@ -460,12 +460,15 @@ def infer_page_size(
 
 # Distribution kernel release suffixes, each unambiguous about the distribution that built it:
 # RPM dist tags (".el8_0", ".fc40"; Fedora's and RHEL's packaging guidelines), Debian's "+debN"
-# ABI suffix (since trixie; "-N-amd64" alone is shared with Ubuntu derivatives), Ubuntu's
+# ABI suffix (since trixie) and its older "-N-amd64" style flavours, Ubuntu's
 # "-N-generic" style flavours and SUSE's "-default"/"-64kb" flavours.
 _RELEASE_DISTRO = (
     (re.compile(r"\.el(\d+)(?:_\d+)?(?:\.|$)"), "rhel"),
     (re.compile(r"\.fc(\d+)(?:\.|$)"), "fedora"),
     (re.compile(r"\+deb(\d+)"), "debian"),
+    # Debian's flavours before trixie's "+debN" ("5.10.0-10-amd64", "6.1.0-18-cloud-arm64"):
+    # Ubuntu names its flavours otherwise (-generic, -aws ...).
+    (re.compile(r"^\d+\.\d+\.\d+-\d+-(?:cloud-|rt-)?(?:amd64|arm64|armmp|ppc64el|s390x|686|686-pae)()$"), "debian"),
     (re.compile(r"^\d+\.\d+\.\d+-\d+-(?:generic|lowlatency|aws|azure|gcp|gke|oracle|kvm|raspi)(?:-64k)?()$"), "ubuntu"),
     (re.compile(r"^\d+\.\d+\.\d+-\d+(?:\.\d+)*-(?:default|64kb)()$"), "suse"),
 )
@@ -483,8 +486,8 @@ def infer_distro(f: FactLog, release: str | None) -> OsRelease | None:
     ('rhel', '7', "inferred from the kernel release '3.10.0-229.11.1.el7.x86_64' (/etc/os-release is absent)")
     >>> infer_distro(f, "4.18.0-80.11.2.el8_0.x86_64").version_id, infer_distro(f, "3.2.0-58-generic").id
     ('8', 'ubuntu')
-    >>> infer_distro(FactLog(), "6.1.0-18-amd64") is None
-    True
+    >>> infer_distro(FactLog(), "5.10.0-10-amd64").id, infer_distro(FactLog(), "6.8.0-1-custom") is None
+    ('debian', True)
     """
     if release is not None:
         for pattern, distro_id in _RELEASE_DISTRO:

@@ -19,6 +19,7 @@ BASE_INITRD = load_profile("base-x86_64").estimator["initrd_size_fallback"]
     [
         ("coreos-ocp-master-vm", "rhel-x86_64", "4.18.0-80.11.2.el8_0.x86_64"),
         ("twaite-desktop-8g", "ubuntu-amd64", "3.2.0-58-generic"),
+        ("vivianchen-qemu-nonroot", "debian-amd64", "5.10.0-10-amd64"),
         ("rhel7-demobuilder-4g-auto161m", "rhel7-x86_64", "3.10.0-229.11.1.el7.x86_64"),
     ],
 )
