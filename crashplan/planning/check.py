@@ -28,13 +28,13 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from crashplan.envelope import RESULT_VERSION
-from crashplan.errors import ExitCode
+from crashplan.errors import CrashplanError, ExitCode
 from crashplan.host.formats.dmesg import Dmesg, crash_log_lines
 from crashplan.kernel.crashkernel import decide
 from crashplan.kernel.lint import diagnose
 from crashplan.kernel.versions import feature_cases
 from crashplan.planning.footprint import round_up
-from crashplan.planning.options import evaluate_option
+from crashplan.planning.options import evaluate_option, undecidable
 from crashplan.units import MiB, format_human, format_size
 from crashplan.values import Finding
 
@@ -423,7 +423,11 @@ def check_cmdline(
     ``simulation`` and ``layout`` save the placement work when the caller already has them
     (``recommend`` judges its own answer with this function).
     """
-    cases = feature_cases(facts.arch or "x86_64", facts.kernel_version)
+    why = undecidable(facts)
+    if why is not None:
+        raise CrashplanError(f"{cmdline} cannot be checked: {why[1]}", code=why[0])
+    assert facts.arch is not None
+    cases = feature_cases(facts.arch, facts.kernel_version)
     results = [_check_with(cmdline, facts, footprint, f, dmesg, simulation, layout) for f in cases]
     if len(results) == 1 or results[0] == results[1]:
         return results[-1]
@@ -446,7 +450,8 @@ def _check_with(
     simulation: Simulation | None,
     layout: Layout | None,
 ) -> tuple[Finding, ...]:
-    ram = facts.system_ram or 0
+    ram = facts.system_ram
+    assert ram is not None  # check_cmdline refused an unknown one
     findings: list[Finding] = []
     d = decide(cmdline, ram, f)  # once: the option, its placement and the lint all read it
     option = evaluate_option("checked", "check", cmdline, facts, footprint, dmesg, simulation=simulation, layout=layout, features=f, decision=d)

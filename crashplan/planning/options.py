@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from crashplan.kernel.memblock import Layout
 
 
-__all__ = ["CMA_LOSES", "USER_PAGES", "Option", "current_crashkernel", "current_option", "evaluate_option", "features_of", "host_layout", "placement_of"]
+__all__ = ["CMA_LOSES", "USER_PAGES", "Option", "current_crashkernel", "current_option", "evaluate_option", "features_of", "host_layout", "placement_of", "undecidable"]
 
 
 USER_PAGES = 8  # makedumpfile -d bit: exclude user process data pages
@@ -69,6 +69,30 @@ class Option:
             "dump_loses": self.dump_loses,
             "kernel_requirement": self.kernel_requirement,
         }
+
+
+def _why(facts: HostFacts, key: str) -> str:
+    return str(facts.provenance.get(key, "not in the source")).removeprefix("unknown: ")
+
+
+def undecidable(facts: HostFacts) -> tuple[str, str] | None:
+    """Why no ``crashkernel=`` can be judged on the host, as ``(code, reason)``; None when one can.
+
+    The architecture decides the kernel's rules and its RAM count, system RAM what a
+    ``crashkernel=`` reserves: recommend, check and fleet refuse alike when either is
+    unknown, rather than judge under an assumed x86_64 or 0 bytes of RAM.
+    """
+    if facts.arch is None:
+        return "arch-unknown", (
+            f"the architecture is unknown ({_why(facts, 'arch')}), "
+            "and it decides the placement rules and the kernel's RAM count; give --arch"
+        )
+    if facts.system_ram is None:
+        return "ram-unknown", (
+            f"system RAM is unknown ({_why(facts, 'system_ram')}), "
+            "so the kernel's decision cannot be checked; use a capture with /proc/iomem (as root) or /proc/meminfo"
+        )
+    return None
 
 
 def features_of(facts: HostFacts) -> Features:

@@ -40,6 +40,7 @@ from crashplan.planning.options import (
     features_of,
     host_layout,
     placement_of,
+    undecidable,
 )
 from crashplan.planning.simulate import Simulation
 from crashplan.profiles import Profile
@@ -237,24 +238,11 @@ class NoPlanError(CrashplanError):
     code = "no-plan"
 
 
-def _why(facts: HostFacts, key: str) -> str:
-    return str(facts.provenance.get(key, "not in the source")).removeprefix("unknown: ")
-
-
 def _require_checkable(facts: HostFacts, strategy: str) -> None:
     """Refuse to plan what cannot be checked: the architecture and system RAM decide the answer."""
-    if facts.arch is None:
-        raise NoPlanError(
-            f"no {strategy} recommendation: the architecture is unknown ({_why(facts, 'arch')}), "
-            "and it decides the placement rules and the kernel's RAM count; give --arch",
-            code="arch-unknown",
-        )
-    if facts.system_ram is None:
-        raise NoPlanError(
-            f"no {strategy} recommendation: system RAM is unknown ({_why(facts, 'system_ram')}), "
-            "so the kernel's decision cannot be checked; use a capture with /proc/iomem (as root) or /proc/meminfo",
-            code="ram-unknown",
-        )
+    why = undecidable(facts)
+    if why is not None:
+        raise NoPlanError(f"no {strategy} recommendation: {why[1]}", code=why[0])
 
 
 def _no_plan_message(judged: list[tuple[str, list[Finding]]], facts: HostFacts, footprint: Footprint, sim: Simulation | None) -> str:

@@ -160,3 +160,43 @@ def test_unknown_kernel_says_what_a_larger_cma_base_buys() -> None:
     assert "a kernel without ,cma reserves" in msg and "--strategy cma --kernel-version X.Y" in msg
     known = json.loads(run("recommend", "--source", str(DEBIAN_HOST), "--kernel-version", "7.3", "--format", "json").stdout)
     assert "cma-support-unknown" not in [f["code"] for f in known["findings"]]
+
+
+def _only(tmp_path: Path, *files: str) -> Path:
+    """A capture holding only ``files`` (paths under the real 4 GiB QEMU guest)."""
+    src = HOSTS / "qemu-x86_64-4g-crashkernel-256m"
+    dest = tmp_path / "partial"
+    for rel in files:
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(src / rel, dest / rel)
+    return dest
+
+
+@pytest.mark.parametrize("args", [("--cmdline", "crashkernel=256M"), ()])
+def test_check_on_unknown_ram_says_so_like_recommend(tmp_path: Path, args: tuple[str, ...]) -> None:
+    """check on a capture that tells no system RAM refuses as recommend does (exit 3), never 'system RAM 0'."""
+    dest = _only(tmp_path, "proc/buddyinfo", "proc/cmdline", "proc/sys/kernel/osrelease")
+    r = run("check", "--source", str(dest), *args)
+    assert r.exit_code == 3 and r.stdout == "", r.stdout
+    assert "system RAM is unknown (" in r.stderr and "RAM 0" not in r.stderr and "(0)" not in r.stderr
+    rec = run("recommend", "--source", str(dest))
+    assert rec.exit_code == 3 and "system RAM is unknown (" in rec.stderr
+    out = json.loads(run("check", "--source", str(dest), *args, "--format", "json").stdout)
+    assert out["status"] == "error" and out["errors"][0]["code"] == "ram-unknown"
+
+
+def test_check_on_unknown_arch_says_so_like_recommend(tmp_path: Path) -> None:
+    """check on a meminfo-only capture does not judge under an assumed x86_64: it names --arch, as recommend does."""
+    dest = _only(tmp_path, "proc/meminfo")
+    r = run("check", "--source", str(dest), "--cmdline", "crashkernel=256M")
+    assert r.exit_code == 3 and r.stdout == "" and "the architecture is unknown (" in r.stderr and "give --arch" in r.stderr
+    ok = run("check", "--source", str(dest), "--cmdline", "crashkernel=512M", "--arch", "x86_64")
+    assert ok.exit_code == 0, ok.stdout
+
+
+def test_unknown_ram_bitmap_is_its_cap_not_zero(tmp_path: Path) -> None:
+    """makedumpfile's bitmap is min(4 MiB, 2 bits a page of RAM): with RAM unknown the estimate takes the cap, not 0 B."""
+    dest = _only(tmp_path, "proc/buddyinfo")
+    out = json.loads(run("footprint", "--source", str(dest), "--arch", "x86_64", "--format", "json").stdout)
+    item = next(i for i in out["footprint"]["items"] if i["name"] == "makedumpfile cyclic bitmap buffer")
+    assert item["bytes"] == 4 << 20 and "system RAM is unknown" in item["source"]
