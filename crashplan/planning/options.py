@@ -8,7 +8,7 @@ decision (:func:`crashplan.kernel.crashkernel.decide`) placed on the host's layo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from crashplan.host.facts import HostFacts
@@ -139,8 +139,18 @@ def evaluate_option(
 
     ``simulation`` is the placement of ``cmdline`` when the caller already has it, ``layout``
     the host's layout (:func:`crashplan.planning.simulate.layout_from_facts`), ``features``
-    the kernel's rules (default: the host's kernel, the newest mirrored when unknown).
+    the kernel's rules (default: the host's kernel).  When the host's kernel version is
+    unknown, the option is judged as check judges it (:func:`crashplan.kernel.versions.feature_cases`):
+    under the oldest and the newest kernel mirrored, and it covers and places only if it does
+    under both; the amounts are the newest kernel's.
     """
+    if features is None and decision is None and facts.kernel_version is None and facts.arch is not None:
+        from crashplan.kernel.versions import feature_cases
+
+        old, new = feature_cases(facts.arch, None)
+        now = evaluate_option(label, kind, cmdline, facts, footprint, dmesg, simulation=simulation, layout=layout, features=new)
+        then = evaluate_option(label, kind, cmdline, facts, footprint, dmesg, layout=layout, features=old)
+        return _worse(now, then)
     ram = facts.system_ram or 0
     f = features or features_of(facts)
     if not cmdline or not ram:
@@ -168,6 +178,18 @@ def evaluate_option(
         requirement = "any kernel" if d.ok else "-"
     share = standard / ram if ram else 0.0
     return Option(label, kind, cmdline, standard + borrowed, standard, borrowed, share, places, covers, loses, requirement)
+
+
+_PLACES = {"never": 0, "fits-some": 1, "fits": 2}
+
+
+def _worse(now: Option, then: Option) -> Option:
+    """``now`` with the verdicts of the worse of the two (a verdict unknown in either is unknown)."""
+    if now == then:
+        return now
+    places = None if now.places is None or then.places is None else min(now.places, then.places, key=_PLACES.__getitem__)
+    covers = False if False in (now.covers, then.covers) else None if None in (now.covers, then.covers) else True
+    return replace(now, places=places, covers=covers)
 
 
 def current_option(facts: HostFacts, footprint: Footprint) -> Option:

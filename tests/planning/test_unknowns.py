@@ -200,3 +200,15 @@ def test_unknown_ram_bitmap_is_its_cap_not_zero(tmp_path: Path) -> None:
     out = json.loads(run("footprint", "--source", str(dest), "--arch", "x86_64", "--format", "json").stdout)
     item = next(i for i in out["footprint"]["items"] if i["name"] == "makedumpfile cyclic bitmap buffer")
     assert item["bytes"] == 4 << 20 and "system RAM is unknown" in item["source"]
+
+
+@pytest.mark.parametrize("name", ["lore-x86-hpe-xeon-32g-crash-low256m-high512m", "this-machine-x86_64-6.18.44-fc-v657", "qemu-x86_64-4g-no-crashkernel"])
+def test_comparison_rows_agree_with_check(name: str) -> None:
+    """Each row of recommend's comparison says 'covers' and 'places' as check judges that string, unknown kernel version included."""
+    out = json.loads(run("recommend", "--source", str(HOSTS / name), "--format", "json").stdout)
+    for row in out["options"]:
+        if not row["cmdline"]:
+            continue
+        codes = {f["code"] for f in _check(HOSTS / name, "--cmdline", row["cmdline"])[1] if f["severity"] == "error"}
+        assert ("does-not-cover" in codes) == (row["covers_need"] is False), (row, codes)
+        assert ("does-not-place" in codes) == (row["places"] == "never"), (row, codes)
