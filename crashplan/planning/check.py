@@ -34,7 +34,7 @@ from crashplan.kernel.crashkernel import decide
 from crashplan.kernel.lint import diagnose
 from crashplan.kernel.versions import feature_cases
 from crashplan.planning.footprint import round_up
-from crashplan.planning.options import evaluate_option, undecidable
+from crashplan.planning.options import evaluate_option, placement_unavailable, undecidable
 from crashplan.units import MiB, format_human, format_size
 from crashplan.values import Finding
 
@@ -268,7 +268,7 @@ def render_check_text(ctx: PlanContext, report: CheckReport, *, strict: bool = F
         *(f"  kernel log: {line}" for line in h.kernel_log),
         *(f"  {f.severity} {f.code}: {f.message}" for f in h.findings),
         f"checked{' (proposed)' if report.proposed else ''}: {report.checked if report.checked is not None else 'the reservation the capture shows (command line unknown)'}",
-        f"  estimated need {-(-report.footprint.total >> 20)} MiB; profile {ctx.profile.name}",
+        f"  estimated need {format_human(report.footprint.total)}; profile {ctx.profile.name}",
         *(f"  {f.severity} {f.code}: {f.message}" for f in report.findings),
     ]
     if ctx.kdumpctl is not None:
@@ -461,8 +461,8 @@ def _check_with(
         findings.append(Finding("error", "does-not-place", "the reservation cannot be placed on this host"))
     elif option.places == "fits-some":
         findings.append(Finding("warning", "may-not-place", "the reservation places only for some kernel image positions (KASLR)"))
-    elif option.places is None and facts.addresses_visible is False:
-        findings.append(Finding("info", "placement-unavailable", "placement was not checked: the source shows no physical addresses"))
+    elif option.places is None:
+        findings.append(placement_unavailable(facts))
     if d.ok and option.covers is False:
         findings.append(Finding("error", "does-not-cover", f"{format_size(option.taken + option.borrowed)} does not cover the estimated need of {round_up(footprint.total, MiB) >> 20}M"))
     if d.ok and option.taken > 2 * footprint.total:

@@ -17,13 +17,14 @@ from crashplan.kernel.crashkernel import Decision, decide
 from crashplan.kernel.features import Features, features_for
 from crashplan.planning.footprint import Footprint
 from crashplan.planning.simulate import Simulation, layout_from_facts, simulate
+from crashplan.values import Finding
 
 if TYPE_CHECKING:
 
     from crashplan.kernel.memblock import Layout
 
 
-__all__ = ["CMA_LOSES", "USER_PAGES", "Option", "current_crashkernel", "current_option", "evaluate_option", "features_of", "host_layout", "placement_of", "undecidable"]
+__all__ = ["CMA_LOSES", "USER_PAGES", "Option", "current_crashkernel", "current_option", "evaluate_option", "features_of", "host_layout", "placement_of", "placement_unavailable", "undecidable"]
 
 
 USER_PAGES = 8  # makedumpfile -d bit: exclude user process data pages
@@ -93,6 +94,12 @@ def undecidable(facts: HostFacts) -> tuple[str, str] | None:
             "so the kernel's decision cannot be checked; use a capture with /proc/iomem (as root) or /proc/meminfo"
         )
     return None
+
+
+def placement_unavailable(facts: HostFacts) -> Finding:
+    """The finding of recommend and check alike when the source has no memory map to place in."""
+    why = "the source has no /proc/iomem" if "/proc/iomem" in facts.absent else "the source shows no physical addresses (run as root or use a root snapshot)"
+    return Finding("warning", "placement-unavailable", f"placement was not checked: {why}")
 
 
 def features_of(facts: HostFacts) -> Features:

@@ -40,11 +40,12 @@ from crashplan.planning.options import (
     features_of,
     host_layout,
     placement_of,
+    placement_unavailable,
     undecidable,
 )
 from crashplan.planning.simulate import Simulation
 from crashplan.profiles import Profile
-from crashplan.units import GiB, MiB, TiB, format_size
+from crashplan.units import GiB, MiB, TiB, format_human, format_size
 from crashplan.values import Finding
 
 if TYPE_CHECKING:
@@ -198,7 +199,7 @@ def make_plan(
     if facts.kernel_version is None and chosen == "standard" and f.has_cma:
         findings.append(_cma_base_trade(footprint, f))
     if sim is None:
-        findings.append(Finding("warning", "placement-unavailable", "placement was not checked: the source shows no physical addresses (run as root or use a root snapshot)"))
+        findings.append(placement_unavailable(facts))
     else:
         for v in sim.assessment.verdicts:
             if v.verdict != "fits":
@@ -252,7 +253,7 @@ def _no_plan_message(judged: list[tuple[str, list[Finding]]], facts: HostFacts, 
     helps = []
     if sim is not None:
         a = sim.assessment
-        helps.append(f"the largest area that always fits is {format_size(max(a.max_low, a.max_high))}")
+        helps.append(f"the largest area that always fits is {format_human(max(a.max_low, a.max_high))}")
     codes = {x.code for x in footprint.findings}
     if "initrd-size-unknown" in codes:
         helps.append("--initrd PATH (the need assumes the profile's fallback kdump initrd)")

@@ -212,3 +212,15 @@ def test_comparison_rows_agree_with_check(name: str) -> None:
         codes = {f["code"] for f in _check(HOSTS / name, "--cmdline", row["cmdline"])[1] if f["severity"] == "error"}
         assert ("does-not-cover" in codes) == (row["covers_need"] is False), (row, codes)
         assert ("does-not-place" in codes) == (row["places"] == "never"), (row, codes)
+
+
+def test_check_and_recommend_say_the_same_need_and_placement_gap() -> None:
+    """On the non-root capture, check and recommend print the same need and the same placement-unavailable finding."""
+    host = HOSTS / "vivianchen-qemu-nonroot"
+    rec = json.loads(run("recommend", "--source", str(host), "--format", "json").stdout)
+    chk = json.loads(run("check", "--source", str(host), "--cmdline", rec["recommendation"]["cmdline"], "--format", "json").stdout)
+    pick = [next(f for f in doc["findings"] if f["code"] == "placement-unavailable") for doc in (rec, chk)]
+    assert pick[0] == pick[1] and pick[0]["severity"] == "warning" and "run as root" in pick[0]["message"]
+    said = re.search(r"estimated need ([\d.]+ MiB)", " ".join(run("recommend", "--source", str(host)).stdout.split()))
+    assert said is not None
+    assert f"estimated need {said.group(1)};" in run("check", "--source", str(host)).stdout
