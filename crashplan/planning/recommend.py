@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Literal
 from crashplan.errors import CrashplanError
 from crashplan.host.facts import HostFacts
 from crashplan.host.formats.dmesg import Dmesg
-from crashplan.kernel.features import Features
+from crashplan.kernel.features import DEFAULT_KERNEL_VERSION, Features, features_for
 from crashplan.kernel.lint import diagnose
 from crashplan.planning.footprint import Footprint, FootprintInputs, estimate_footprint, round_up
 from crashplan.planning.options import (
@@ -152,6 +152,8 @@ def make_plan(
         from crashplan.errors import UsageError
 
         needs = "--strategy cma needs Linux >= 6.17 on x86_64 or >= 6.19 on ppc64le"
+        if facts.arch is not None and not features_for(facts.arch, DEFAULT_KERNEL_VERSION).has_cma:
+            raise UsageError(f"{needs}; the host is {facts.arch}, and no kernel crashplan mirrors has crashkernel=,cma there")
         if facts.kernel_version is None:
             raise UsageError(f"{needs}, and the source does not tell the kernel version (give --kernel-version X.Y)")
         raise UsageError(f"{needs}; the host runs {facts.arch or 'an unknown architecture'} Linux {facts.kernel_version}")

@@ -224,3 +224,11 @@ def test_check_and_recommend_say_the_same_need_and_placement_gap() -> None:
     said = re.search(r"estimated need ([\d.]+ MiB)", " ".join(run("recommend", "--source", str(host)).stdout.split()))
     assert said is not None
     assert f"estimated need {said.group(1)};" in run("check", "--source", str(host)).stdout
+
+
+@pytest.mark.parametrize("name", ["arm64-rpi4-4g-cma512m", "lore-s390x-vm-2g-crash256m"])
+def test_strategy_cma_where_no_kernel_has_it_does_not_ask_for_a_version(name: str) -> None:
+    """--strategy cma on an arch no kernel gives ,cma (arm64, s390x) says so, rather than 'give --kernel-version' that cannot help."""
+    r = run("recommend", "--source", str(HOSTS / name), "--strategy", "cma")
+    assert r.exit_code == 2 and "--kernel-version" not in r.stderr
+    assert re.search(r"(arm64|s390x), and no kernel crashplan mirrors has crashkernel=,cma there", r.stderr), r.stderr
