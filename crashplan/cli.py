@@ -15,6 +15,7 @@ import click
 
 from crashplan.cli_options import (
     PATH_TYPE,
+    OnceCommand,
     State,
     emit,
     format_option,
@@ -46,6 +47,8 @@ class _Cli(click.Group):
     places that write: ``make_context()`` prints ``crashplan --help`` and ``--version``,
     ``invoke()`` runs a command (whose own ``--help`` included).
     """
+
+    command_class = OnceCommand
 
     def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
         try:

@@ -12,7 +12,7 @@ import click
 
 from crashplan.errors import CrashplanError, ParseError
 
-__all__ = ["PATH_TYPE", "State", "emit", "format_option", "host_options", "image_options", "kernel_options", "output_option", "profile_option", "ram_option_value", "source_options"]
+__all__ = ["PATH_TYPE", "OnceCommand", "State", "emit", "format_option", "host_options", "image_options", "kernel_options", "output_option", "profile_option", "ram_option_value", "source_options"]
 
 
 # Paths are checked by crashplan itself (one-line errors naming the file); the type is for
@@ -25,6 +25,36 @@ class State:
 
     json_errors = False
     command: str | None = None
+
+
+class OnceCommand(click.Command):
+    """A command whose options that take one value refuse to be given twice (exit 2).
+
+    click keeps the last of a repeated option: ``check --cmdline A --cmdline B`` would judge B
+    alone, silently, where the user may mean both tokens.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        options = {name: p for p in self.get_params(ctx) if isinstance(p, click.Option) for name in (*p.opts, *p.secondary_opts)}
+        seen: dict[str, str] = {}
+        words = iter(args)
+        for word in words:
+            if word == "--":
+                break
+            name = word.split("=", 1)[0] if word.startswith("--") else word[:2] if word.startswith("-") else word
+            p = options.get(name)
+            if p is None:
+                continue
+            attached = word != name
+            if not p.is_flag and not p.count and not attached:
+                next(words, None)  # its value, whatever it looks like
+            if p.multiple or p.is_flag or p.count or p.name is None:
+                continue
+            if p.name in seen:
+                again = f"{name} is given twice" if seen[p.name] == name else f"{seen[p.name]} and {name} are the same option"
+                raise click.UsageError(f"{again}: give it once (only the last would count)", ctx)
+            seen[p.name] = name
+        return super().parse_args(ctx, args)
 
 
 def _set_format(ctx: click.Context, param: click.Parameter, value: str) -> str:

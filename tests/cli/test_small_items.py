@@ -116,3 +116,22 @@ def test_check_text_says_unknown_for_a_command_line_the_source_lacks() -> None:
         "  asked unknown (no /proc/cmdline in the source), reserved 256 MiB",
     ]
     assert host_lines("qemu-x86_64-4g-no-crashkernel")[1].startswith("  asked nothing, reserved ")
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (("check", "--source", str(QEMU), "--cmdline", "crashkernel=1G,cma", "--cmdline", "crashkernel=256M"), "--cmdline is given twice"),
+    (("explain", "256M", "--ram", "4G", "--ram=8G"), "--ram is given twice"),
+    (("facts", "--source", str(QEMU), "--source", str(HOSTS / "twaite-desktop-8g")), "--source is given twice"),
+    (("snapshot", "-o", "a", "--output", "b"), "-o and --output are the same option"),
+])
+def test_an_option_given_twice_is_a_usage_error(args: tuple[str, ...], said: str) -> None:
+    """An option that takes one value, given twice, is exit 2 naming it: click would keep the last one silently."""
+    r = run(*args)
+    assert r.exit_code == 2 and r.stdout == "" and said in r.stderr
+
+
+def test_an_option_name_as_a_value_is_not_a_repeat() -> None:
+    """A value that looks like an option (--cmdline=--cmdline, or after --) is a value, not a second option."""
+    assert run("check", "--source", str(QEMU), "--cmdline=--cmdline").exit_code == 4
+    assert run("explain", "--ram", "4G", "--", "--ram").exit_code == 3
+    assert run("check", "--source", str(QEMU), "--cmdline", "crashkernel=512M", "--strict", "--strict").exit_code == 0
