@@ -36,7 +36,7 @@ from crashplan.kernel.versions import feature_cases
 from crashplan.planning.footprint import round_up
 from crashplan.planning.options import evaluate_option, placement_unavailable, undecidable
 from crashplan.units import MiB, format_human, format_size
-from crashplan.values import Finding
+from crashplan.values import Finding, wrap_report
 
 if TYPE_CHECKING:
     from crashplan.host.facts import HostFacts
@@ -279,7 +279,7 @@ def render_check_text(ctx: PlanContext, report: CheckReport, *, strict: bool = F
         if not report.plan_findings:
             lines.append("  the host matches the plan")
     lines.append("result: " + ("findings (exit 4)" if report.failing(strict=strict) else "ok"))
-    return "\n".join(lines) + "\n"
+    return wrap_report("\n".join(lines)) + "\n"
 
 
 # A plan file larger than this is not a plan (recommend's JSON is about 10 KiB).

@@ -10,7 +10,7 @@ from __future__ import annotations
 from crashplan.host.facts import HostFacts
 from crashplan.kernel.crashkernel import Decision
 from crashplan.units import format_human
-from crashplan.values import MemRange
+from crashplan.values import MemRange, wrap_report
 
 __all__ = ["describe_host", "render_facts_text"]
 
@@ -53,7 +53,7 @@ def render_facts_text(facts: HostFacts) -> str:
     out.fact("page size", _bytes(facts.page_size), "page_size")
     ram = _bytes(facts.system_ram)
     if facts.system_ram is not None and facts.system_ram_estimated:
-        ram += " (estimate)"
+        ram += " (estimated)"
     out.fact("system RAM", ram, "system_ram")
     out.fact("MemTotal", _bytes(facts.mem_total), "mem_total")
     out.fact("addresses", "visible" if facts.addresses_visible else "hidden or absent", "addresses_visible")
@@ -178,7 +178,8 @@ class _Out:
         self.fact(label, f"{len(ranges)} ranges, {total}", key, more=[_range(r) for r in ranges])
 
     def text(self) -> str:
-        return "\n".join(self.lines) + "\n"
+        head, *rest = self.lines  # the header names the source whole, for a reader that greps it
+        return "\n".join([head, wrap_report("\n".join(rest))]) + "\n"
 
 
 def _bytes(value: int | None) -> str:
