@@ -133,7 +133,7 @@ def _one(source: str, strategy: str, arch: str | None = None, kernel_version: st
         plan.cmdline,
         plan.footprint.total,
         plan.footprint.recommended_size,
-        current.taken if current is not None else 0,
+        current.taken if current is not None else None,  # None: the current setting is unknown
         rec.taken,
         rec.borrowed,
         rec.places,

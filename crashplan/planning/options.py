@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from crashplan.kernel.memblock import Layout
 
 
-__all__ = ["CMA_LOSES", "USER_PAGES", "Option", "current_crashkernel", "current_option", "evaluate_option", "features_of", "host_layout", "placement_of", "placement_unavailable", "undecidable"]
+__all__ = ["CMA_LOSES", "USER_PAGES", "Option", "current_crashkernel", "current_option", "current_unknown", "evaluate_option", "features_of", "host_layout", "placement_of", "placement_unavailable", "undecidable"]
 
 
 USER_PAGES = 8  # makedumpfile -d bit: exclude user process data pages
@@ -206,6 +206,19 @@ def current_option(facts: HostFacts, footprint: Footprint) -> Option:
     cma = facts.cma_total if facts.cmdline and ",cma" in facts.cmdline and facts.cma_total else 0
     return Option("current", "current", current_crashkernel(facts), taken + cma, taken, cma, taken / ram if ram else 0.0,
                   "fits" if taken else None, (taken + cma) >= footprint.total, "nothing" if taken else "everything (no dump)", "-")
+
+
+def current_unknown(facts: HostFacts) -> Finding | None:
+    """``current-unknown`` when the source tells neither the command line nor a reservation.
+
+    Then the host's current setting is not compared: it is unknown, not "nothing reserved".
+    """
+    if facts.cmdline is not None or facts.reservation_total is not None or facts.crash_regions:
+        return None
+    return Finding("info", "current-unknown", (
+        f"the current setting is unknown ({_why(facts, 'cmdline')}; {_why(facts, 'reservation_total')}): "
+        "it is not compared"
+    ))
 
 
 def current_crashkernel(facts: HostFacts) -> str | None:

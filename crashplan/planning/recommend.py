@@ -36,6 +36,7 @@ from crashplan.planning.options import (
     Option,
     current_crashkernel,
     current_option,
+    current_unknown,
     evaluate_option,
     features_of,
     host_layout,
@@ -209,10 +210,13 @@ def make_plan(
     warnings = sim.warnings if sim is not None and sim.cmdline == cmdline else diagnose(cmdline, f, facts.system_ram)
     findings.extend(w for w in warnings if w.severity != "info")
     recommendation = evaluate_option(f"crashplan {chosen}", chosen, cmdline, facts, footprint, dmesg, simulation=sim)
+    unknown = current_unknown(facts)
+    if unknown is not None:
+        findings.append(unknown)
     if compare:
         options = _comparison(facts, footprint, profile, others, chosen, recommendation, dmesg, layout)
     else:
-        options = (current_option(facts, footprint), recommendation)
+        options = (recommendation,) if unknown is not None else (current_option(facts, footprint), recommendation)
     return Plan(chosen, reason, cmdline, tokens, recommendation, options, footprint, sim, tuple(findings))
 
 
@@ -321,7 +325,9 @@ def _comparison(
 ) -> tuple[Option, ...]:
     rows = []
     current = current_crashkernel(facts)
-    if current is None and facts.crash_regions and facts.system_ram:
+    if current_unknown(facts) is not None:
+        pass  # neither the command line nor a reservation is known: nothing to compare
+    elif current is None and facts.crash_regions and facts.system_ram:
         # The capture shows a reservation but not the command line that made it.
         taken = sum(r.size for r in facts.crash_regions)
         rows.append(

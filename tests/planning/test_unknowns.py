@@ -232,3 +232,23 @@ def test_strategy_cma_where_no_kernel_has_it_does_not_ask_for_a_version(name: st
     r = run("recommend", "--source", str(HOSTS / name), "--strategy", "cma")
     assert r.exit_code == 2 and "--kernel-version" not in r.stderr
     assert re.search(r"(arm64|s390x), and no kernel crashplan mirrors has crashkernel=,cma there", r.stderr), r.stderr
+
+
+def test_an_unknown_current_setting_is_not_compared_as_nothing(tmp_path: Path) -> None:
+    """No /proc/cmdline and no reservation shown: recommend does not list 'current: 0 B, no dump'; it says the current setting is unknown."""
+    dest = _only(tmp_path, "proc/meminfo")
+    out = json.loads(run("recommend", "--source", str(dest), "--arch", "x86_64", "--format", "json").stdout)
+    assert [o for o in out["options"] if o["kind"] == "current"] == []
+    found = next(f for f in out["findings"] if f["code"] == "current-unknown")
+    assert "/proc/cmdline is absent" in found["message"] and "kexec_crash_size" in found["message"]
+    text = run("recommend", "--source", str(dest), "--arch", "x86_64").stdout
+    assert "everything (no dump)" not in text and "current-unknown" in text
+    known = json.loads(run("recommend", "--source", str(QEMU_LORE), "--format", "json").stdout)
+    assert [o["label"] for o in known["options"] if o["kind"] == "current"] == ["current (command line unknown)"]
+
+
+def test_fleet_keeps_an_unknown_current_setting_unknown(tmp_path: Path) -> None:
+    """A fleet host whose current setting is unknown has taken_now null in JSON, not 0."""
+    dest = _only(tmp_path, "proc/meminfo")
+    out = json.loads(run("fleet", str(dest), "--arch", "x86_64", "--format", "json").stdout)
+    assert out["hosts"][0]["ok"] and out["hosts"][0]["taken_now"] is None
