@@ -477,15 +477,21 @@ def check_reservation(facts: HostFacts, footprint: Footprint) -> tuple[Finding, 
     The "Crash kernel" regions of /proc/iomem (or ``kexec_crash_size``) are what the kernel
     reserved at boot: that area is judged (covers the need, not wasteful), placement is moot.
     Codes: ``cmdline-unknown`` (info), ``no-reservation`` and ``does-not-cover`` (errors),
-    ``wasteful`` and ``reservation-unknown`` (warnings).
+    ``wasteful`` (warning).
+
+    :raises CrashplanError: the reservation is unknown too (``nothing-to-check``, exit 3): no
+        verdict is printed for what was not judged.
     """
     why = str(facts.provenance.get("cmdline", "")).removeprefix("unknown: ") or "not in the source"
     findings = [Finding("info", "cmdline-unknown", f"the kernel command line is unknown ({why}): the reservation the capture shows is judged")]
     reserved = facts.reservation_total
     where = str(facts.provenance.get("reservation_total", ""))
     if reserved is None:
-        findings.append(Finding("warning", "reservation-unknown", f"the reservation is unknown too ({where.removeprefix('unknown: ')}): nothing to judge"))
-        return tuple(findings)
+        raise CrashplanError(
+            f"nothing to check: the kernel command line is unknown ({why}) and so is the reservation "
+            f"({where.removeprefix('unknown: ')}); give --cmdline to judge a parameter, or use a capture with /proc/cmdline and /proc/iomem (as root)",
+            code="nothing-to-check",
+        )
     need = round_up(footprint.total, MiB) >> 20
     cma = sum(r.size for r in facts.cma_ranges) if facts.cma_ranges else 0
     if reserved == 0:

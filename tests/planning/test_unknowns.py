@@ -252,3 +252,11 @@ def test_fleet_keeps_an_unknown_current_setting_unknown(tmp_path: Path) -> None:
     dest = _only(tmp_path, "proc/meminfo")
     out = json.loads(run("fleet", str(dest), "--arch", "x86_64", "--format", "json").stdout)
     assert out["hosts"][0]["ok"] and out["hosts"][0]["taken_now"] is None
+
+
+def test_check_with_nothing_to_judge_is_exit_3(tmp_path: Path) -> None:
+    """No command line and no reservation in the capture: check prints no 'result: ok' for what it could not judge (exit 3, what would help)."""
+    dest = _only(tmp_path, "proc/meminfo")
+    r = run("check", "--source", str(dest), "--arch", "x86_64")
+    assert r.exit_code == 3 and r.stdout == "" and "nothing to check" in r.stderr and "give --cmdline" in r.stderr
+    assert run("check", "--source", str(dest), "--arch", "x86_64", "--cmdline", "crashkernel=512M").exit_code == 0
