@@ -86,7 +86,7 @@ def undecidable(facts: HostFacts) -> tuple[str, str] | None:
     if facts.arch is None:
         return "arch-unknown", (
             f"the architecture is unknown ({_why(facts, 'arch')}), "
-            "and it decides the placement rules and the kernel's RAM count; give --arch"
+            "and it decides the profile, the kernel's rules, its RAM count and the placement; give --arch"
         )
     if facts.system_ram is None:
         return "ram-unknown", (

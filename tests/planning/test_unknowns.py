@@ -260,3 +260,12 @@ def test_check_with_nothing_to_judge_is_exit_3(tmp_path: Path) -> None:
     r = run("check", "--source", str(dest), "--arch", "x86_64")
     assert r.exit_code == 3 and r.stdout == "" and "nothing to check" in r.stderr and "give --cmdline" in r.stderr
     assert run("check", "--source", str(dest), "--arch", "x86_64", "--cmdline", "crashkernel=512M").exit_code == 0
+
+
+@pytest.mark.parametrize("command", [("footprint",), ("recommend",), ("check",), ("check", "--cmdline", "crashkernel=512M"), ("simulate", "crashkernel=512M")])
+def test_every_planning_command_refuses_an_unknown_arch_alike(tmp_path: Path, command: tuple[str, ...]) -> None:
+    """A capture that tells no architecture: footprint, recommend, check and simulate all say so (exit 3, --arch), none assumes x86_64."""
+    dest = _only(tmp_path, "proc/meminfo", "proc/cmdline")
+    r = run(*command, "--source", str(dest))
+    assert r.exit_code == 3 and r.stdout == "", r.stdout
+    assert "the architecture is unknown (" in r.stderr and "give --arch" in r.stderr and "x86_64" not in r.stderr
