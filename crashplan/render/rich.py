@@ -134,7 +134,7 @@ def render_simulation_text(sim: object, *, file: IO[str] | None = None) -> None:
         if hi <= lo:
             continue
         bar = Text(f"  {title:<12} |")
-        for glyph, style in _bar(segments, lo, hi, 64):
+        for glyph, style in _bar(segments, lo, hi, 63):  # 2 + 12 + 2 + 63 + 1: 80 columns
             bar.append(glyph, style=style)
         bar.append("|")
         console.print(bar)

@@ -149,3 +149,11 @@ def test_plain_text_reports_fit_80_columns(name: str) -> None:
         out = run(*args, "--source", str(HOSTS / name)).stdout
         assert not _wide(out.split("\n", 1)[1]), (args, _wide(out))
     assert not _wide(run("explain", "crashkernel=256M", "crashkernel=1G,cma", "--kernel-version", "6.16").stdout)
+
+
+def test_simulate_memory_map_fits_80_columns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The memory-map bars of simulate are drawn within 80 columns (a bar one column wider wrapped its closing '|' alone)."""
+    monkeypatch.setenv("COLUMNS", "80")
+    out = run("simulate", "crashkernel=256M", "--source", str(QEMU)).stdout
+    bars = [line for line in out.splitlines() if line.startswith(("  below 4 GiB", "  all RAM"))]
+    assert bars and all(len(line) <= 80 and line.endswith("|") for line in bars), bars
