@@ -176,7 +176,14 @@ def output_option(f: Any) -> Any:
 
 
 def emit(text: str, output: str | None) -> None:
-    """Print ``text``, or write it to ``output`` atomically (a missing directory: exit 3, nothing written)."""
+    """Print ``text``, or write it to ``output`` atomically (a missing directory: exit 3, nothing written).
+
+    Either way it is UTF-8: a byte of a host file that is not (a lone surrogate here) is written
+    as the text ``\\xNN``, as the JSON outputs and the error messages show it.
+    """
+    from crashplan.render.json import escape_undecodable
+
+    text = escape_undecodable(text)
     if output is None:
         click.echo(text, nl=False)
         return

@@ -230,6 +230,8 @@ def _decision(d: Decision | None) -> str:
 
 
 def _clip(text: str, width: int = 200) -> str:
-    shown = "".join(c if c.isprintable() else "\ufffd" for c in text[: width + 1])
+    # A byte that is not UTF-8 (a lone surrogate) is shown as \xNN, as the JSON shows it; any
+    # other control character as U+FFFD.
+    shown = "".join(c if c.isprintable() else f"\\x{ord(c) - 0xDC00:02x}" if 0xDC80 <= ord(c) <= 0xDCFF else "\ufffd" for c in text[: width + 1])
     return shown if len(text) <= width else shown[: width - 1] + "\u2026"
 
