@@ -269,3 +269,12 @@ def test_every_planning_command_refuses_an_unknown_arch_alike(tmp_path: Path, co
     r = run(*command, "--source", str(dest))
     assert r.exit_code == 3 and r.stdout == "", r.stdout
     assert "the architecture is unknown (" in r.stderr and "give --arch" in r.stderr and "x86_64" not in r.stderr
+
+
+def test_fleet_reduced_from_results_keeps_an_unknown_current_setting_unknown(tmp_path: Path) -> None:
+    """Reduced from recommend's JSON, a host whose current setting is unknown keeps taken_now null, as a planned one does."""
+    dest = _only(tmp_path, "proc/meminfo")
+    result = tmp_path / "r.json"
+    result.write_text(run("recommend", "--source", str(dest), "--arch", "x86_64", "--format", "json").stdout)
+    out = json.loads(run("fleet", str(result), "--format", "json").stdout)
+    assert out["hosts"][0]["ok"] and out["hosts"][0]["taken_now"] is None
