@@ -26,6 +26,7 @@ __all__ = [
     "HostResult",
     "expand_sources",
     "run_fleet",
+    "short_sources",
     "summarise",
     "summary_of",
 ]
@@ -89,6 +90,22 @@ def expand_sources(paths: Iterable[str]) -> list[str]:
         else:
             out.append(path)
     return out
+
+
+def short_sources(sources: list[str]) -> list[str]:
+    """The sources without the directory they all share, to tell the hosts apart in a narrow table.
+
+    >>> short_sources(["/srv/snaps/a", "/srv/snaps/b.tar.zst"])
+    ['a', 'b.tar.zst']
+    >>> short_sources(["/srv/snaps/a"])
+    ['a']
+    >>> short_sources(["a.json", "-"])
+    ['a.json', '-']
+    """
+    dirs = {os.path.dirname(s) for s in sources}
+    if len(dirs) != 1 or not next(iter(dirs)):
+        return list(sources)
+    return [os.path.basename(s) or s for s in sources]
 
 
 # Fleets are mostly hosts of a few shapes (one image on one hardware model): each worker plans a

@@ -306,23 +306,24 @@ def render_fleet_text(
     """Print one line per host and the fleet summary."""
     from rich.table import Table
 
+    from crashplan.planning.fleet import short_sources
     from crashplan.units import format_human
 
     console = _console(file)
     table = Table(show_edge=False, pad_edge=False, box=None)
-    for column in ("host", "RAM", "recommended", "need", "taken now", "taken then", "places"):
-        table.add_column(column)
-    for r in results:
+    for column in ("host", "RAM", "crashkernel=", "need", "taken now", "taken then", "places"):
+        table.add_column(column, overflow="fold")  # a host name or a size cut short would be lost
+    for r, host in zip(results, short_sources([r.source for r in results]), strict=True):
         if not r.ok:
-            table.add_row(r.source, "-", f"error: {r.error}", "-", "-", "-", "-")
+            table.add_row(host, "-", f"error: {r.error}", "-", "-", "-", "-")
             continue
         table.add_row(
-            r.source,
+            host,
             format_human(r.system_ram) if r.system_ram is not None else "unknown",
-            r.cmdline or "-",
-            format_human(r.need or 0),
-            format_human(r.taken_now or 0),
-            format_human(r.taken_recommended or 0),
+            (r.cmdline or "-").replace("crashkernel=", ""),
+            format_human(r.need) if r.need is not None else "unknown",
+            format_human(r.taken_now) if r.taken_now is not None else "unknown",
+            format_human(r.taken_recommended) if r.taken_recommended is not None else "unknown",
             r.places or "unknown",
         )
     console.print(table)

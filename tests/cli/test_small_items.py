@@ -157,3 +157,15 @@ def test_simulate_memory_map_fits_80_columns(monkeypatch: pytest.MonkeyPatch) ->
     out = run("simulate", "crashkernel=256M", "--source", str(QEMU)).stdout
     bars = [line for line in out.splitlines() if line.startswith(("  below 4 GiB", "  all RAM"))]
     assert bars and all(len(line) <= 80 and line.endswith("|") for line in bars), bars
+
+
+def test_fleet_table_at_80_columns_loses_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """fleet's table at COLUMNS=80 names each host apart (not '/work/…' on every row) and shows each parameter whole."""
+    monkeypatch.setenv("COLUMNS", "80")
+    names = sorted(p.name for p in HOSTS.iterdir())
+    out = run("fleet", *(str(HOSTS / n) for n in names), "--jobs", "1").stdout
+    table = out.split("\n\n")[0].splitlines()[1:]
+    assert "\u2026" not in out and all(len(line) <= 80 for line in table)
+    firsts = "".join(line.split()[0] for line in table if line.split())
+    assert all(n in firsts for n in names), firsts
+    assert "576M,cma" in out and "unknown" in out  # the non-root guest's placement
