@@ -261,7 +261,8 @@ def render_plan_text(ctx: object, plan: object, *, file: IO[str] | None = None) 
         style = "bold" if o.cmdline == plan.cmdline and o.kind == plan.strategy else ""
         cells: dict[str, str | Text] = {
             "option": Text(o.label, style=style),
-            "crashkernel=": breakable((o.cmdline or "(none)").replace("crashkernel=", "")),
+            # No crashkernel= shown although memory is reserved: the command line is unknown.
+            "crashkernel=": breakable((o.cmdline or ("unknown" if o.taken else "(none)")).replace("crashkernel=", "")),
             "taken": format_human(o.taken),
             "borrowed": format_human(o.borrowed) if o.borrowed else "-",
             "of RAM": f"{o.share * 100:.1f}%",

@@ -169,3 +169,12 @@ def test_fleet_table_at_80_columns_loses_nothing(monkeypatch: pytest.MonkeyPatch
     firsts = "".join(line.split()[0] for line in table if line.split())
     assert all(n in firsts for n in names), firsts
     assert "576M,cma" in out and "unknown" in out  # the non-root guest's placement
+
+
+def test_recommend_table_says_unknown_for_a_command_line_the_source_lacks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The current row of a capture without /proc/cmdline shows crashkernel= unknown, not '(none)', as check does."""
+    monkeypatch.setenv("COLUMNS", "200")
+    row = next(x for x in run("recommend", "--source", str(HOSTS / "lore-x86-qemu-4g-crash256m")).stdout.splitlines() if x.startswith("current"))
+    assert row.split("│")[1].strip() == "unknown", row
+    row = next(x for x in run("recommend", "--source", str(QEMU)).stdout.splitlines() if x.startswith("current"))
+    assert row.split("│")[1].strip() == "(none)", row
