@@ -111,6 +111,9 @@ def test_reserved_but_unused_from_systemd_links(tmp_path):
     src = derive(tmp_path, RESERVED, {"crashplan-snapshot.json": json.dumps(meta), "etc/kdump.conf": "auto_reset_crashkernel no\n"})
     _, doc = check("--source", src)
     assert doc["host"]["kdump_enabled"] is False and "reserved-but-unused" in host_codes(doc)
+    copy = tmp_path / "copy"  # a snapshot of that snapshot still knows the links are absent
+    assert run("snapshot", "--source", str(src), "-o", str(copy)).exit_code == 0
+    assert check("--source", str(copy))[1]["host"]["kdump_enabled"] is False
     enabled = derive(tmp_path / "1", RESERVED, {"etc/kdump.conf": "auto_reset_crashkernel no\n", UNIT_LINKS[0]: "[Unit]\n"})
     _, doc = check("--source", enabled)
     assert doc["host"]["kdump_enabled"] is True and host_codes(doc) == []
@@ -281,3 +284,16 @@ def test_error_plan_and_cmdline_together():
     """--plan and --cmdline are two different questions: usage error, exit 2."""
     code, _, err = run("check", "--source", str(HOSTS / RESERVED), "--plan", "x.json", "--cmdline", "crashkernel=1G")
     assert code == 2 and "give --plan or --cmdline, not both" in err
+
+
+@pytest.mark.parametrize("name", ["twaite-desktop-8g", "lore-x86-qemu-4g-crash256m"])
+def test_a_snapshot_of_a_capture_keeps_an_unknown_service_unknown(tmp_path, name):
+    """snapshot --source of a capture without systemd links does not turn 'kdump service unknown' into 'disabled'."""
+    src = Path(__file__).parents[1] / "data" / "hosts" / name
+    snap = tmp_path / "snap"
+    assert run("snapshot", "--source", str(src), "-o", str(snap)).exit_code == 0
+    again = tmp_path / "again"
+    assert run("snapshot", "--source", str(snap), "-o", str(again)).exit_code == 0
+    docs = [check("--source", str(s))[1] for s in (src, snap, again)]
+    assert [d["host"]["kdump_enabled"] for d in docs] == [None, None, None]
+    assert docs[0]["findings"] == docs[1]["findings"] == docs[2]["findings"]
