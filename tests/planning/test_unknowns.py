@@ -278,3 +278,19 @@ def test_fleet_reduced_from_results_keeps_an_unknown_current_setting_unknown(tmp
     result.write_text(run("recommend", "--source", str(dest), "--arch", "x86_64", "--format", "json").stdout)
     out = json.loads(run("fleet", str(result), "--format", "json").stdout)
     assert out["hosts"][0]["ok"] and out["hosts"][0]["taken_now"] is None
+
+
+@pytest.mark.parametrize(("meminfo", "why"), [("MemTotal:              0 kB\n", "/proc/iomem is absent and MemTotal is 0"), (None, "/proc/iomem was read without root and there is no MemTotal")])
+def test_unknown_ram_says_why(tmp_path: Path, meminfo: str | None, why: str) -> None:
+    """A MemTotal of 0 is no RAM size (unknown, not 0 B), and a zeroed /proc/iomem is named as the reason, not 'no System RAM'."""
+    dest = tmp_path / "host"
+    (dest / "proc").mkdir(parents=True)
+    if meminfo is not None:
+        (dest / "proc" / "meminfo").write_text(meminfo)
+    else:
+        zeroed = (HOSTS / "vivianchen-qemu-nonroot" / "proc" / "iomem").read_text()
+        (dest / "proc" / "iomem").write_text(zeroed)
+    out = json.loads(run("facts", "--source", str(dest), "--format", "json").stdout)
+    assert out["system_ram"] is None and out["provenance"]["system_ram"] == f"unknown: {why}"
+    r = run("recommend", "--source", str(dest), "--arch", "x86_64")
+    assert r.exit_code == 3 and f"system RAM is unknown ({why})" in r.stderr
