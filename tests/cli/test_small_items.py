@@ -29,12 +29,17 @@ def test_error_when_the_reader_of_stderr_is_gone(fmt: str) -> None:
     assert p.wait() == 3
 
 
-def test_zipl_is_refused_off_s390() -> None:
-    """--format zipl on an x86_64 host is a usage error; on s390x it is the artefact."""
+def test_zipl_is_refused_off_s390(tmp_path: Path) -> None:
+    """--format zipl on an x86_64 host is a usage error; on s390x it is the artefact, the host's line with crashkernel= replaced."""
+    import shutil
+
     r = run("recommend", "--source", str(QEMU), "--format", "zipl")
     assert r.exit_code == 2 and r.stdout == ""
-    ok = run("recommend", "--source", str(HOSTS / "lore-s390x-vm-2g-crash256m"), "--format", "zipl")
-    assert ok.exit_code == 0 and ok.stdout.startswith('parameters="crashkernel=')
+    s390 = tmp_path / "s390"
+    shutil.copytree(HOSTS / "lore-s390x-vm-2g-crash256m", s390)
+    (s390 / "proc" / "cmdline").write_text("root=/dev/dasda1 crashkernel=256M\n")
+    ok = run("recommend", "--source", str(s390), "--format", "zipl")
+    assert ok.exit_code == 0 and ok.stdout.startswith('parameters="root=/dev/dasda1 crashkernel=')
 
 
 def test_coreos_is_offered_ostree() -> None:
@@ -178,3 +183,19 @@ def test_recommend_table_says_unknown_for_a_command_line_the_source_lacks(monkey
     assert row.split("│")[1].strip() == "unknown", row
     row = next(x for x in run("recommend", "--source", str(QEMU)).stdout.splitlines() if x.startswith("current"))
     assert row.split("│")[1].strip() == "(none)", row
+
+
+@pytest.mark.parametrize(("name", "fmt"), [("lore-x86-qemu-4g-crash256m", "bls"), ("lore-x86-qemu-4g-crash256m", "kernel-install"), ("lore-s390x-vm-2g-crash256m", "zipl")])
+def test_whole_line_formats_refuse_an_unknown_command_line(name: str, fmt: str) -> None:
+    """bls, kernel-install and zipl print the whole kernel command line: without /proc/cmdline they refuse (exit 3) instead of a line without root=."""
+    r = run("recommend", "--source", str(HOSTS / name), "--format", fmt)
+    assert r.exit_code == 3 and r.stdout == "", r.stdout
+    assert "command line is unknown" in r.stderr and "--format cmdline" in r.stderr
+    assert run("recommend", "--source", str(HOSTS / name), "--format", "cmdline").exit_code == 0
+
+
+def test_s390x_without_command_line_is_told_a_format_that_works(monkeypatch: pytest.MonkeyPatch) -> None:
+    """recommend's 'apply it with' names no format that would fail on the host: not zipl when the command line is unknown."""
+    monkeypatch.setenv("COLUMNS", "200")
+    out = run("recommend", "--source", str(HOSTS / "lore-s390x-vm-2g-crash256m")).stdout
+    assert "recommended: crashkernel=" in out and "--format zipl" not in out
