@@ -169,7 +169,8 @@ def boot_format(facts: HostFacts, family: str = "") -> str:
 
     rpm-ostree hosts (Fedora CoreOS, RHCOS: ``ostree=`` on the command line) keep their kernel
     arguments in the deployment, s390 boots through zipl, the Fedora/RHEL family edits BLS
-    entries with grubby, and Debian/Ubuntu regenerate grub.cfg from /etc/default/grub.d.
+    entries with grubby, and Debian/Ubuntu regenerate grub.cfg from /etc/default/grub.d;
+    an unknown distribution gets the crashkernel= tokens alone (cmdline).
     """
     from crashplan.host.formats.cmdline import split_cmdline
 
@@ -179,7 +180,8 @@ def boot_format(facts: HostFacts, family: str = "") -> str:
         return "zipl" if facts.cmdline is not None else "cmdline"  # zipl's line is the whole command line
     if family in ("debian", "ubuntu"):
         return "grub"
-    return "grubby" if family else "cmdline"
+    # An unknown distribution (the generic profiles) is not assumed to have grubby.
+    return "grubby" if family and family != "generic" else "cmdline"
 
 
 # The formats whose artefact is the host's whole kernel command line with crashkernel= replaced.

@@ -199,3 +199,12 @@ def test_s390x_without_command_line_is_told_a_format_that_works(monkeypatch: pyt
     monkeypatch.setenv("COLUMNS", "200")
     out = run("recommend", "--source", str(HOSTS / "lore-s390x-vm-2g-crash256m")).stdout
     assert "recommended: crashkernel=" in out and "--format zipl" not in out
+
+
+def test_an_unknown_distribution_is_not_told_to_use_grubby(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A host whose distribution is unknown (Debian's kernel, no os-release) is not told to apply with grubby, a Fedora/RHEL tool."""
+    monkeypatch.setenv("COLUMNS", "200")
+    out = run("recommend", "--source", str(HOSTS / "vivianchen-qemu-nonroot")).stdout
+    assert "recommended: crashkernel=" in out and "--format grubby" not in out
+    fedora = run("recommend", "--source", str(QEMU), "--profile", "fedora-x86_64").stdout
+    assert "apply it with: crashplan recommend --strategy cma --format grubby" in fedora
