@@ -208,3 +208,10 @@ def test_an_unknown_distribution_is_not_told_to_use_grubby(monkeypatch: pytest.M
     assert "recommended: crashkernel=" in out and "--format grubby" not in out
     fedora = run("recommend", "--source", str(QEMU), "--profile", "fedora-x86_64").stdout
     assert "apply it with: crashplan recommend --strategy cma --format grubby" in fedora
+
+
+@pytest.mark.parametrize("command", [("explain",), ("simulate", "--source", str(QEMU))])
+def test_a_line_without_crashkernel_is_bad_input_for_explain_and_simulate(command: tuple[str, ...]) -> None:
+    """explain and simulate say the same of a line without crashkernel=: no token found, exit 3 (simulate said 'ok')."""
+    r = run(command[0], "quiet", *command[1:])
+    assert r.exit_code == 3 and "no crashkernel= token found" in r.stderr
