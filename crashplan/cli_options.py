@@ -198,6 +198,9 @@ def ram_option_value(ctx: click.Context, param: click.Parameter, value: str | No
     from crashplan.units import parse_size
 
     try:
-        return parse_size(value, what="--ram")
+        size = parse_size(value, what="--ram")
     except CrashplanError as e:
         raise click.BadParameter(e.one_line()) from e
+    if size == 0:
+        raise click.BadParameter("--ram: system RAM is more than 0")
+    return size

@@ -215,3 +215,9 @@ def test_a_line_without_crashkernel_is_bad_input_for_explain_and_simulate(comman
     """explain and simulate say the same of a line without crashkernel=: no token found, exit 3 (simulate said 'ok')."""
     r = run(command[0], "quiet", *command[1:])
     assert r.exit_code == 3 and "no crashkernel= token found" in r.stderr
+
+
+def test_ram_of_zero_is_a_usage_error() -> None:
+    """explain --ram 0 is refused (exit 2), not 'with 0 of system RAM: nothing reserved'."""
+    r = run("explain", "crashkernel=256M", "--ram", "0")
+    assert r.exit_code == 2 and "more than 0" in r.stderr and r.stdout == ""
