@@ -334,6 +334,11 @@ def validate_plan(doc: object, path: str = "<plan>") -> dict[str, object]:
             raise SourceError(f'"recommendation.{key}" should be an integer', path=path, code="bad-plan")
     if not isinstance(fp_doc.get("total"), int):
         raise SourceError('"footprint.total" should be an integer', path=path, code="bad-plan")
+    if doc.get("arch") is not None and not isinstance(doc["arch"], str):
+        raise SourceError('"arch" should be a string or null', path=path, code="bad-plan")
+    ram = doc.get("system_ram")
+    if ram is not None and (not isinstance(ram, int) or isinstance(ram, bool)):
+        raise SourceError('"system_ram" should be an integer or null', path=path, code="bad-plan")
     return doc
 
 

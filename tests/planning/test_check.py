@@ -259,8 +259,18 @@ def test_plan_round_trip_on_the_live_host(tmp_path):
         ('{"crashplan_result_version": 2, "command": "recommend"}', "crashplan_result_version 2; this crashplan reads version 1"),
         ('{"crashplan_result_version": 1, "command": "recommend", "status": "error", "errors": []}', "a plan without a recommendation (the recommend run failed?)"),
         (b"\xff\xfe", "not valid UTF-8: not a plan saved by crashplan recommend --format json"),
+        (
+            '{"crashplan_result_version": 1, "command": "recommend", "arch": 5, "recommendation": {"cmdline": "crashkernel=1G", "reserved": 1, '
+            '"taken_from_production": 1, "borrowed": 0}, "footprint": {"total": 1}}',
+            '"arch" should be a string or null',
+        ),
+        (
+            '{"crashplan_result_version": 1, "command": "recommend", "system_ram": "big", "recommendation": {"cmdline": "crashkernel=1G", "reserved": 1, '
+            '"taken_from_production": 1, "borrowed": 0}, "footprint": {"total": 1}}',
+            '"system_ram" should be an integer or null',
+        ),
     ],
-    ids=["garbled", "facts", "list", "version", "failed", "binary"],
+    ids=["garbled", "facts", "list", "version", "failed", "binary", "arch", "ram"],
 )
 def test_error_bad_plan_file(tmp_path, content, message):
     """A plan file that is not a crashplan plan: exit 3 with one line saying why."""
