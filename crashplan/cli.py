@@ -204,7 +204,9 @@ def recommend(
     elif fmt == "text":
         render_plan_text(ctx, plan)
     else:
-        comment = f"{plan.strategy}: estimated need {plan.footprint.total >> 20} MiB on {ctx.source}"
+        from crashplan.units import format_human
+
+        comment = f"{plan.strategy}: estimated need {format_human(plan.footprint.total)} on {ctx.source}"
         artefact = render_artefact(fmt, plan.tokens, ctx.facts.cmdline, comment=comment)
         if write_path is None:
             click.echo(artefact, nl=False)

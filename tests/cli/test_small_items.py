@@ -221,3 +221,13 @@ def test_ram_of_zero_is_a_usage_error() -> None:
     """explain --ram 0 is refused (exit 2), not 'with 0 of system RAM: nothing reserved'."""
     r = run("explain", "crashkernel=256M", "--ram", "0")
     assert r.exit_code == 2 and "more than 0" in r.stderr and r.stdout == ""
+
+
+def test_grub_comment_says_the_need_as_recommend_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The grub drop-in's comment gives the need in recommend's words (441.2 MiB), not rounded down to 441 MiB."""
+    monkeypatch.setenv("COLUMNS", "200")
+    host = str(HOSTS / "arm64-rpi4-4g-cma512m")
+    said = " ".join(run("recommend", "--source", host).stdout.split())
+    grub = run("recommend", "--source", host, "--format", "grub").stdout
+    need = grub.split("estimated need ")[1].split(" on ")[0]
+    assert f"estimated need {need} (" in said and "." in need
