@@ -127,11 +127,11 @@ def test_check_text_says_unknown_for_a_command_line_the_source_lacks() -> None:
     (("check", "--source", str(QEMU), "--cmdline", "crashkernel=1G,cma", "--cmdline", "crashkernel=256M"), "--cmdline is given twice"),
     (("explain", "256M", "--ram", "4G", "--ram=8G"), "--ram is given twice"),
     (("facts", "--source", str(QEMU), "--source", str(HOSTS / "twaite-desktop-8g")), "--source is given twice"),
-    (("snapshot", "-o", "a", "--output", "b"), "-o and --output are the same option"),
+    (("snapshot", "-o", "{tmp}/a", "--output", "{tmp}/b"), "-o and --output are the same option"),
 ])
-def test_an_option_given_twice_is_a_usage_error(args: tuple[str, ...], said: str) -> None:
+def test_an_option_given_twice_is_a_usage_error(args: tuple[str, ...], said: str, tmp_path: Path) -> None:
     """An option that takes one value, given twice, is exit 2 naming it: click would keep the last one silently."""
-    r = run(*args)
+    r = run(*(a.format(tmp=tmp_path) for a in args))
     assert r.exit_code == 2 and r.stdout == "" and said in r.stderr
 
 
