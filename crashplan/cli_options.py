@@ -17,6 +17,7 @@ from crashplan.errors import CrashplanError, ExitCode, ParseError
 
 __all__ = [
     "PATH_TYPE",
+    "OnceCommand",
     "State",
     "emit",
     "emit_dropin",
@@ -44,6 +45,36 @@ class State:
 
     json_errors = False
     command: str | None = None
+
+
+class OnceCommand(click.Command):
+    """A command whose options that take one value refuse to be given twice (exit 2).
+
+    click keeps the last of a repeated option: ``check --cmdline A --cmdline B`` would judge B
+    alone, silently, where the user may mean both tokens.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        options = {name: p for p in self.get_params(ctx) if isinstance(p, click.Option) for name in (*p.opts, *p.secondary_opts)}
+        seen: dict[str, str] = {}
+        words = iter(args)
+        for word in words:
+            if word == "--":
+                break
+            name = word.split("=", 1)[0] if word.startswith("--") else word[:2] if word.startswith("-") else word
+            p = options.get(name)
+            if p is None:
+                continue
+            attached = word != name
+            if not p.is_flag and not p.count and not attached:
+                next(words, None)  # its value, whatever it looks like
+            if p.multiple or p.is_flag or p.count or p.name is None:
+                continue
+            if p.name in seen:
+                again = f"{name} is given twice" if seen[p.name] == name else f"{seen[p.name]} and {name} are the same option"
+                raise click.UsageError(f"{again}: give it once (only the last would count)", ctx)
+            seen[p.name] = name
+        return super().parse_args(ctx, args)
 
 
 def _set_format(ctx: click.Context, param: click.Parameter, value: str) -> str:
@@ -161,7 +192,14 @@ def output_option(f: Any) -> Any:
 
 
 def emit(text: str, output: str | None) -> None:
-    """Print ``text``, or write it to ``output`` atomically (a missing directory: exit 3, nothing written)."""
+    """Print ``text``, or write it to ``output`` atomically (a missing directory: exit 3, nothing written).
+
+    Either way it is UTF-8: a byte of a host file that is not (a lone surrogate here) is written
+    as the text ``\\xNN``, as the JSON outputs and the error messages show it.
+    """
+    from crashplan.render.json import escape_undecodable
+
+    text = escape_undecodable(text)
     if output is None:
         click.echo(text, nl=False)
         return
@@ -232,6 +270,9 @@ def ram_option_value(ctx: click.Context, param: click.Parameter, value: str | No
     from crashplan.units import parse_size
 
     try:
-        return parse_size(value, what="--ram")
+        size = parse_size(value, what="--ram")
     except CrashplanError as e:
         raise click.BadParameter(e.one_line()) from e
+    if size == 0:
+        raise click.BadParameter("--ram: system RAM is more than 0")
+    return size

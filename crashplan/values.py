@@ -12,7 +12,11 @@ from typing import Any, Literal, NamedTuple, TypeVar
 
 from crashplan._frozen import frozen
 
-__all__ = ["Finding", "MemRange", "Severity", "build_columns"]
+__all__ = ["REPORT_WIDTH", "Finding", "MemRange", "Severity", "build_columns", "wrap_report"]
+
+# The plain-text reports (facts, check, explain) read the same in a terminal, a pipe and a bug
+# report: they wrap at one width, a terminal's classic 80 columns, whatever the terminal is.
+REPORT_WIDTH = 80
 
 _T = TypeVar("_T")
 
@@ -71,3 +75,26 @@ def build_columns(cls: type[_T], count: int, columns: dict[str, Sequence[Any]]) 
     if any(len(column) != count for column in columns.values()):
         raise ValueError(f"every column of {cls.__name__} must hold {count} values")
     return [cls(*row) for row in zip(*(columns[name] for name in names), strict=True)]
+
+
+def wrap_report(text: str, width: int = REPORT_WIDTH) -> str:
+    """``text`` with each line longer than ``width`` wrapped at spaces, continued two columns right of its indent.
+
+    A word longer than the line (a path, a command line token) is kept whole.
+
+    >>> print(wrap_report("  warning w: " + "word " * 20, width=40))
+      warning w: word word word word word
+        word word word word word word word
+        word word word word word word word
+        word
+    """
+    import textwrap
+
+    out = []
+    for line in text.split("\n"):
+        if len(line) <= width:
+            out.append(line)
+            continue
+        indent = " " * (len(line) - len(line.lstrip(" ")) + 2)
+        out.extend(textwrap.wrap(line, width, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False, drop_whitespace=True) or [line])
+    return "\n".join(out)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from crashplan.cli_options import (
+    OnceCommand,
     emit,
     format_option,
     image_options,
@@ -18,7 +19,7 @@ from crashplan.errors import ExitCode
 __all__ = ["check"]
 
 
-@click.command(context_settings=CONTEXT_SETTINGS, epilog=EXIT_CODES_HELP)
+@click.command(cls=OnceCommand, context_settings=CONTEXT_SETTINGS, epilog=EXIT_CODES_HELP)
 @source_options
 @image_options
 @profile_option

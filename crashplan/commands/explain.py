@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from crashplan.cli_options import (
+    OnceCommand,
     State,
     format_option,
     kernel_options,
@@ -18,7 +19,7 @@ from crashplan.errors import ExitCode
 __all__ = ["explain"]
 
 
-@click.command(context_settings=CONTEXT_SETTINGS, epilog=EXIT_CODES_HELP)
+@click.command(cls=OnceCommand, context_settings=CONTEXT_SETTINGS, epilog=EXIT_CODES_HELP)
 @click.argument("spec", nargs=-1)
 @click.option("--ram", callback=ram_option_value, metavar="SIZE", help="System RAM as the kernel counts it (e.g. 16G).")
 @click.option(

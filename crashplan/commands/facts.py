@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from crashplan.cli_options import (
+    OnceCommand,
     emit,
     format_option,
     output_option,
@@ -16,7 +17,7 @@ from crashplan.errors import ExitCode
 __all__ = ["facts"]
 
 
-@click.command(context_settings=CONTEXT_SETTINGS, epilog=EXIT_CODES_HELP)
+@click.command(cls=OnceCommand, context_settings=CONTEXT_SETTINGS, epilog=EXIT_CODES_HELP)
 @source_options
 @format_option("text", "json", "prometheus")
 @output_option

@@ -8,6 +8,7 @@ import click
 
 from crashplan.cli_options import (
     PATH_TYPE,
+    OnceCommand,
     format_option,
     host_options,
 )
@@ -17,7 +18,7 @@ from crashplan.errors import ExitCode
 __all__ = ["fleet"]
 
 
-@click.command(context_settings=CONTEXT_SETTINGS, epilog=EXIT_CODES_HELP)
+@click.command(cls=OnceCommand, context_settings=CONTEXT_SETTINGS, epilog=EXIT_CODES_HELP)
 @click.argument("paths", nargs=-1, required=True, type=PATH_TYPE, metavar="PATH...")
 @click.option("--strategy", type=click.Choice(["auto", "standard", "cma", "ranged"]), default="auto", show_default=True, help="How each host reserves.")
 @click.option("--jobs", type=click.IntRange(1, 256), help="Worker processes (default: the CPU count).")

@@ -7,6 +7,7 @@ import sys
 import click
 
 from crashplan.cli_options import (
+    OnceCommand,
     format_option,
     image_options,
     profile_option,
@@ -18,7 +19,7 @@ from crashplan.errors import ExitCode
 __all__ = ["footprint"]
 
 
-@click.command(context_settings=CONTEXT_SETTINGS, epilog=EXIT_CODES_HELP)
+@click.command(cls=OnceCommand, context_settings=CONTEXT_SETTINGS, epilog=EXIT_CODES_HELP)
 @source_options
 @image_options
 @profile_option

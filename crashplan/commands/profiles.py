@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from crashplan.cli_options import (
+    OnceCommand,
     format_option,
 )
 from crashplan.commands import CONTEXT_SETTINGS, EXIT_CODES_HELP
@@ -13,7 +14,7 @@ from crashplan.errors import ExitCode
 __all__ = ["profiles"]
 
 
-@click.command(context_settings=CONTEXT_SETTINGS, epilog=EXIT_CODES_HELP)
+@click.command(cls=OnceCommand, context_settings=CONTEXT_SETTINGS, epilog=EXIT_CODES_HELP)
 @click.argument("action", type=click.Choice(["list", "show"]), default="list")
 @click.argument("name", required=False)
 @format_option("text", "json")

@@ -8,6 +8,7 @@ import click
 
 from crashplan.cli_options import (
     PATH_TYPE,
+    OnceCommand,
     emit_dropin,
     format_option,
     image_options,
@@ -20,7 +21,7 @@ from crashplan.errors import ExitCode
 __all__ = ["recommend"]
 
 
-@click.command(context_settings=CONTEXT_SETTINGS, epilog=EXIT_CODES_HELP)
+@click.command(cls=OnceCommand, context_settings=CONTEXT_SETTINGS, epilog=EXIT_CODES_HELP)
 @source_options
 @image_options
 @profile_option

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import click
 
+from crashplan.cli_options import OnceCommand
 from crashplan.commands import CONTEXT_SETTINGS, EXIT_CODES_HELP
 from crashplan.errors import ExitCode
 
 __all__ = ["schema"]
 
 
-@click.command(context_settings=CONTEXT_SETTINGS, epilog=EXIT_CODES_HELP)
+@click.command(cls=OnceCommand, context_settings=CONTEXT_SETTINGS, epilog=EXIT_CODES_HELP)
 @click.argument("name", required=False, metavar="[COMMAND]")
 def schema(name: str | None) -> int:
     """Print the JSON Schema (draft 2020-12) of a command's --format json output.

@@ -7,6 +7,7 @@ import sys
 import click
 
 from crashplan.cli_options import (
+    OnceCommand,
     State,
     format_option,
     source_options,
@@ -17,7 +18,7 @@ from crashplan.errors import ExitCode
 __all__ = ["simulate"]
 
 
-@click.command(context_settings=CONTEXT_SETTINGS, epilog=EXIT_CODES_HELP)
+@click.command(cls=OnceCommand, context_settings=CONTEXT_SETTINGS, epilog=EXIT_CODES_HELP)
 @click.argument("spec", nargs=-1, required=True)
 @source_options
 @format_option("text", "json")

@@ -6,6 +6,7 @@ import click
 
 from crashplan.cli_options import (
     PATH_TYPE,
+    OnceCommand,
 )
 from crashplan.commands import CONTEXT_SETTINGS, EXIT_CODES_HELP
 from crashplan.errors import ExitCode
@@ -13,7 +14,7 @@ from crashplan.errors import ExitCode
 __all__ = ["snapshot"]
 
 
-@click.command(context_settings=CONTEXT_SETTINGS, epilog=EXIT_CODES_HELP)
+@click.command(cls=OnceCommand, context_settings=CONTEXT_SETTINGS, epilog=EXIT_CODES_HELP)
 @click.option(
     "-o",
     "--output",

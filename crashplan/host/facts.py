@@ -563,7 +563,7 @@ def _boot_files(f: FactLog, source: Source, stored: SnapshotInfo | None, release
         )
     # Only a live host or a crashplan snapshot is expected to know them; a fixture or a
     # sosreport without /boot simply does not say.
-    if (source.is_live or stored is not None) and (boot.kernel is None or boot.initrd is None):
+    if (source.is_live or (stored is not None and "boot" in stored.files)) and (boot.kernel is None or boot.initrd is None):
         missing = [n for n, v in (("kernel", boot.kernel), ("initrd", boot.initrd)) if v is None]
         f.note("info", "boot-files-missing", f"kdump {' and '.join(missing)} not found: their sizes are not known")
     return boot

@@ -395,26 +395,26 @@ def infer_system_ram(
             why += " plus the top-level 'Crash kernel' carved out of it (s390 ident_map_size)"
         f.prov["system_ram"] = why
         return total, False
+    if iomem is None:
+        reason = "/proc/iomem is absent"
+    elif not iomem.addresses_visible:
+        reason = "/proc/iomem was read without root"
+    else:
+        reason = "/proc/iomem has no System RAM"
     if logged is not None:
         f.prov["system_ram"] = f"estimate: 'System RAM' of the crashkernel line in the kernel log ({logged[1]}), memblock_phys_mem_size() rounded down to the MiB"
         f.note(
             "warning",
             "system-ram-estimated",
-            "system RAM taken from the kernel log's crashkernel line, to the MiB: /proc/iomem is absent or has no System RAM",
+            f"system RAM taken from the kernel log's crashkernel line, to the MiB, because {reason}",
         )
         return logged[0], True
-    if mem_total is not None:
+    if mem_total:  # a MemTotal of 0 is no kernel's: it tells nothing
         why = "estimate: MemTotal"
         total = mem_total
         if kexec_size:
             total += kexec_size
             why += " plus /sys/kernel/kexec_crash_size"
-        if iomem is None:
-            reason = "/proc/iomem is absent"
-        elif not iomem.addresses_visible:
-            reason = "/proc/iomem was read without root"
-        else:
-            reason = "/proc/iomem has no System RAM"
         f.prov["system_ram"] = f"{why}, because {reason}; the kernel counts more (MemTotal leaves out early reservations)"
         f.note(
             "warning",
@@ -423,7 +423,7 @@ def infer_system_ram(
             "which matters only at a crashkernel= range boundary",
         )
         return total, True
-    f.prov["system_ram"] = "unknown: no /proc/iomem System RAM and no MemTotal"
+    f.prov["system_ram"] = f"unknown: {reason} and {'there is no MemTotal' if mem_total is None else 'MemTotal is 0'}"
     f.note("warning", "system-ram-unknown", "system RAM unknown: the current crashkernel= is not evaluated")
     return None, False
 

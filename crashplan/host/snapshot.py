@@ -42,6 +42,8 @@ def snapshot_extra_files(source: Source) -> dict[str, dict[str, Any]]:
             from crashplan.host.sosreport import sos_boot_files  # a sosreport's /boot listings
 
             boot = sos_boot_files(source, release, boot)
+            if boot.kernel is None and boot.initrd is None and not source.exists("boot"):
+                return {}  # the source shows no /boot: its copy cannot say the files are missing
     return {"boot": boot_files_to_json(boot)}
 
 

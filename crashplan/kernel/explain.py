@@ -25,6 +25,7 @@ __all__ = [
     "explain",
     "explanation_to_json",
     "join_specs",
+    "no_token_error",
 ]
 
 TABLE_RAM_SIZES = (1 * GiB, 2 * GiB, 4 * GiB, 8 * GiB, 16 * GiB, 64 * GiB, 1 * TiB)
@@ -72,8 +73,7 @@ def explain(cmdline: str, features: Features, system_ram: int | None = None) -> 
     else:
         table = decide_table(cmdline, _table_sizes(scans), features)
         error = _read_token_error(scans, features)
-    if not scans and error is None:
-        error = ParseError("crashkernel: no crashkernel= token found", source=cmdline, span=(0, max(1, len(cmdline))))
+    error = error or no_token_error(cmdline, scans)
     return Explanation(cmdline, features, system_ram, scans, decision, table, warnings, error)
 
 
@@ -84,6 +84,13 @@ def _table_sizes(scans: tuple[TokenScan, ...]) -> list[int]:
             for entry in scan.token.ranges:
                 sizes.update(v for v in (entry.start, entry.end) if v)
     return sorted(sizes)
+
+
+def no_token_error(cmdline: str, scans: tuple[TokenScan, ...]) -> ParseError | None:
+    """The error of a line without any ``crashkernel=`` token (explain and simulate alike), else None."""
+    if scans:
+        return None
+    return ParseError("crashkernel: no crashkernel= token found", source=cmdline, span=(0, max(1, len(cmdline))))
 
 
 def decision_syntax_error(cmdline: str, decision: Decision, scans: tuple[TokenScan, ...]) -> ParseError | None:

@@ -28,14 +28,14 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from crashplan.envelope import RESULT_VERSION
-from crashplan.errors import ExitCode
+from crashplan.errors import CrashplanError, ExitCode
 from crashplan.host.formats.dmesg import crash_log_lines
 from crashplan.kernel.crashkernel import decide
 from crashplan.kernel.features import vendor_auto_kernel
 from crashplan.kernel.lint import diagnose
 from crashplan.kernel.versions import feature_cases
 from crashplan.planning.footprint import round_up
-from crashplan.planning.options import evaluate_option
+from crashplan.planning.options import evaluate_option, placement_unavailable, undecidable
 from crashplan.units import MiB, format_human, format_size
 from crashplan.values import Finding
 
@@ -237,7 +237,7 @@ def check_host(ctx: PlanContext, *, proposed: str | None = None) -> CheckReport:
     elif "crashkernel=" not in cmdline:
         findings = (Finding("error", "no-crashkernel", "no crashkernel= parameter: the kernel reserves nothing and no dump is written"),)
     elif (why := vendor_auto(facts, cmdline)) is not None:
-        findings = (Finding("info", "vendor-auto", f"{why}: the reservation the capture shows is judged"), *judge_reservation(facts, fp))
+        findings = (Finding("info", "vendor-auto", f"{why}: the reservation the capture shows is judged"), *judge_reservation(facts, fp, why))
     else:
         findings = check_cmdline(cmdline, facts, fp)
     host = verify_host(facts, service=ctx.service, proposed=_crashkernel_tokens(proposed) if proposed else None)
@@ -313,6 +313,11 @@ def validate_plan(doc: object, path: str = "<plan>") -> dict[str, object]:
             raise SourceError(f'"recommendation.{key}" should be an integer', path=path, code="bad-plan")
     if not isinstance(fp_doc.get("total"), int):
         raise SourceError('"footprint.total" should be an integer', path=path, code="bad-plan")
+    if doc.get("arch") is not None and not isinstance(doc["arch"], str):
+        raise SourceError('"arch" should be a string or null', path=path, code="bad-plan")
+    ram = doc.get("system_ram")
+    if ram is not None and (not isinstance(ram, int) or isinstance(ram, bool)):
+        raise SourceError('"system_ram" should be an integer or null', path=path, code="bad-plan")
     return doc
 
 
@@ -383,7 +388,11 @@ def check_cmdline(
     ``simulation`` and ``layout`` save the placement work when the caller already has them
     (``recommend`` judges its own answer with this function).
     """
-    cases = feature_cases(facts.arch or "x86_64", facts.kernel_version)
+    why = undecidable(facts)
+    if why is not None:
+        raise CrashplanError(f"{cmdline} cannot be checked: {why[1]}", code=why[0])
+    assert facts.arch is not None
+    cases = feature_cases(facts.arch, facts.kernel_version)
     results = [_check_with(cmdline, facts, footprint, f, simulation, layout) for f in cases]
     if len(results) == 1 or results[0] == results[1]:
         return results[-1]
@@ -405,7 +414,8 @@ def _check_with(
     simulation: Simulation | None,
     layout: Layout | None,
 ) -> tuple[Finding, ...]:
-    ram = facts.system_ram or 0
+    ram = facts.system_ram
+    assert ram is not None  # check_cmdline refused an unknown one
     findings: list[Finding] = []
     d = decide(cmdline, ram, f)  # once: the option, its placement and the lint all read it
     option = evaluate_option("checked", "check", cmdline, facts, footprint, simulation=simulation, layout=layout, features=f, decision=d)
@@ -415,8 +425,8 @@ def _check_with(
         findings.append(Finding("error", "does-not-place", "the reservation cannot be placed on this host"))
     elif option.places == "fits-some":
         findings.append(Finding("warning", "may-not-place", "the reservation places only for some kernel image positions (KASLR)"))
-    elif option.places is None and facts.addresses_visible is False:
-        findings.append(Finding("info", "placement-unavailable", "placement was not checked: the source shows no physical addresses"))
+    elif option.places is None:
+        findings.append(placement_unavailable(facts))
     if d.ok and option.covers is False:
         findings.append(Finding("error", "does-not-cover", f"{format_size(option.taken + option.borrowed)} does not cover the estimated need of {round_up(footprint.total, MiB) >> 20}M"))
     if d.ok and option.taken > 2 * footprint.total:
@@ -431,24 +441,33 @@ def check_reservation(facts: HostFacts, footprint: Footprint) -> tuple[Finding, 
     The "Crash kernel" regions of /proc/iomem (or ``kexec_crash_size``) are what the kernel
     reserved at boot: that area is judged (covers the need, not wasteful), placement is moot.
     Codes: ``cmdline-unknown`` (info), ``no-reservation`` and ``does-not-cover`` (errors),
-    ``wasteful`` and ``reservation-unknown`` (warnings).
+    ``wasteful`` (warning).
+
+    :raises CrashplanError: the reservation is unknown too (``nothing-to-check``, exit 3): no
+        verdict is printed for what was not judged.
     """
     why = str(facts.provenance.get("cmdline", "")).removeprefix("unknown: ") or "not in the source"
-    return (Finding("info", "cmdline-unknown", f"the kernel command line is unknown ({why}): the reservation the capture shows is judged"), *judge_reservation(facts, footprint))
+    unknown = f"the kernel command line is unknown ({why})"
+    return (Finding("info", "cmdline-unknown", f"{unknown}: the reservation the capture shows is judged"), *judge_reservation(facts, footprint, unknown))
 
 
-def judge_reservation(facts: HostFacts, footprint: Footprint) -> tuple[Finding, ...]:
+def judge_reservation(facts: HostFacts, footprint: Footprint, unjudged: str) -> tuple[Finding, ...]:
     """The reservation the capture shows (iomem, ``kexec_crash_size`` or the kernel log) against the need.
 
-    Codes: ``no-reservation`` and ``does-not-cover`` (errors), ``wasteful`` and
-    ``reservation-unknown`` (warnings).
+    ``unjudged`` says why the command line is not judged itself.  Codes: ``no-reservation`` and
+    ``does-not-cover`` (errors), ``wasteful`` (warning).
+
+    :raises CrashplanError: the reservation is unknown (``nothing-to-check``, exit 3).
     """
     findings: list[Finding] = []
     reserved = facts.reservation_total
     where = str(facts.provenance.get("reservation_total", ""))
     if reserved is None:
-        findings.append(Finding("warning", "reservation-unknown", f"the reservation is unknown too ({where.removeprefix('unknown: ')}): nothing to judge"))
-        return tuple(findings)
+        raise CrashplanError(
+            f"nothing to check: {unjudged} and the reservation is unknown "
+            f"({where.removeprefix('unknown: ')}); give --cmdline to judge a parameter, or use a capture with /proc/cmdline and /proc/iomem (as root)",
+            code="nothing-to-check",
+        )
     need = round_up(footprint.total, MiB) >> 20
     cma = sum(r.size for r in facts.cma_ranges) if facts.cma_ranges else 0
     if reserved == 0:

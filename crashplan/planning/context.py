@@ -128,7 +128,14 @@ def gather_for_plan(
         boot = BootFiles(kernel=boot.kernel, initrd=_explicit(initrd, "initrd"))
     if boot != facts.boot_files:
         facts = replace(facts, boot_files=boot)
-    arch = facts.arch or "x86_64"
+    if facts.arch is None:
+        # Every command that plans refuses alike: the arch picks the profile, the kernel's rules
+        # and the placement, and an assumed x86_64 would be an answer about another host.
+        from crashplan.planning.options import undecidable
+
+        code, why = undecidable(facts) or ("arch-unknown", "")
+        raise CrashplanError(why, code=code)
+    arch = facts.arch
     if profile is not None:
         chosen = load_profile(profile)
         if chosen.arch != arch:

@@ -27,6 +27,7 @@ __all__ = [
     "expand_sources",
     "fleet_to_json",
     "run_fleet",
+    "short_sources",
     "summarise",
     "summary_of",
 ]
@@ -105,6 +106,22 @@ def expand_sources(paths: Iterable[str]) -> list[str]:
     return out
 
 
+def short_sources(sources: list[str]) -> list[str]:
+    """The sources without the directory they all share, to tell the hosts apart in a narrow table.
+
+    >>> short_sources(["/srv/snaps/a", "/srv/snaps/b.tar.zst"])
+    ['a', 'b.tar.zst']
+    >>> short_sources(["/srv/snaps/a"])
+    ['a']
+    >>> short_sources(["a.json", "-"])
+    ['a.json', '-']
+    """
+    dirs = {os.path.dirname(s) for s in sources}
+    if len(dirs) != 1 or not next(iter(dirs)):
+        return list(sources)
+    return [os.path.basename(s) or s for s in sources]
+
+
 # Fleets are mostly hosts of a few shapes (one image on one hardware model): each worker plans a
 # shape once and reuses the result for every host whose facts are the same.  The key is every
 # fact the plan reads (the kernel log among them: it says where the initrd was); the free-block
@@ -148,7 +165,7 @@ def _one(source: str, strategy: str, arch: str | None = None, kernel_version: st
         plan.cmdline,
         plan.footprint.total,
         plan.footprint.recommended_size,
-        current.taken if current is not None else 0,
+        current.taken if current is not None else None,  # None: the current setting is unknown
         rec.taken,
         rec.borrowed,
         rec.places,

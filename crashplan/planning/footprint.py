@@ -80,7 +80,7 @@ class FootprintInputs:
     """
 
     arch: str
-    system_ram: int
+    system_ram: int | None
     kernel_size: int | None
     kernel_source: str
     initrd_size: int | None
@@ -193,8 +193,12 @@ def estimate_footprint(
         # A measured 0 is shown: the line says why the capture path adds nothing.
         items.append(Item("kdump user space beyond busybox (systemd, udev, journald)", "runtime", size, src))
     cap, cap_src = const("makedumpfile_cyclic_buffer_max")
-    bitmap = min(cap, inputs.system_ram // inputs.page_size * 2 // 8)
-    items.append(Item("makedumpfile cyclic bitmap buffer", "runtime", bitmap, f"min(4 MiB, 2 bits per page of the first kernel's RAM): {cap_src}"))
+    why = f"min(4 MiB, 2 bits per page of the first kernel's RAM): {cap_src}"
+    if inputs.system_ram is None:
+        bitmap, why = cap, f"{why}; system RAM is unknown, so the cap"
+    else:
+        bitmap = min(cap, inputs.system_ram // inputs.page_size * 2 // 8)
+    items.append(Item("makedumpfile cyclic bitmap buffer", "runtime", bitmap, why))
     if inputs.nr_cpus > 1:
         per, src = const("per_cpu_dump")
         items.append(Item(f"per-CPU cost x {inputs.nr_cpus - 1} more CPUs", "runtime", per * (inputs.nr_cpus - 1), src))
@@ -331,7 +335,7 @@ def footprint_inputs(facts: HostFacts, profile: Profile) -> FootprintInputs:
         )
     return FootprintInputs(
         arch=facts.arch or "x86_64",
-        system_ram=facts.system_ram or 0,
+        system_ram=facts.system_ram,
         kernel_size=kernel_size,
         kernel_source=kernel_source,
         initrd_size=initrd_size,

@@ -8,7 +8,7 @@ decision (:func:`crashplan.kernel.crashkernel.decide`) placed on the host's layo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from crashplan.host.facts import HostFacts
@@ -16,13 +16,14 @@ from crashplan.kernel.crashkernel import Decision, decide
 from crashplan.kernel.features import Features, features_for
 from crashplan.planning.footprint import Footprint
 from crashplan.planning.simulate import Simulation, layout_from_facts, simulate
+from crashplan.values import Finding
 
 if TYPE_CHECKING:
 
     from crashplan.kernel.memblock import Layout
 
 
-__all__ = ["CMA_LOSES", "USER_PAGES", "Option", "current_crashkernel", "current_option", "evaluate_option", "features_of", "host_layout", "placement_of"]
+__all__ = ["CMA_LOSES", "USER_PAGES", "Option", "current_crashkernel", "current_option", "current_unknown", "evaluate_option", "features_of", "host_layout", "placement_of", "placement_unavailable", "undecidable"]
 
 
 USER_PAGES = 8  # makedumpfile -d bit: exclude user process data pages
@@ -70,6 +71,36 @@ class Option:
         }
 
 
+def _why(facts: HostFacts, key: str) -> str:
+    return str(facts.provenance.get(key, "not in the source")).removeprefix("unknown: ")
+
+
+def undecidable(facts: HostFacts) -> tuple[str, str] | None:
+    """Why no ``crashkernel=`` can be judged on the host, as ``(code, reason)``; None when one can.
+
+    The architecture decides the kernel's rules and its RAM count, system RAM what a
+    ``crashkernel=`` reserves: recommend, check and fleet refuse alike when either is
+    unknown, rather than judge under an assumed x86_64 or 0 bytes of RAM.
+    """
+    if facts.arch is None:
+        return "arch-unknown", (
+            f"the architecture is unknown ({_why(facts, 'arch')}), "
+            "and it decides the profile, the kernel's rules, its RAM count and the placement; give --arch"
+        )
+    if facts.system_ram is None:
+        return "ram-unknown", (
+            f"system RAM is unknown ({_why(facts, 'system_ram')}), "
+            "so the kernel's decision cannot be checked; use a capture with /proc/iomem (as root) or /proc/meminfo"
+        )
+    return None
+
+
+def placement_unavailable(facts: HostFacts) -> Finding:
+    """The finding of recommend and check alike when the source has no memory map to place in."""
+    why = "the source has no /proc/iomem" if "/proc/iomem" in facts.absent else "the source shows no physical addresses (run as root or use a root snapshot)"
+    return Finding("warning", "placement-unavailable", f"placement was not checked: {why}")
+
+
 def features_of(facts: HostFacts) -> Features:
     return features_for(facts.arch or "x86_64", facts.kernel_version)
 
@@ -112,8 +143,18 @@ def evaluate_option(
 
     ``simulation`` is the placement of ``cmdline`` when the caller already has it, ``layout``
     the host's layout (:func:`crashplan.planning.simulate.layout_from_facts`), ``features``
-    the kernel's rules (default: the host's kernel, the newest mirrored when unknown).
+    the kernel's rules (default: the host's kernel).  When the host's kernel version is
+    unknown, the option is judged as check judges it (:func:`crashplan.kernel.versions.feature_cases`):
+    under the oldest and the newest kernel mirrored, and it covers and places only if it does
+    under both; the amounts are the newest kernel's.
     """
+    if features is None and decision is None and facts.kernel_version is None and facts.arch is not None:
+        from crashplan.kernel.versions import feature_cases
+
+        old, new = feature_cases(facts.arch, None)
+        now = evaluate_option(label, kind, cmdline, facts, footprint, simulation=simulation, layout=layout, features=new)
+        then = evaluate_option(label, kind, cmdline, facts, footprint, layout=layout, features=old)
+        return _worse(now, then)
     ram = facts.system_ram or 0
     f = features or features_of(facts)
     if not cmdline or not ram:
@@ -143,6 +184,18 @@ def evaluate_option(
     return Option(label, kind, cmdline, standard + borrowed, standard, borrowed, share, places, covers, loses, requirement)
 
 
+_PLACES = {"never": 0, "fits-some": 1, "fits": 2}
+
+
+def _worse(now: Option, then: Option) -> Option:
+    """``now`` with the verdicts of the worse of the two (a verdict unknown in either is unknown)."""
+    if now == then:
+        return now
+    places = None if now.places is None or then.places is None else min(now.places, then.places, key=_PLACES.__getitem__)
+    covers = False if False in (now.covers, then.covers) else None if None in (now.covers, then.covers) else True
+    return replace(now, places=places, covers=covers)
+
+
 def current_option(facts: HostFacts, footprint: Footprint) -> Option:
     """The current reservation as the capture shows it (no placement: it is already placed)."""
     taken = facts.reservation_total or sum(r.size for r in facts.crash_regions)
@@ -150,6 +203,19 @@ def current_option(facts: HostFacts, footprint: Footprint) -> Option:
     cma = facts.cma_total if facts.cmdline and ",cma" in facts.cmdline and facts.cma_total else 0
     return Option("current", "current", current_crashkernel(facts), taken + cma, taken, cma, taken / ram if ram else 0.0,
                   "fits" if taken else None, (taken + cma) >= footprint.total, "nothing" if taken else "everything (no dump)", "-")
+
+
+def current_unknown(facts: HostFacts) -> Finding | None:
+    """``current-unknown`` when the source tells neither the command line nor a reservation.
+
+    Then the host's current setting is not compared: it is unknown, not "nothing reserved".
+    """
+    if facts.cmdline is not None or facts.reservation_total is not None or facts.crash_regions:
+        return None
+    return Finding("info", "current-unknown", (
+        f"the current setting is unknown ({_why(facts, 'cmdline')}; {_why(facts, 'reservation_total')}): "
+        "it is not compared"
+    ))
 
 
 def current_crashkernel(facts: HostFacts) -> str | None:

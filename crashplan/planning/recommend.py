@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Literal
 
 from crashplan.errors import CrashplanError
 from crashplan.host.facts import HostFacts
-from crashplan.kernel.features import Features
+from crashplan.kernel.features import DEFAULT_KERNEL_VERSION, Features, features_for
 from crashplan.kernel.lint import diagnose
 from crashplan.planning.footprint import Footprint, FootprintInputs, estimate_footprint, round_up
 from crashplan.planning.options import (
@@ -35,14 +35,17 @@ from crashplan.planning.options import (
     Option,
     current_crashkernel,
     current_option,
+    current_unknown,
     evaluate_option,
     features_of,
     host_layout,
     placement_of,
+    placement_unavailable,
+    undecidable,
 )
 from crashplan.planning.simulate import Simulation
 from crashplan.profiles import Profile
-from crashplan.units import GiB, MiB, TiB, format_size
+from crashplan.units import GiB, MiB, TiB, format_human, format_size
 from crashplan.values import Finding
 
 if TYPE_CHECKING:
@@ -148,6 +151,8 @@ def make_plan(
         from crashplan.errors import UsageError
 
         needs = "--strategy cma needs Linux >= 6.17 on x86_64 or >= 6.19 on ppc64le"
+        if facts.arch is not None and not features_for(facts.arch, DEFAULT_KERNEL_VERSION).has_cma:
+            raise UsageError(f"{needs}; the host is {facts.arch}, and no kernel crashplan mirrors has crashkernel=,cma there")
         if facts.kernel_version is None:
             raise UsageError(f"{needs}, and the source does not tell the kernel version (give --kernel-version X.Y)")
         raise UsageError(f"{needs}; the host runs {facts.arch or 'an unknown architecture'} Linux {facts.kernel_version}")
@@ -195,7 +200,7 @@ def make_plan(
     if facts.kernel_version is None and chosen == "standard" and f.has_cma:
         findings.append(_cma_base_trade(footprint, f))
     if sim is None:
-        findings.append(Finding("warning", "placement-unavailable", "placement was not checked: the source shows no physical addresses (run as root or use a root snapshot)"))
+        findings.append(placement_unavailable(facts))
     else:
         for v in sim.assessment.verdicts:
             if v.verdict != "fits":
@@ -203,10 +208,13 @@ def make_plan(
     warnings = sim.warnings if sim is not None and sim.cmdline == cmdline else diagnose(cmdline, f, facts.system_ram)
     findings.extend(w for w in warnings if w.severity != "info")
     recommendation = evaluate_option(f"crashplan {chosen}", chosen, cmdline, facts, footprint, simulation=sim)
+    unknown = current_unknown(facts)
+    if unknown is not None:
+        findings.append(unknown)
     if compare:
         options = _comparison(facts, footprint, profile, others, chosen, recommendation, layout)
     else:
-        options = (current_option(facts, footprint), recommendation)
+        options = (recommendation,) if unknown is not None else (current_option(facts, footprint), recommendation)
     return Plan(chosen, reason, cmdline, tokens, recommendation, options, footprint, sim, tuple(findings))
 
 
@@ -235,24 +243,11 @@ class NoPlanError(CrashplanError):
     code = "no-plan"
 
 
-def _why(facts: HostFacts, key: str) -> str:
-    return str(facts.provenance.get(key, "not in the source")).removeprefix("unknown: ")
-
-
 def _require_checkable(facts: HostFacts, strategy: str) -> None:
     """Refuse to plan what cannot be checked: the architecture and system RAM decide the answer."""
-    if facts.arch is None:
-        raise NoPlanError(
-            f"no {strategy} recommendation: the architecture is unknown ({_why(facts, 'arch')}), "
-            "and it decides the placement rules and the kernel's RAM count; give --arch",
-            code="arch-unknown",
-        )
-    if facts.system_ram is None:
-        raise NoPlanError(
-            f"no {strategy} recommendation: system RAM is unknown ({_why(facts, 'system_ram')}), "
-            "so the kernel's decision cannot be checked; use a capture with /proc/iomem (as root) or /proc/meminfo",
-            code="ram-unknown",
-        )
+    why = undecidable(facts)
+    if why is not None:
+        raise NoPlanError(f"no {strategy} recommendation: {why[1]}", code=why[0])
 
 
 def _no_plan_message(judged: list[tuple[str, list[Finding]]], facts: HostFacts, footprint: Footprint, sim: Simulation | None) -> str:
@@ -262,7 +257,7 @@ def _no_plan_message(judged: list[tuple[str, list[Finding]]], facts: HostFacts, 
     helps = []
     if sim is not None:
         a = sim.assessment
-        helps.append(f"the largest area that always fits is {format_size(max(a.max_low, a.max_high))}")
+        helps.append(f"the largest area that always fits is {format_human(max(a.max_low, a.max_high))}")
     codes = {x.code for x in footprint.findings}
     if "initrd-size-unknown" in codes:
         helps.append("--initrd PATH (the need assumes the profile's fallback kdump initrd)")
@@ -329,7 +324,9 @@ def _comparison(
 
     current = current_crashkernel(facts)
     auto = vendor_auto(facts, current)
-    if (current is None or auto) and facts.reservation_total and facts.system_ram:
+    if current_unknown(facts) is not None:
+        pass  # neither the command line nor a reservation is known: nothing to compare
+    elif (current is None or auto) and facts.reservation_total and facts.system_ram:
         # The capture shows a reservation but not the command line that made it, or the
         # command line is RHEL's crashkernel=auto, whose size is the kernel's own.
         taken = facts.reservation_total

@@ -134,7 +134,7 @@ def result_from_json(doc: object, name: str) -> HostResult | None:
             host, True, None, _str(doc, "arch"), _int(doc, "system_ram"),
             _str(profile, "name") if isinstance(profile, dict) else None,
             _str(rec, "strategy"), _str(rec, "cmdline"), _int(fp, "total"), _int(fp, "recommended_size"),
-            (_int(current, "taken_from_production") or 0) if current is not None else 0,
+            _int(current, "taken_from_production") if current is not None else None,  # None: unknown
             _int(rec, "taken_from_production"), _int(rec, "borrowed"), _str(rec, "places"),
             _str(doc, "kernel_version"),
         )
@@ -146,7 +146,7 @@ def result_from_json(doc: object, name: str) -> HostResult | None:
             host, True, None, _str(doc, "arch"), _int(doc, "system_ram"),
             _str(profile, "name") if isinstance(profile, dict) else None,
             "standard", None if size is None else f"crashkernel={format_size(size)}", _int(doc, "need"), size,
-            _int(state, "reserved") or 0, size, 0, None, _str(doc, "kernel_version"),
+            _int(state, "reserved"), size, 0, None, _str(doc, "kernel_version"),
         )
     raise _Bad("bad-result", f"a crashplan {json.dumps(command)[:40]} result: fleet reduces recommend and check results")
 

@@ -112,9 +112,9 @@ def simulate(
         warnings = (*warnings, found) if found is not None else warnings
     error = None
     if not decision.ok:  # explain (and its types) only when there is an error to explain
-        from crashplan.kernel.explain import decision_syntax_error
+        from crashplan.kernel.explain import decision_syntax_error, no_token_error
 
-        error = decision_syntax_error(cmdline, decision, scans)
+        error = decision_syntax_error(cmdline, decision, scans) or no_token_error(cmdline, scans)
     return Simulation(cmdline, facts, f, decision, layout, assess(decision, layout), warnings, error)
 
 

@@ -138,7 +138,8 @@ def render_ostree(current: str, tokens: list[str] | tuple[str, ...]) -> str:
 
 def render_artefact(fmt: str, tokens: list[str] | tuple[str, ...], cmdline: str | None, *, comment: str = "") -> str:
     """The boot-config artefact ``fmt`` setting ``tokens``, where ``cmdline`` is the host's
-    ``/proc/cmdline`` (None when unknown: the formats that edit a line start from an empty one).
+    ``/proc/cmdline`` (None when unknown: :func:`check_format` refuses the formats that print
+    the whole line then; the others do not need it).
 
     >>> render_artefact("bls", ["crashkernel=256M"], "BOOT_IMAGE=/vmlinuz root=/dev/vda1 crashkernel=1G")
     'options root=/dev/vda1 crashkernel=256M\\n'
@@ -167,7 +168,9 @@ def render_plan_artefact(fmt: str, plan: Plan, cmdline: str | None, source: str)
 
     The grub drop-in's comment names the strategy, the estimated need and the host.
     """
-    comment = f"{plan.strategy}: estimated need {plan.footprint.total >> 20} MiB on {source}"
+    from crashplan.units import format_human
+
+    comment = f"{plan.strategy}: estimated need {format_human(plan.footprint.total)} on {source}"
     return render_artefact(fmt, plan.tokens, cmdline, comment=comment)
 
 
@@ -179,17 +182,23 @@ def boot_format(facts: HostFacts, family: str = "") -> str:
 
     rpm-ostree hosts (Fedora CoreOS, RHCOS: ``ostree=`` on the command line) keep their kernel
     arguments in the deployment, s390 boots through zipl, the Fedora/RHEL family edits BLS
-    entries with grubby, and Debian/Ubuntu regenerate grub.cfg from /etc/default/grub.d.
+    entries with grubby, and Debian/Ubuntu regenerate grub.cfg from /etc/default/grub.d;
+    an unknown distribution gets the crashkernel= tokens alone (cmdline).
     """
     from crashplan.host.formats.cmdline import split_cmdline
 
     if any(a.startswith("ostree=") for a in split_cmdline(facts.cmdline or "")):
         return "ostree"
     if facts.arch == "s390x":
-        return "zipl"
+        return "zipl" if facts.cmdline is not None else "cmdline"  # zipl's line is the whole command line
     if family in ("debian", "ubuntu"):
         return "grub"
-    return "grubby" if family else "cmdline"
+    # An unknown distribution (the generic profiles) is not assumed to have grubby.
+    return "grubby" if family and family != "generic" else "cmdline"
+
+
+# The formats whose artefact is the host's whole kernel command line with crashkernel= replaced.
+_WHOLE_LINE = ("bls", "kernel-install", "zipl")
 
 
 def check_format(facts: HostFacts, fmt: str) -> None:
@@ -197,8 +206,19 @@ def check_format(facts: HostFacts, fmt: str) -> None:
 
     :raises UsageError: ``zipl`` off s390, a grub drop-in, grubby, BLS or kernel-install edit
         on an rpm-ostree host (its kernel arguments live in the deployment).
+    :raises CrashplanError: a format that prints the whole command line (BLS ``options``,
+        ``/etc/kernel/cmdline``, zipl ``parameters=``) on a source without ``/proc/cmdline``:
+        the line printed would hold crashkernel= alone, and booting it loses ``root=`` (exit 3).
     """
-    from crashplan.errors import UsageError
+    from crashplan.errors import CrashplanError, UsageError
+
+    if fmt in _WHOLE_LINE and facts.cmdline is None:
+        raise CrashplanError(
+            f"--format {fmt} prints the whole kernel command line, and the source's command line is unknown "
+            "(no /proc/cmdline): the line would hold crashkernel= alone; use --format cmdline (the crashkernel= "
+            "tokens to add) or grubby, or a capture with /proc/cmdline",
+            code="cmdline-unknown",
+        )
 
     if fmt == "zipl" and facts.arch != "s390x":
         raise UsageError(f"--format zipl is for s390x (zipl.conf), and this host is {facts.arch or 'of an unknown architecture'}")

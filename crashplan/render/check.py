@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from crashplan.units import format_human
+from crashplan.values import REPORT_WIDTH, wrap_report
 
 if TYPE_CHECKING:
     from crashplan.host.formats.sosreport import KdumpctlEstimate
@@ -35,8 +36,11 @@ def _size(value: int | None) -> str:
     return "unknown" if value is None else format_human(value)
 
 
-def render_check_text(ctx: PlanContext, report: CheckReport, *, strict: bool = False) -> str:
-    """The text report: the host as the kernel left it at boot, then the judged parameter, then the plan."""
+def render_check_text(ctx: PlanContext, report: CheckReport, *, strict: bool = False, width: int | None = REPORT_WIDTH) -> str:
+    """The text report: the host as the kernel left it at boot, then the judged parameter, then the plan.
+
+    Lines longer than ``width`` columns are wrapped at spaces (``None``: one line per item).
+    """
     h = report.host
     loaded = {None: "unknown", True: "yes", False: "no"}[h.loaded]
     enabled = {None: "unknown", True: "enabled", False: "disabled"}[h.kdump_enabled]
@@ -48,7 +52,7 @@ def render_check_text(ctx: PlanContext, report: CheckReport, *, strict: bool = F
         *(f"  kernel log: {line}" for line in h.kernel_log),
         *(f"  {f.severity} {f.code}: {f.message}" for f in h.findings),
         f"checked{' (proposed)' if report.proposed else ''}: {report.checked if report.checked is not None else 'the reservation the capture shows (command line unknown)'}",
-        f"  estimated need {-(-report.footprint.total >> 20)} MiB; profile {ctx.profile.name}",
+        f"  estimated need {format_human(report.footprint.total)}; profile {ctx.profile.name}",
         *(f"  {f.severity} {f.code}: {f.message}" for f in report.findings),
     ]
     if ctx.kdumpctl is not None:
@@ -59,7 +63,8 @@ def render_check_text(ctx: PlanContext, report: CheckReport, *, strict: bool = F
         if not report.plan_findings:
             lines.append("  the host matches the plan")
     lines.append("result: " + ("findings (exit 4)" if report.failing(strict=strict) else "ok"))
-    return "\n".join(lines) + "\n"
+    text = "\n".join(lines)
+    return (text if width is None else wrap_report(text, width)) + "\n"
 
 
 def kdumpctl_side_by_side(estimate: KdumpctlEstimate, fp: Footprint) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from crashplan.host.facts import HostFacts
 from crashplan.kernel.crashkernel import Decision
 from crashplan.units import format_human
-from crashplan.values import MemRange
+from crashplan.values import MemRange, wrap_report
 
 __all__ = ["describe_host", "render_facts_text"]
 
@@ -53,7 +53,7 @@ def render_facts_text(facts: HostFacts) -> str:
     out.fact("page size", _bytes(facts.page_size), "page_size")
     ram = _bytes(facts.system_ram)
     if facts.system_ram is not None and facts.system_ram_estimated:
-        ram += " (estimate)"
+        ram += " (estimated)"
     out.fact("system RAM", ram, "system_ram")
     out.fact("MemTotal", _bytes(facts.mem_total), "mem_total")
     out.fact("addresses", "visible" if facts.addresses_visible else "hidden or absent", "addresses_visible")
@@ -179,7 +179,8 @@ class _Out:
         self.fact(label, f"{len(ranges)} ranges, {total}", key, more=[_range(r) for r in ranges])
 
     def text(self) -> str:
-        return "\n".join(self.lines) + "\n"
+        head, *rest = self.lines  # the header names the source whole, for a reader that greps it
+        return "\n".join([head, wrap_report("\n".join(rest))]) + "\n"
 
 
 def _bytes(value: int | None) -> str:
@@ -230,6 +231,8 @@ def _decision(d: Decision | None) -> str:
 
 
 def _clip(text: str, width: int = 200) -> str:
-    shown = "".join(c if c.isprintable() else "\ufffd" for c in text[: width + 1])
+    # A byte that is not UTF-8 (a lone surrogate) is shown as \xNN, as the JSON shows it; any
+    # other control character as U+FFFD.
+    shown = "".join(c if c.isprintable() else f"\\x{ord(c) - 0xDC00:02x}" if 0xDC80 <= ord(c) <= 0xDCFF else "\ufffd" for c in text[: width + 1])
     return shown if len(text) <= width else shown[: width - 1] + "\u2026"
 

@@ -215,7 +215,7 @@ def render_simulation_text(sim: object, *, screen: Screen | None = None) -> str:
         if hi <= lo:
             continue
         bar = Text(f"  {title:<12} |")
-        for glyph, style in _bar(segments, lo, hi, 64):
+        for glyph, style in _bar(segments, lo, hi, 63):  # 2 + 12 + 2 + 63 + 1: 80 columns
             bar.append(glyph, style=style)
         bar.append("|")
         console.print(bar)
@@ -344,7 +344,8 @@ def render_plan_text(ctx: object, plan: object, *, screen: Screen | None = None)
         style = "bold" if o.cmdline == plan.cmdline and o.kind == plan.strategy else ""
         cells: dict[str, str | Text] = {
             "option": Text(o.label, style=style),
-            "crashkernel=": breakable((o.cmdline or "(none)").replace("crashkernel=", "")),
+            # No crashkernel= shown although memory is reserved: the command line is unknown.
+            "crashkernel=": breakable((o.cmdline or ("unknown" if o.taken else "(none)")).replace("crashkernel=", "")),
             "taken": format_human(o.taken),
             "borrowed": format_human(o.borrowed) if o.borrowed else "-",
             "of RAM": f"{o.share * 100:.1f}%",
@@ -392,23 +393,24 @@ def render_fleet_text(results: list[HostResult], summary: FleetSummary, *, scree
     """One line per host and the fleet summary."""
     from rich.table import Table
 
+    from crashplan.planning.fleet import short_sources
     from crashplan.units import format_human
 
     console, out = _recorder(screen)
     table = Table(show_edge=False, pad_edge=False, box=None)
-    for column in ("host", "RAM", "recommended", "need", "taken now", "taken then", "places"):
-        table.add_column(column)
-    for r in results:
+    for column in ("host", "RAM", "crashkernel=", "need", "taken now", "taken then", "places"):
+        table.add_column(column, overflow="fold")  # a host name or a size cut short would be lost
+    for r, host in zip(results, short_sources([r.source for r in results]), strict=True):
         if not r.ok:
-            table.add_row(r.source, "-", f"error: {r.error}", "-", "-", "-", "-")
+            table.add_row(host, "-", f"error: {r.error}", "-", "-", "-", "-")
             continue
         table.add_row(
-            r.source,
+            host,
             format_human(r.system_ram) if r.system_ram is not None else "unknown",
-            r.cmdline or "-",
-            format_human(r.need or 0),
-            format_human(r.taken_now or 0),
-            format_human(r.taken_recommended or 0),
+            (r.cmdline or "-").replace("crashkernel=", ""),
+            format_human(r.need) if r.need is not None else "unknown",
+            format_human(r.taken_now) if r.taken_now is not None else "unknown",
+            format_human(r.taken_recommended) if r.taken_recommended is not None else "unknown",
             r.places or "unknown",
         )
     console.print(table)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from crashplan.units import format_size
+from crashplan.values import wrap_report
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -71,7 +72,7 @@ def render_explanation_text(x: Explanation) -> str:
         lines.append("warnings:")
         for w in x.warnings:
             lines.append(f"  {w.severity} {w.code}: {w.message}")
-    return "\n".join(lines) + "\n"
+    return wrap_report("\n".join(lines)) + "\n"
 
 
 def _clip(text: str, width: int = 200) -> str:

@@ -108,7 +108,8 @@ def test_facts_text_names_the_source_of_every_fact(name: str) -> None:
     for key, where in provenance.items():
         if key in ("buddyinfo", "dmesg"):
             continue  # not shown in text: they are for placement
-        assert f"from: {where}" in r.stdout, key
+        assert f"from: {where}" in " ".join(r.stdout.split()), key
+    assert max(len(line) for line in r.stdout.splitlines()[1:] if " " in line.strip()) <= 80
     assert r.stdout.startswith(f"crashplan facts: {HOSTS / name}\n")
 
 
@@ -123,8 +124,8 @@ def test_facts_text_of_the_hpe_server() -> None:
 def test_facts_non_root_finding_in_text() -> None:
     """The non-root capture's notice is in the text output's findings."""
     r = run("facts", "--source", str(HOSTS / "vivianchen-qemu-nonroot"))
-    assert "warning iomem-addresses-hidden: placement needs a root capture: run as root or use a root snapshot" in r.stdout
-    assert "(estimate)" in r.stdout
+    assert "warning iomem-addresses-hidden: placement needs a root capture: run as root or use a root snapshot" in " ".join(r.stdout.split())
+    assert "(estimated)" in r.stdout
 
 
 # --------------------------------------------------------------------------------------------

@@ -70,3 +70,20 @@ def test_explain_json_of_a_bad_byte(tmp_path: Path) -> None:
     f.write_bytes(b"crashkernel=256M\xff\n")
     raw = _out("explain", "--batch", str(f), "--ram", "4G")
     assert json.loads(raw.decode("utf-8"))["tokens"][0]["error"]["source"] == "crashkernel=256M\\xff"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("check",), ("check", "--format", "prometheus"), ("facts",), ("facts", "--format", "prometheus"), ("facts", "--format", "json")],
+)
+def test_reports_written_or_printed_are_utf8(host: Path, tmp_path: Path, args: tuple[str, ...]) -> None:
+    """check and facts, printed or written with --output, are UTF-8 with the bytes as \\xff\\xfe (--output crashed on them)."""
+    p = subprocess.run([sys.executable, "-m", "crashplan", *args, "--source", str(host), "--output", str(tmp_path / "out")], capture_output=True, check=False)
+    assert b"Traceback" not in p.stderr and p.returncode in (0, 4), p.stderr
+    written = (tmp_path / "out").read_bytes().decode("utf-8")
+    printed = _out(*args, "--source", str(host)).decode("utf-8")
+    assert written == printed
+    if "json" in args:
+        assert json.loads(written)["cmdline"].endswith("\\xff\\xfe")
+    elif "prometheus" not in args:
+        assert "\\xff\\xfe" in written

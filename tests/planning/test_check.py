@@ -100,6 +100,9 @@ def test_reserved_but_unused_from_systemd_links(tmp_path):
     src = derive(tmp_path, RESERVED, {"crashplan-snapshot.json": json.dumps(meta), "etc/kdump.conf": "auto_reset_crashkernel no\n"})
     _, doc = check("--source", src)
     assert doc["host"]["kdump_enabled"] is False and "reserved-but-unused" in host_codes(doc)
+    copy = tmp_path / "copy"  # a snapshot of that snapshot still knows the links are absent
+    assert run("snapshot", "--source", str(src), "-o", str(copy)).exit_code == 0
+    assert check("--source", str(copy))[1]["host"]["kdump_enabled"] is False
     enabled = derive(tmp_path / "1", RESERVED, {"etc/kdump.conf": "auto_reset_crashkernel no\n", UNIT_LINKS[0]: "[Unit]\n"})
     _, doc = check("--source", enabled)
     assert doc["host"]["kdump_enabled"] is True and host_codes(doc) == []
@@ -239,8 +242,18 @@ def test_plan_round_trip_on_the_live_host(tmp_path):
         ('{"crashplan_result_version": 2, "command": "recommend"}', "crashplan_result_version 2; this crashplan reads version 1"),
         ('{"crashplan_result_version": 1, "command": "recommend", "status": "error", "errors": []}', "a plan without a recommendation (the recommend run failed?)"),
         (b"\xff\xfe", "not valid UTF-8: not a plan saved by crashplan recommend --format json"),
+        (
+            '{"crashplan_result_version": 1, "command": "recommend", "arch": 5, "recommendation": {"cmdline": "crashkernel=1G", "reserved": 1, '
+            '"taken_from_production": 1, "borrowed": 0}, "footprint": {"total": 1}}',
+            '"arch" should be a string or null',
+        ),
+        (
+            '{"crashplan_result_version": 1, "command": "recommend", "system_ram": "big", "recommendation": {"cmdline": "crashkernel=1G", "reserved": 1, '
+            '"taken_from_production": 1, "borrowed": 0}, "footprint": {"total": 1}}',
+            '"system_ram" should be an integer or null',
+        ),
     ],
-    ids=["garbled", "facts", "list", "version", "failed", "binary"],
+    ids=["garbled", "facts", "list", "version", "failed", "binary", "arch", "ram"],
 )
 def test_error_bad_plan_file(tmp_path, content, message):
     """A plan file that is not a crashplan plan: exit 3 with one line saying why."""
@@ -264,3 +277,29 @@ def test_error_plan_and_cmdline_together():
     """--plan and --cmdline are two different questions: usage error, exit 2."""
     code, _, err = run("check", "--source", str(HOSTS / RESERVED), "--plan", "x.json", "--cmdline", "crashkernel=1G")
     assert code == 2 and "give --plan or --cmdline, not both" in err
+
+
+@pytest.mark.parametrize("name", ["twaite-desktop-8g", "lore-x86-qemu-4g-crash256m"])
+def test_a_snapshot_of_a_capture_keeps_an_unknown_service_unknown(tmp_path, name):
+    """snapshot --source of a capture without systemd links does not turn 'kdump service unknown' into 'disabled'."""
+    src = Path(__file__).parents[1] / "data" / "hosts" / name
+    snap = tmp_path / "snap"
+    assert run("snapshot", "--source", str(src), "-o", str(snap)).exit_code == 0
+    again = tmp_path / "again"
+    assert run("snapshot", "--source", str(snap), "-o", str(again)).exit_code == 0
+    docs = [check("--source", str(s))[1] for s in (src, snap, again)]
+    assert [d["host"]["kdump_enabled"] for d in docs] == [None, None, None]
+    assert docs[0]["findings"] == docs[1]["findings"] == docs[2]["findings"]
+
+
+@pytest.mark.parametrize("name", ["twaite-desktop-8g", "this-machine-x86_64-6.18.44-fc-v657"])
+def test_a_snapshot_of_a_capture_says_the_same_facts(tmp_path, name):
+    """snapshot --source of a capture without /boot: facts of the copy equal the original's (no 'kdump kernel and initrd not found')."""
+    src = Path(__file__).parents[1] / "data" / "hosts" / name
+    snap = tmp_path / "snap"
+    assert run("snapshot", "--source", str(src), "-o", str(snap)).exit_code == 0
+    docs = [json.loads(run("facts", "--source", str(s), "--format", "json").stdout) for s in (src, snap)]
+    for d in docs:
+        d.pop("source")
+        d["absent"] = None  # a snapshot lists what it looked for, the paste what it lacks
+    assert docs[0] == docs[1]

@@ -8,6 +8,7 @@ nothing places are variants derived from the real captures (STYLE 26).
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -97,6 +98,7 @@ def test_tiny_x86_guest_gets_no_number(tmp_path: Path) -> None:
         r = run("recommend", "--source", str(dest), "--strategy", strategy, "--format", "cmdline", "--profile", "base-x86_64")
         assert r.exit_code == 3 and r.stdout == "", (strategy, r.stdout)
         assert "no crashkernel= both places and covers" in r.stderr
+        assert re.search(r"the largest area that always fits is [\d.]+ [KMG]?i?B;", r.stderr), r.stderr
 
 
 def test_meminfo_only_capture_needs_arch(tmp_path: Path) -> None:

@@ -161,3 +161,137 @@ def test_unknown_kernel_says_what_a_larger_cma_base_buys() -> None:
     assert "a kernel without ,cma reserves" in msg and "--strategy cma --kernel-version X.Y" in msg
     known = json.loads(run("recommend", "--source", str(DEBIAN_HOST), "--kernel-version", "7.3", "--format", "json").stdout)
     assert "cma-support-unknown" not in [f["code"] for f in known["findings"]]
+
+
+def _only(tmp_path: Path, *files: str) -> Path:
+    """A capture holding only ``files`` (paths under the real 4 GiB QEMU guest)."""
+    src = HOSTS / "qemu-x86_64-4g-crashkernel-256m"
+    dest = tmp_path / "partial"
+    for rel in files:
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(src / rel, dest / rel)
+    return dest
+
+
+@pytest.mark.parametrize("args", [("--cmdline", "crashkernel=256M"), ()])
+def test_check_on_unknown_ram_says_so_like_recommend(tmp_path: Path, args: tuple[str, ...]) -> None:
+    """check on a capture that tells no system RAM refuses as recommend does (exit 3), never 'system RAM 0'."""
+    dest = _only(tmp_path, "proc/buddyinfo", "proc/cmdline", "proc/sys/kernel/osrelease")
+    r = run("check", "--source", str(dest), *args)
+    assert r.exit_code == 3 and r.stdout == "", r.stdout
+    assert "system RAM is unknown (" in r.stderr and "RAM 0" not in r.stderr and "(0)" not in r.stderr
+    rec = run("recommend", "--source", str(dest))
+    assert rec.exit_code == 3 and "system RAM is unknown (" in rec.stderr
+    out = json.loads(run("check", "--source", str(dest), *args, "--format", "json").stdout)
+    assert out["status"] == "error" and out["errors"][0]["code"] == "ram-unknown"
+
+
+def test_check_on_unknown_arch_says_so_like_recommend(tmp_path: Path) -> None:
+    """check on a meminfo-only capture does not judge under an assumed x86_64: it names --arch, as recommend does."""
+    dest = _only(tmp_path, "proc/meminfo")
+    r = run("check", "--source", str(dest), "--cmdline", "crashkernel=256M")
+    assert r.exit_code == 3 and r.stdout == "" and "the architecture is unknown (" in r.stderr and "give --arch" in r.stderr
+    ok = run("check", "--source", str(dest), "--cmdline", "crashkernel=512M", "--arch", "x86_64")
+    assert ok.exit_code == 0, ok.stdout
+
+
+def test_unknown_ram_bitmap_is_its_cap_not_zero(tmp_path: Path) -> None:
+    """makedumpfile's bitmap is min(4 MiB, 2 bits a page of RAM): with RAM unknown the estimate takes the cap, not 0 B."""
+    dest = _only(tmp_path, "proc/buddyinfo")
+    out = json.loads(run("footprint", "--source", str(dest), "--arch", "x86_64", "--format", "json").stdout)
+    item = next(i for i in out["footprint"]["items"] if i["name"] == "makedumpfile cyclic bitmap buffer")
+    assert item["bytes"] == 4 << 20 and "system RAM is unknown" in item["source"]
+
+
+@pytest.mark.parametrize("name", ["lore-x86-hpe-xeon-32g-crash-low256m-high512m", "this-machine-x86_64-6.18.44-fc-v657", "qemu-x86_64-4g-no-crashkernel"])
+def test_comparison_rows_agree_with_check(name: str) -> None:
+    """Each row of recommend's comparison says 'covers' and 'places' as check judges that string, unknown kernel version included."""
+    out = json.loads(run("recommend", "--source", str(HOSTS / name), "--format", "json").stdout)
+    for row in out["options"]:
+        if not row["cmdline"]:
+            continue
+        codes = {f["code"] for f in _check(HOSTS / name, "--cmdline", row["cmdline"])[1] if f["severity"] == "error"}
+        assert ("does-not-cover" in codes) == (row["covers_need"] is False), (row, codes)
+        assert ("does-not-place" in codes) == (row["places"] == "never"), (row, codes)
+
+
+def test_check_and_recommend_say_the_same_need_and_placement_gap() -> None:
+    """On the non-root capture, check and recommend print the same need and the same placement-unavailable finding."""
+    host = HOSTS / "vivianchen-qemu-nonroot"
+    rec = json.loads(run("recommend", "--source", str(host), "--format", "json").stdout)
+    chk = json.loads(run("check", "--source", str(host), "--cmdline", rec["recommendation"]["cmdline"], "--format", "json").stdout)
+    pick = [next(f for f in doc["findings"] if f["code"] == "placement-unavailable") for doc in (rec, chk)]
+    assert pick[0] == pick[1] and pick[0]["severity"] == "warning" and "run as root" in pick[0]["message"]
+    said = re.search(r"estimated need ([\d.]+ MiB)", " ".join(run("recommend", "--source", str(host)).stdout.split()))
+    assert said is not None
+    assert f"estimated need {said.group(1)};" in run("check", "--source", str(host)).stdout
+
+
+@pytest.mark.parametrize("name", ["arm64-rpi4-4g-cma512m", "lore-s390x-vm-2g-crash256m"])
+def test_strategy_cma_where_no_kernel_has_it_does_not_ask_for_a_version(name: str) -> None:
+    """--strategy cma on an arch no kernel gives ,cma (arm64, s390x) says so, rather than 'give --kernel-version' that cannot help."""
+    r = run("recommend", "--source", str(HOSTS / name), "--strategy", "cma")
+    assert r.exit_code == 2 and "--kernel-version" not in r.stderr
+    assert re.search(r"(arm64|s390x), and no kernel crashplan mirrors has crashkernel=,cma there", r.stderr), r.stderr
+
+
+def test_an_unknown_current_setting_is_not_compared_as_nothing(tmp_path: Path) -> None:
+    """No /proc/cmdline and no reservation shown: recommend does not list 'current: 0 B, no dump'; it says the current setting is unknown."""
+    dest = _only(tmp_path, "proc/meminfo")
+    out = json.loads(run("recommend", "--source", str(dest), "--arch", "x86_64", "--format", "json").stdout)
+    assert [o for o in out["options"] if o["kind"] == "current"] == []
+    found = next(f for f in out["findings"] if f["code"] == "current-unknown")
+    assert "/proc/cmdline is absent" in found["message"] and "kexec_crash_size" in found["message"]
+    text = run("recommend", "--source", str(dest), "--arch", "x86_64").stdout
+    assert "everything (no dump)" not in text and "current-unknown" in text
+    known = json.loads(run("recommend", "--source", str(QEMU_LORE), "--format", "json").stdout)
+    assert [o["label"] for o in known["options"] if o["kind"] == "current"] == ["current (command line unknown)"]
+
+
+def test_fleet_keeps_an_unknown_current_setting_unknown(tmp_path: Path) -> None:
+    """A fleet host whose current setting is unknown has taken_now null in JSON, not 0."""
+    dest = _only(tmp_path, "proc/meminfo")
+    out = json.loads(run("fleet", str(dest), "--arch", "x86_64", "--format", "json").stdout)
+    assert out["hosts"][0]["ok"] and out["hosts"][0]["taken_now"] is None
+
+
+def test_check_with_nothing_to_judge_is_exit_3(tmp_path: Path) -> None:
+    """No command line and no reservation in the capture: check prints no 'result: ok' for what it could not judge (exit 3, what would help)."""
+    dest = _only(tmp_path, "proc/meminfo")
+    r = run("check", "--source", str(dest), "--arch", "x86_64")
+    assert r.exit_code == 3 and r.stdout == "" and "nothing to check" in r.stderr and "give --cmdline" in r.stderr
+    assert run("check", "--source", str(dest), "--arch", "x86_64", "--cmdline", "crashkernel=512M").exit_code == 0
+
+
+@pytest.mark.parametrize("command", [("footprint",), ("recommend",), ("check",), ("check", "--cmdline", "crashkernel=512M"), ("simulate", "crashkernel=512M")])
+def test_every_planning_command_refuses_an_unknown_arch_alike(tmp_path: Path, command: tuple[str, ...]) -> None:
+    """A capture that tells no architecture: footprint, recommend, check and simulate all say so (exit 3, --arch), none assumes x86_64."""
+    dest = _only(tmp_path, "proc/meminfo", "proc/cmdline")
+    r = run(*command, "--source", str(dest))
+    assert r.exit_code == 3 and r.stdout == "", r.stdout
+    assert "the architecture is unknown (" in r.stderr and "give --arch" in r.stderr and "x86_64" not in r.stderr
+
+
+def test_fleet_reduced_from_results_keeps_an_unknown_current_setting_unknown(tmp_path: Path) -> None:
+    """Reduced from recommend's JSON, a host whose current setting is unknown keeps taken_now null, as a planned one does."""
+    dest = _only(tmp_path, "proc/meminfo")
+    result = tmp_path / "r.json"
+    result.write_text(run("recommend", "--source", str(dest), "--arch", "x86_64", "--format", "json").stdout)
+    out = json.loads(run("fleet", str(result), "--format", "json").stdout)
+    assert out["hosts"][0]["ok"] and out["hosts"][0]["taken_now"] is None
+
+
+@pytest.mark.parametrize(("meminfo", "why"), [("MemTotal:              0 kB\n", "/proc/iomem is absent and MemTotal is 0"), (None, "/proc/iomem was read without root and there is no MemTotal")])
+def test_unknown_ram_says_why(tmp_path: Path, meminfo: str | None, why: str) -> None:
+    """A MemTotal of 0 is no RAM size (unknown, not 0 B), and a zeroed /proc/iomem is named as the reason, not 'no System RAM'."""
+    dest = tmp_path / "host"
+    (dest / "proc").mkdir(parents=True)
+    if meminfo is not None:
+        (dest / "proc" / "meminfo").write_text(meminfo)
+    else:
+        zeroed = (HOSTS / "vivianchen-qemu-nonroot" / "proc" / "iomem").read_text()
+        (dest / "proc" / "iomem").write_text(zeroed)
+    out = json.loads(run("facts", "--source", str(dest), "--format", "json").stdout)
+    assert out["system_ram"] is None and out["provenance"]["system_ram"] == f"unknown: {why}"
+    r = run("recommend", "--source", str(dest), "--arch", "x86_64")
+    assert r.exit_code == 3 and f"system RAM is unknown ({why})" in r.stderr

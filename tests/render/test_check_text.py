@@ -15,6 +15,7 @@ from crashplan.host.formats.sosreport import parse_kdumpctl_estimate
 from crashplan.host.services import UNIT_LINKS
 from crashplan.planning.recommend import plan_to_json
 from crashplan.render.check import kdumpctl_side_by_side, render_check_text
+from crashplan.units import format_human
 
 HOSTS = Path(__file__).parents[1] / "data" / "hosts"
 RESERVED = "qemu-x86_64-4g-crashkernel-256m"  # real boot: crashkernel=256M reserved at 0xaf000000
@@ -28,7 +29,7 @@ ESTIMATE = KDUMPCTL_ESTIMATE
 
 def text_of(source: str, *, cmdline: str | None = None, plan: str | None = None, strict: bool = False) -> str:
     host = crashplan.open_host(source)
-    return render_check_text(host, crashplan.check(host, cmdline=cmdline, plan=plan), strict=strict)
+    return render_check_text(host, crashplan.check(host, cmdline=cmdline, plan=plan), strict=strict, width=None)
 
 
 def _cmdline(host: str, add: str) -> str:
@@ -42,8 +43,6 @@ HOST_LINES = [
     pytest.param(UNRESERVED, {}, ["  asked nothing, reserved 0 B", "  crash kernel loaded: unknown; kdump service: unknown"], id="no-crashkernel"),
     pytest.param("lore-x86-qemu-4g-crash256m", {}, ["  asked unknown (no /proc/cmdline in the source), reserved 256 MiB", "  crash kernel loaded: unknown; kdump service: unknown"], id="no-cmdline"),
     pytest.param(RHEL7, {}, ["  asked unknown (crashkernel=auto: the kernel's own size), reserved 161 MiB", "  crash kernel loaded: unknown; kdump service: unknown"], id="rhel-auto"),
-    # Without system RAM the kernel's matching cannot be followed: nothing known is asked.
-    pytest.param(RESERVED, {"proc/iomem": None, "proc/meminfo": None}, ["  asked unknown (the kernel reserves nothing from it), reserved 256 MiB", "  crash kernel loaded: unknown; kdump service: unknown"], id="ram-unknown"),
     pytest.param(RESERVED, {"proc/cmdline": _cmdline(RESERVED, "crashkernel=1G,cma")}, ["  asked 256 MiB, reserved 256 MiB; CMA asked 1 GiB, reserved 0 B", "  crash kernel loaded: unknown; kdump service: unknown"], id="cma"),
     pytest.param(RESERVED, {"sys/kernel/kexec_crash_loaded": "0\n", "etc/default/kdump-tools": "USE_KDUMP=0\n"}, ["  asked 256 MiB, reserved 256 MiB", "  crash kernel loaded: no; kdump service: disabled"], id="not-loaded-disabled"),
     pytest.param(RESERVED, {"sys/kernel/kexec_crash_loaded": "1\n", "etc/kdump.conf": "auto_reset_crashkernel no\n", UNIT_LINKS[0]: "[Unit]\n"}, ["  asked 256 MiB, reserved 256 MiB", "  crash kernel loaded: yes; kdump service: enabled"], id="loaded-enabled"),
@@ -70,10 +69,10 @@ def test_every_finding_is_a_line_under_its_section() -> None:
     """Each finding of the host and of the checked parameter is one indented line in its section, and the last line is the result."""
     host = crashplan.open_host(str(HOSTS / RHEL7))
     report = crashplan.check(host)
-    lines = render_check_text(host, report).splitlines()
+    lines = render_check_text(host, report, width=None).splitlines()
     checked = next(i for i, line in enumerate(lines) if line.startswith("checked: "))
     assert lines[checked] == f"checked: {host.facts.cmdline}"
-    assert lines[checked + 1] == f"  estimated need {-(-report.footprint.total >> 20)} MiB; profile rhel7-x86_64"
+    assert lines[checked + 1] == f"  estimated need {format_human(report.footprint.total)}; profile rhel7-x86_64"
     assert lines[checked + 2 : -1] == [f"  {f.severity} {f.code}: {f.message}" for f in report.findings]
     assert lines[checked + 2].startswith("  info vendor-auto: crashkernel=auto is the RHEL kernel patch's own size on 3.10.0-229.11.1.el7.x86_64")
     assert lines[1] == "  crashkernel= on the command line: crashkernel=auto"
@@ -127,3 +126,12 @@ def test_kdumpctl_estimate_beside_crashplans() -> None:
     partial = parse_kdumpctl_estimate("Reserved crashkernel:    256M\nRecommended crashkernel: 192M\n")
     assert partial is not None
     assert kdumpctl_side_by_side(partial, fp).split("\n")[0].endswith("recommended 192M, reserved 256M; kernel -, modules -, initramfs - (x3 in its sum), runtime -")
+
+
+def test_without_system_ram_nothing_is_judged(tmp_path: Path) -> None:
+    """Without system RAM the kernel's matching cannot be followed: check refuses (exit 3) rather than print a verdict."""
+    from crashplan.errors import CrashplanError
+
+    source = derive(tmp_path, RESERVED, {"proc/iomem": None, "proc/meminfo": None})
+    with pytest.raises(CrashplanError, match="system RAM is unknown"):
+        crashplan.check(crashplan.open_host(source))

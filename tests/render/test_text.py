@@ -15,6 +15,7 @@ from crashplan.render.bootloader import render_plan_artefact
 from crashplan.render.json import dumps_yaml
 from crashplan.render.text import render_capture_notes, render_schema_list
 from crashplan.schemas import schema_names, schema_titles
+from crashplan.units import format_human
 
 ROOT = Path(__file__).parents[2]
 HOSTS = ROOT / "tests" / "data" / "hosts"
@@ -54,12 +55,12 @@ def test_snapshot_writes_its_path_on_stdout_and_nothing_else(tmp_path: Path) -> 
 
 
 def test_plan_artefact_names_the_strategy_the_need_and_the_host() -> None:
-    """The grub drop-in's comment says the strategy, the estimated need in MiB and the host; the line sets the plan's tokens."""
+    """The grub drop-in's comment says the strategy, the estimated need as recommend prints it and the host; the line sets the plan's tokens."""
     source = str(HOSTS / "twaite-desktop-8g")
     ctx = crashplan.open_host(source)
     plan = crashplan.recommend(ctx, strategy="standard")
     text = render_plan_artefact("grub", plan, ctx.facts.cmdline, ctx.source)
-    assert f"# standard: estimated need {plan.footprint.total >> 20} MiB on {source}\n" in text
+    assert f"# standard: estimated need {format_human(plan.footprint.total)} on {source}\n" in text
     assert text.endswith(f'GRUB_CMDLINE_LINUX_DEFAULT="$GRUB_CMDLINE_LINUX_DEFAULT {" ".join(plan.tokens)}"\n')
     assert run("recommend", "--source", source, "--strategy", "standard", "--format", "grub").stdout == text
 

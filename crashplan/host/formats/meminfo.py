@@ -138,6 +138,10 @@ def parse_meminfo(text: str, *, path: str = "/proc/meminfo") -> Meminfo:
     return Meminfo(MappingProxyType(fields))
 
 
+# The kernel prints unsigned longs; a byte count past 64 bits is garbage, not a huge host.
+_U64_MAX = (1 << 64) - 1
+
+
 # meminfo_proc_show()'s lines ("%-15s %8lu kB" and the unitless HugePages_* counts), read in two
 # passes of the regular-expression engine; anything else goes line by line, which names the fault.
 _ROW = r"[ \t]*+([^:\s]++):[ \t]*+([0-9]++)(?:[ \t]++(kB))?+[ \t]*+\n"
@@ -153,6 +157,8 @@ def _read_fast(text: str) -> dict[str, int] | None:
     fields = {name: int(number) << 10 if unit else int(number) for name, number, unit in rows}
     if len(fields) != len(rows) or any(not unit and name in _KB_FIELDS for name, _, unit in rows):
         return None  # a counter twice, or a kB counter cut short: the line-by-line reading says which
+    if any(value > _U64_MAX for value in fields.values()):
+        return None  # past 64 bits: the line-by-line reading names the line
     return fields
 
 
@@ -192,6 +198,8 @@ def _read_lines(text: str, path: str) -> dict[str, int]:
             value <<= 10
         elif name in _KB_FIELDS:
             raise SourceError(f"{name} has no 'kB' unit (line cut short?)", path=path, line=lineno)
+        if value > _U64_MAX:
+            raise SourceError(f"{name} does not fit in 64 bits (in bytes)", path=path, line=lineno)
         if name in fields:
             raise SourceError(f"{name} appears twice", path=path, line=lineno)
         fields[name] = value

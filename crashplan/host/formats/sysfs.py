@@ -36,6 +36,8 @@ def parse_kexec_crash_size(text: str, *, path: str = "/sys/kernel/kexec_crash_si
         raise SourceError(
             f"expected a decimal number of bytes, got {excerpt(value)}", path=path, line=1
         )
+    if int(value) >= 1 << 64:
+        raise SourceError(f"{value if len(value) <= 30 else value[:27] + '...'} bytes does not fit in 64 bits", path=path, line=1)
     return int(value)
 
 

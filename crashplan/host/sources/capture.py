@@ -170,6 +170,13 @@ def capture_snapshot(
         else:
             files[relpath] = data
 
+    if not source.is_live and not source.exists("etc/systemd/system"):
+        # A capture without systemd's unit links (a paste, a partial copy) cannot tell that
+        # they are absent: the kdump service stays unknown, not disabled, in the snapshot.
+        # What a snapshot source had itself found absent is carried over.
+        stored = source.snapshot_info()
+        known = {p.lstrip("/") for p in stored.absent} if stored is not None else set()
+        absent = [p for p in absent if not p.startswith("etc/systemd/system/") or p in known]
     host_files = sorted(files)
     _capture_trees(source, files, unreadable)
     _capture_block_devices(source, files)

@@ -114,6 +114,15 @@ def test_error_not_a_number() -> None:
     assert str(info.value) == "m:3: value of MemAvailable is not a decimal number: '19x0080'"
 
 
+@pytest.mark.parametrize("line", ["MemTotal:       99999999999999999999 kB", "MemTotal:       18014398509481984 kB"])
+def test_error_value_past_64_bits(line: str) -> None:
+    """A counter whose bytes do not fit in 64 bits is an error naming its line, not 88817.8 EiB of RAM."""
+    text = _replace_line(read(COREOS), 1, line)
+    with pytest.raises(SourceError) as info:
+        parse_meminfo(text, path="m")
+    assert str(info.value) == "m:1: MemTotal does not fit in 64 bits (in bytes)"
+
+
 def test_error_unknown_unit() -> None:
     """A unit other than kB is an error, not a guess."""
     text = _replace_line(read(COREOS), 1, "MemTotal:        8164548 MB")

@@ -70,6 +70,7 @@ ERRORS = [
     (parse_kexec_crash_size, "256M\n", "s:1: expected a decimal number of bytes, got '256M'"),
     (parse_kexec_crash_size, "-16\n", "s:1: expected a decimal number of bytes, got '-16'"),
     (parse_kexec_crash_size, "1\n2\n", "s:2: expected one line holding a size in bytes"),
+    (parse_kexec_crash_size, "18446744073709551616\n", "s:1: 18446744073709551616 bytes does not fit in 64 bits"),
     (parse_kexec_crash_loaded, "2\n", "s:1: expected 0 or 1, got '2'"),
     (parse_kexec_crash_loaded, "\x00\n", "s:1: expected 0 or 1, got '\\x00'"),
     (

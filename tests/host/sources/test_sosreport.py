@@ -193,7 +193,7 @@ def test_kdumpctl_estimate_is_shown_beside_crashplans(both):
     assert doc["kdumpctl_estimate"]["recommended"] == 400 << 20 and doc["kdumpctl_estimate"]["reserved"] == 256 << 20
 
 
-    text = run("check", "--source", str(both[0])).stdout
+    text = " ".join(run("check", "--source", str(both[0])).stdout.split())
     assert "kdumpctl estimate (the host's own, from the sosreport): recommended 400M, reserved 256M" in text
     assert "crashplan: estimated need" in text
 
