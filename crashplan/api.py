@@ -82,8 +82,10 @@ def explain(
 def simulate(host: Host, spec: str | list[str] | tuple[str, ...], *, kernel_version: str | None = None) -> Simulation:
     """Where the kernel would put ``spec``'s reservation at the host's next boot.
 
-    The host's own kernel version's rules apply unless ``kernel_version`` names another.  A
-    syntax error is in ``Simulation.error``; a host without addresses (a non-root capture) or
+    The host's own kernel version's rules apply unless ``kernel_version`` names another; when
+    neither is known, the worse of the oldest and the newest kernel crashplan mirrors is shown
+    (``version-dependent-placement`` says so), as ``check`` judges it.  A syntax error is in
+    ``Simulation.error``; a host without addresses (a non-root capture) or
     without an architecture raises :class:`~crashplan.errors.CrashplanError`.
     """
     from crashplan.kernel.explain import join_specs
@@ -92,7 +94,9 @@ def simulate(host: Host, spec: str | list[str] | tuple[str, ...], *, kernel_vers
 
     facts = host.facts
     specs = [spec] if isinstance(spec, str) else list(spec)
-    features = features_for(facts.arch, kernel_version or facts.kernel_version) if facts.arch else None
+    # No version known: None lets the simulation show the worse of the oldest and newest kernels.
+    version = kernel_version or facts.kernel_version
+    features = features_for(facts.arch, version) if facts.arch and version else None
     return run_simulate(facts, join_specs(specs), features=features)
 
 

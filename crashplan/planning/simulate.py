@@ -9,7 +9,7 @@ exist at the next boot.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from crashplan.envelope import envelope
 from crashplan.errors import CrashplanError, ExitCode, ParseError
@@ -21,7 +21,7 @@ from crashplan.kernel.grammar import scan_crashkernel
 from crashplan.kernel.lint import diagnose
 from crashplan.kernel.memblock import Layout, build_layout, memmap_holes
 from crashplan.kernel.placement import Assessment, assess
-from crashplan.kernel.versions import version_dependence
+from crashplan.kernel.versions import feature_cases, version_dependence
 from crashplan.values import Finding, MemRange
 
 __all__ = ["Simulation", "layout_from_facts", "simulate", "simulation_to_json"]
@@ -100,6 +100,15 @@ def simulate(
     """
     if layout is None:
         layout = layout_from_facts(facts)
+    if features is None and facts.kernel_version is None and decision is None:
+        # The kernel version is unknown: both ends of the history, and the worse is shown, as
+        # check judges a parameter (crashplan.kernel.versions.feature_cases).
+        old, new = (simulate(facts, cmdline, features=f, layout=layout) for f in feature_cases(layout.arch, None))
+        if _rank(old) >= _rank(new):
+            return new
+        why = Finding("warning", "version-dependent-placement", f"the kernel version is unknown: shown as a kernel as old as {old.features.version} places it, worse than Linux {new.features.version} (give --kernel-version X.Y)")
+        said = [w for w in new.warnings if w.code == "version-dependent"]  # what each kernel reserves
+        return replace(old, warnings=(*old.warnings, *said, why))
     f = features or features_for(layout.arch, facts.kernel_version)
     if facts.system_ram is None:
         raise CrashplanError("placement needs the system RAM size, and the source does not tell it", code="ram-unknown")
@@ -116,6 +125,15 @@ def simulate(
 
         error = decision_syntax_error(cmdline, decision, scans) or no_token_error(cmdline, scans)
     return Simulation(cmdline, facts, f, decision, layout, assess(decision, layout), warnings, error)
+
+
+def _rank(sim: Simulation) -> int:
+    """How well a simulated boot goes: 0 reserves nothing or hangs, 1 never places, 2 places for some kernel positions, 3 fits."""
+    a = sim.assessment
+    if not sim.decision.ok or a.placement.hang:
+        return 0
+    verdicts = [v.verdict for v in a.verdicts]
+    return 1 if "never" in verdicts else 2 if "fits-some" in verdicts else 3
 
 
 def simulation_to_json(sim: Simulation) -> dict[str, object]:

@@ -64,11 +64,11 @@ def test_check_unknown_version_reports_the_worse_kernel() -> None:
 
 
 def test_simulate_unknown_version_warns() -> None:
-    """simulate on an unknown kernel says the older kernels reserve something else."""
+    """simulate on an unknown kernel says the older kernels reserve something else, and shows the worse (the oldest's)."""
     r = run("simulate", "crashkernel=4G-:256M", "--source", str(QEMU_LORE), "--format", "json")
     out = json.loads(r.stdout)
-    assert out["kernel_version"] is None and out["rules_version"] == "7.3"
-    assert "version-dependent" in [w["code"] for w in out["warnings"]]
+    assert out["kernel_version"] is None and out["rules_version"] == "3.10"
+    assert {"version-dependent", "version-dependent-placement"} <= {w["code"] for w in out["warnings"]}
 
 
 @pytest.mark.parametrize("command", ["recommend", "footprint"])
@@ -295,3 +295,20 @@ def test_unknown_ram_says_why(tmp_path: Path, meminfo: str | None, why: str) -> 
     assert out["system_ram"] is None and out["provenance"]["system_ram"] == f"unknown: {why}"
     r = run("recommend", "--source", str(dest), "--arch", "x86_64")
     assert r.exit_code == 3 and f"system RAM is unknown ({why})" in r.stderr
+
+
+def test_simulate_with_an_unknown_kernel_shows_the_worse_kernel_as_check_judges() -> None:
+    """Without a kernel version, simulate places a parameter as the worse of the oldest and newest kernels, and says so; check agrees."""
+    import crashplan
+
+    host = crashplan.open_host(str(HOSTS / "lore-x86-qemu-4g-crash256m"))
+    assert host.facts.kernel_version is None
+    # 4G-:256M on a guest just under 4 GiB: Linux 6.2+ rounds RAM up to 128M and matches, 3.10 does not.
+    sim = crashplan.simulate(host, "crashkernel=4G-:256M")
+    assert str(sim.features.version) == "3.10" and not sim.decision.ok
+    assert "version-dependent-placement" in [w.code for w in sim.warnings]
+    assert "not-reserved" in [f.code for f in crashplan.check(host, cmdline="crashkernel=4G-:256M").findings]
+    # Where both kernels agree, the newest rules are shown and nothing is said.
+    plain = crashplan.simulate(host, "crashkernel=256M")
+    assert plain.decision.ok and "version-dependent-placement" not in [w.code for w in plain.warnings]
+    assert crashplan.simulate(host, "crashkernel=4G-:256M", kernel_version="6.18").decision.ok
