@@ -60,7 +60,12 @@ class HostResult:
 
 @dataclass(frozen=True, slots=True)
 class FleetSummary:
-    """The fleet at a glance."""
+    """The fleet at a glance.
+
+    ``taken_now`` adds the hosts whose current reservation is known; ``current_unknown`` counts
+    the planned hosts whose source tells neither it nor the command line.  ``returned`` and
+    ``costs_more`` compare the known hosts with what the recommendations take on those hosts.
+    """
 
     hosts: int
     failed: int
@@ -74,6 +79,7 @@ class FleetSummary:
     costs_more: int
     ranged: str | None
     ranged_covers: bool | None
+    current_unknown: int = 0
 
     def to_json(self) -> dict[str, object]:
         """The summary as a JSON object."""
@@ -224,19 +230,32 @@ def _percentile(values: list[int], fraction: float) -> int:
 def summarise(results: list[HostResult]) -> FleetSummary:
     """The distribution of needs, the covering ranged string and the memory returned."""
     ok = [r for r in results if r.ok and r.need is not None]
+    known = [r for r in ok if r.taken_now is not None]
     return summary_of(
         len(results),
         sorted(r.need for r in ok if r.need is not None),
-        sum(r.taken_now or 0 for r in ok),
+        sum(r.taken_now or 0 for r in known),
         sum(r.taken_recommended or 0 for r in ok),
         ok,
+        compared=sum(r.taken_recommended or 0 for r in known),
+        current_unknown=len(ok) - len(known),
     )
 
 
-def summary_of(hosts: int, needs: list[int], taken_now: int, taken_recommended: int, shapes: list[HostResult]) -> FleetSummary:
+def summary_of(
+    hosts: int,
+    needs: list[int],
+    taken_now: int,
+    taken_recommended: int,
+    shapes: list[HostResult],
+    *,
+    compared: int,
+    current_unknown: int,
+) -> FleetSummary:
     """The summary of ``hosts`` results from what it is made of: the sorted needs of the hosts that
     were planned, the memory they take now and would take, and the hosts (or one host per distinct
-    arch, RAM, kernel and recommended size) the covering string must serve."""
+    arch, RAM, kernel and recommended size) the covering string must serve.  ``compared`` is what
+    the recommendations take on the hosts whose current reservation is known."""
     return FleetSummary(
         hosts=hosts,
         failed=hosts - len(needs),
@@ -246,10 +265,11 @@ def summary_of(hosts: int, needs: list[int], taken_now: int, taken_recommended: 
         need_max=needs[-1] if needs else None,
         taken_now=taken_now,
         taken_recommended=taken_recommended,
-        returned=max(0, taken_now - taken_recommended),
-        costs_more=max(0, taken_recommended - taken_now),
+        returned=max(0, taken_now - compared),
+        costs_more=max(0, compared - taken_now),
         ranged=(ranged := _covering_ranged(shapes)),
         ranged_covers=_covers(ranged, shapes) if ranged else None,
+        current_unknown=current_unknown,
     )
 
 

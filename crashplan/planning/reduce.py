@@ -240,6 +240,8 @@ class FleetReducer:
         self.needs: list[int] = []
         self.taken_now = 0
         self.taken_recommended = 0
+        self.compared = 0  # what the recommendations take on hosts whose current reservation is known
+        self.current_unknown = 0
         self.shapes: set[tuple[str | None, int, int, str | None]] = set()
         self.seen: set[str] = set()
         self.problems: list[ResultProblem] = []
@@ -280,8 +282,12 @@ class FleetReducer:
         if not r.ok or r.need is None:
             return
         self.needs.append(r.need)
-        self.taken_now += r.taken_now or 0
         self.taken_recommended += r.taken_recommended or 0
+        if r.taken_now is None:
+            self.current_unknown += 1
+        else:
+            self.taken_now += r.taken_now
+            self.compared += r.taken_recommended or 0
         if r.system_ram and r.recommended_size:
             self.shapes.add((r.arch, r.system_ram, r.recommended_size, r.kernel_version))
 
@@ -291,5 +297,5 @@ class FleetReducer:
             HostResult("", True, arch=a, system_ram=ram, recommended_size=size, kernel_version=kv)
             for a, ram, size, kv in sorted(self.shapes, key=lambda s: (s[0] or "", s[1], s[2], s[3] or ""))
         ]
-        return summary_of(self.hosts, sorted(self.needs), self.taken_now, self.taken_recommended, shapes)
+        return summary_of(self.hosts, sorted(self.needs), self.taken_now, self.taken_recommended, shapes, compared=self.compared, current_unknown=self.current_unknown)
 

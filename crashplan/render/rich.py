@@ -445,7 +445,8 @@ def _taken_line(s: FleetSummary) -> str:
         balance = f"the recommendations cost {format_human(s.costs_more)} more"
     else:
         balance = "no change"
-    return f"taken from production now {format_human(s.taken_now)}, with the recommendations {format_human(s.taken_recommended)}; {balance}"
+    unknown = f" ({s.current_unknown} host{'s' if s.current_unknown != 1 else ''} whose current reservation is unknown left out of 'now' and of the balance)" if s.current_unknown else ""
+    return f"taken from production now {format_human(s.taken_now)}, with the recommendations {format_human(s.taken_recommended)}; {balance}{unknown}"
 
 
 def render_reduced_fleet_text(summary: FleetSummary, problems: int) -> str:

@@ -161,3 +161,19 @@ def test_fleet_kernel_version_and_arch_options_apply_to_every_host() -> None:
     assert code == 0, doc["errors"]
     h = doc["hosts"][0]
     assert h["ok"] and h["kernel_version"] == "6.18" and ",cma" in h["cmdline"]
+
+
+def test_hosts_whose_current_reservation_is_unknown_stay_out_of_the_balance() -> None:
+    """A host whose current reservation is unknown adds to neither 'taken now' nor the balance, and is counted; snapshots and results agree."""
+    from crashplan.planning.fleet import HostResult, summarise
+    from crashplan.planning.reduce import FleetReducer
+
+    gib = 1 << 30
+    known = HostResult("a", True, arch="x86_64", system_ram=8 * gib, need=200 << 20, recommended_size=256 << 20, taken_now=512 << 20, taken_recommended=256 << 20, kernel_version="6.18")
+    unknown = HostResult("b", True, arch="x86_64", system_ram=8 * gib, need=200 << 20, recommended_size=256 << 20, taken_now=None, taken_recommended=256 << 20, kernel_version="6.18")
+    s = summarise([known, unknown])
+    assert (s.taken_now, s.taken_recommended, s.returned, s.costs_more, s.current_unknown) == (512 << 20, 512 << 20, 256 << 20, 0, 1)
+    reducer = FleetReducer()
+    for r in (known, unknown):
+        reducer.add(r)
+    assert reducer.summary() == s
