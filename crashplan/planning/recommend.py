@@ -173,6 +173,9 @@ def make_plan(
     _require_checkable(facts, chosen)
     cmdline = " ".join(tokens)
     layout = host_layout(facts)
+    if layout is None:
+        # An answer is checked or not printed: without the memory map simulate cannot place it.
+        raise NoPlanError(_unplaceable_message(facts, footprint), code="no-plan")
     sim = placement_of(facts, cmdline, layout)
     # Every parameter printed is judged by check's own code on the same facts (check_cmdline);
     # the first candidate without an error-level finding is the answer.
@@ -269,6 +272,16 @@ def _no_plan_message(judged: list[tuple[str, list[Finding]]], facts: HostFacts, 
         helps.append("a root capture (this one shows no physical addresses)")
     return f"no crashkernel= both places and covers the estimated need of {need}M on this host: {why}" + (
         f"; what would help: {'; '.join(helps)}" if helps else ""
+    )
+
+
+def _unplaceable_message(facts: HostFacts, footprint: Footprint) -> str:
+    """Why nothing is recommended on a source without a memory map, and what would help."""
+    why = placement_unavailable(facts).message.removeprefix("placement was not checked: ")
+    return (
+        f"no crashkernel= is recommended: whether it places cannot be checked, because {why}; "
+        f"the estimated need is {format_human(footprint.total)} ('crashplan footprint' itemises it); "
+        "what would help: run crashplan as root on the host, or a root snapshot (crashplan snapshot)"
     )
 
 

@@ -400,9 +400,13 @@ def render_fleet_text(results: list[HostResult], summary: FleetSummary, *, scree
     table = Table(show_edge=False, pad_edge=False, box=None)
     for column in ("host", "RAM", "crashkernel=", "need", "taken now", "taken then", "places"):
         table.add_column(column, overflow="fold")  # a host name or a size cut short would be lost
-    for r, host in zip(results, short_sources([r.source for r in results]), strict=True):
+    names = short_sources([r.source for r in results])
+    failed: list[tuple[str, str]] = []
+    for r, host in zip(results, names, strict=True):
         if not r.ok:
-            table.add_row(host, "-", f"error: {r.error}", "-", "-", "-", "-")
+            # The reason is a sentence: it goes below the table, where it has the whole width.
+            table.add_row(host, "-", "error", "-", "-", "-", "-")
+            failed.append((host, r.error or "unknown error"))
             continue
         table.add_row(
             host,
@@ -414,6 +418,8 @@ def render_fleet_text(results: list[HostResult], summary: FleetSummary, *, scree
             r.places or "unknown",
         )
     console.print(table)
+    for host, error in failed:
+        console.print(f"{host}: {error}", highlight=False)
     s = summary
     console.print(f"\n{s.hosts} hosts, {s.failed} failed")
     needs = (s.need_min, s.need_median, s.need_p90, s.need_max)
@@ -425,11 +431,16 @@ def render_fleet_text(results: list[HostResult], summary: FleetSummary, *, scree
         )
     console.print(_taken_line(s))
     if s.ranged:
-        covers = "covers every host" if s.ranged_covers else "does NOT cover every host"
-        if s.failed:
-            covers += f" planned; {s.failed} could not be planned"
-        console.print(f"one string for the fleet: {s.ranged} ({covers})")
+        console.print(_fleet_string_line(s))
     return out.getvalue()
+
+
+def _fleet_string_line(s: FleetSummary) -> str:
+    """The fleet's covering string and whom it covers: one wording for both fleet views."""
+    covers = "covers every host" if s.ranged_covers else "does NOT cover every host"
+    if s.failed:
+        covers += f" planned; {s.failed} could not be planned"
+    return f"one string for the fleet: {s.ranged} ({covers})"
 
 
 def _taken_line(s: FleetSummary) -> str:
@@ -463,7 +474,7 @@ def render_reduced_fleet_text(summary: FleetSummary, problems: int) -> str:
         lines.append(f"estimated need: min {format_human(s.need_min)}, median {format_human(s.need_median)}, p90 {format_human(s.need_p90)}, max {format_human(s.need_max)}")
     lines.append(_taken_line(s))
     if s.ranged:
-        lines.append(f"one string for the fleet: {s.ranged} ({'covers every host' if s.ranged_covers else 'does NOT cover every host'})")
+        lines.append(_fleet_string_line(s))
     return "\n".join(lines) + "\n"
 
 

@@ -28,6 +28,14 @@ def _supports_cma(host: Path) -> bool:
     return (major, minor) >= ((6, 17) if facts["arch"] == "x86_64" else (6, 19))
 
 
+def _has_memory_map(host: Path) -> bool:
+    """The capture shows /proc/iomem with real addresses (as root): placement can be checked."""
+    import crashplan
+
+    facts = crashplan.open_host(str(host)).facts
+    return bool(facts.addresses_visible and facts.ram)
+
+
 @pytest.mark.parametrize("strategy", ["standard", "cma", "ranged"])
 @pytest.mark.parametrize("name", HOST_NAMES)
 def test_recommendation_passes_check(name: str, strategy: str) -> None:
@@ -38,6 +46,10 @@ def test_recommendation_passes_check(name: str, strategy: str) -> None:
         assert r.exit_code == 2 and "cma" in r.stderr and r.stdout == ""
         return
     r = run("recommend", "--source", str(host), "--strategy", strategy, "--format", "cmdline")
+    if not _has_memory_map(host):
+        # Placement cannot be checked without the addresses: no number, and what would help.
+        assert r.exit_code == 3 and r.stdout == "" and "root" in r.stderr, r.stderr
+        return
     assert r.exit_code == 0, r.stderr
     cmdline = r.stdout.strip()
     c = run("check", "--source", str(host), "--cmdline", cmdline, "--format", "json")
@@ -102,16 +114,18 @@ def test_tiny_x86_guest_gets_no_number(tmp_path: Path) -> None:
 
 
 def test_meminfo_only_capture_needs_arch(tmp_path: Path) -> None:
-    """A meminfo-only paste: no architecture, so exit 3 naming --arch; with --arch the estimated RAM is said."""
+    """A meminfo-only paste: no architecture, so exit 3 naming --arch; with --arch no number either (nothing to place it in), but the need and what would help."""
     dest = tmp_path / "meminfo-only"
     (dest / "proc").mkdir(parents=True)
     shutil.copy(HOSTS / "twaite-desktop-8g" / "proc" / "meminfo", dest / "proc" / "meminfo")
     r = run("recommend", "--source", str(dest), "--format", "cmdline")
     assert r.exit_code == 3 and r.stdout == "" and "give --arch" in r.stderr and "(unknown:" not in r.stderr
-    ok = run("recommend", "--source", str(dest), "--arch", "x86_64", "--format", "json")
-    out = json.loads(ok.stdout)
-    assert ok.exit_code == 0 and out["arch"] == "x86_64" and out["system_ram"] > 0
-    assert "placement-unavailable" in [f["code"] for f in out["findings"]]
+    no = run("recommend", "--source", str(dest), "--arch", "x86_64", "--format", "json")
+    out = json.loads(no.stdout)
+    assert no.exit_code == 3 and out["errors"][0]["code"] == "no-plan"
+    assert "the source has no /proc/iomem" in no.stderr and "estimated need is" in no.stderr and "as root" in no.stderr
+    fp = json.loads(run("footprint", "--source", str(dest), "--arch", "x86_64", "--format", "json").stdout)
+    assert fp["system_ram"] > 0 and fp["footprint"]["total"] > 0  # the need itself is still there
 
 
 @pytest.mark.parametrize("name", HOST_NAMES)

@@ -23,12 +23,16 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_fleet_json_over_every_test_host():
-    """Every test host gets a plan, and the fleet string covers each host's recommendation."""
+    """Every test host with a memory map gets a plan, the others fail saying why (exit 3), and the fleet string covers each plan."""
     p = _cli("fleet", str(HOSTS), "--format", "json", "--jobs", "2")
-    assert p.returncode == 0, p.stderr
+    assert p.returncode == 3, p.stderr
     out = json.loads(p.stdout)
-    hosts = out["hosts"]
-    assert len(hosts) == len([h for h in HOSTS.iterdir() if h.is_dir()]) and all(h["ok"] for h in hosts)
+    failed = {Path(h["source"]).name: h["error"] for h in out["hosts"] if not h["ok"]}
+    # The non-root capture and the kernel-log-only RHEL 7 host: no addresses to place in.
+    assert sorted(failed) == ["rhel7-demobuilder-4g-auto161m", "vivianchen-qemu-nonroot"], failed
+    assert all("whether it places cannot be checked" in e for e in failed.values())
+    hosts = [h for h in out["hosts"] if h["ok"]]
+    assert len(out["hosts"]) == len([h for h in HOSTS.iterdir() if h.is_dir()])
     summary = out["summary"]
     assert summary["ranged_covers"] is True
     for h in hosts:

@@ -163,9 +163,9 @@ def test_unknown_kernel_says_what_a_larger_cma_base_buys() -> None:
     assert "cma-support-unknown" not in [f["code"] for f in known["findings"]]
 
 
-def _only(tmp_path: Path, *files: str) -> Path:
-    """A capture holding only ``files`` (paths under the real 4 GiB QEMU guest)."""
-    src = HOSTS / "qemu-x86_64-4g-crashkernel-256m"
+def _only(tmp_path: Path, *files: str, host: str = "qemu-x86_64-4g-crashkernel-256m") -> Path:
+    """A capture holding only ``files`` (paths under the real 4 GiB QEMU guest ``host``)."""
+    src = HOSTS / host
     dest = tmp_path / "partial"
     for rel in files:
         (dest / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -216,13 +216,15 @@ def test_comparison_rows_agree_with_check(name: str) -> None:
 
 
 def test_check_and_recommend_say_the_same_need_and_placement_gap() -> None:
-    """On the non-root capture, check and recommend print the same need and the same placement-unavailable finding."""
+    """On the non-root capture recommend prints no number (it cannot check the placement) and names the same need and the same reason check does."""
     host = HOSTS / "vivianchen-qemu-nonroot"
-    rec = json.loads(run("recommend", "--source", str(host), "--format", "json").stdout)
-    chk = json.loads(run("check", "--source", str(host), "--cmdline", rec["recommendation"]["cmdline"], "--format", "json").stdout)
-    pick = [next(f for f in doc["findings"] if f["code"] == "placement-unavailable") for doc in (rec, chk)]
-    assert pick[0] == pick[1] and pick[0]["severity"] == "warning" and "run as root" in pick[0]["message"]
-    said = re.search(r"estimated need ([\d.]+ MiB)", " ".join(run("recommend", "--source", str(host)).stdout.split()))
+    rec = run("recommend", "--source", str(host))
+    assert rec.exit_code == 3 and rec.stdout == ""
+    chk = json.loads(run("check", "--source", str(host), "--cmdline", "crashkernel=256M", "--format", "json").stdout)
+    gap = next(f for f in chk["findings"] if f["code"] == "placement-unavailable")
+    assert gap["severity"] == "warning" and "run as root" in gap["message"]
+    assert gap["message"].removeprefix("placement was not checked: ") in rec.stderr
+    said = re.search(r"estimated need is ([\d.]+ MiB)", rec.stderr)
     assert said is not None
     assert f"estimated need {said.group(1)};" in run("check", "--source", str(host)).stdout
 
@@ -237,12 +239,13 @@ def test_strategy_cma_where_no_kernel_has_it_does_not_ask_for_a_version(name: st
 
 def test_an_unknown_current_setting_is_not_compared_as_nothing(tmp_path: Path) -> None:
     """No /proc/cmdline and no reservation shown: recommend does not list 'current: 0 B, no dump'; it says the current setting is unknown."""
-    dest = _only(tmp_path, "proc/meminfo")
-    out = json.loads(run("recommend", "--source", str(dest), "--arch", "x86_64", "--format", "json").stdout)
+    # powerpc never shows its reservation in /proc/iomem: without kexec_crash_size it is unknown.
+    dest = _only(tmp_path, "proc/iomem", "proc/meminfo", host="qemu-x86_64-4g-no-crashkernel")
+    out = json.loads(run("recommend", "--source", str(dest), "--arch", "ppc64le", "--format", "json").stdout)
     assert [o for o in out["options"] if o["kind"] == "current"] == []
     found = next(f for f in out["findings"] if f["code"] == "current-unknown")
     assert "/proc/cmdline is absent" in found["message"] and "kexec_crash_size" in found["message"]
-    text = run("recommend", "--source", str(dest), "--arch", "x86_64").stdout
+    text = run("recommend", "--source", str(dest), "--arch", "ppc64le").stdout
     assert "everything (no dump)" not in text and "current-unknown" in text
     known = json.loads(run("recommend", "--source", str(QEMU_LORE), "--format", "json").stdout)
     assert [o["label"] for o in known["options"] if o["kind"] == "current"] == ["current (command line unknown)"]
@@ -250,8 +253,8 @@ def test_an_unknown_current_setting_is_not_compared_as_nothing(tmp_path: Path) -
 
 def test_fleet_keeps_an_unknown_current_setting_unknown(tmp_path: Path) -> None:
     """A fleet host whose current setting is unknown has taken_now null in JSON, not 0."""
-    dest = _only(tmp_path, "proc/meminfo")
-    out = json.loads(run("fleet", str(dest), "--arch", "x86_64", "--format", "json").stdout)
+    dest = _only(tmp_path, "proc/iomem", "proc/meminfo", host="qemu-x86_64-4g-no-crashkernel")
+    out = json.loads(run("fleet", str(dest), "--arch", "ppc64le", "--format", "json").stdout)
     assert out["hosts"][0]["ok"] and out["hosts"][0]["taken_now"] is None
 
 
@@ -274,9 +277,9 @@ def test_every_planning_command_refuses_an_unknown_arch_alike(tmp_path: Path, co
 
 def test_fleet_reduced_from_results_keeps_an_unknown_current_setting_unknown(tmp_path: Path) -> None:
     """Reduced from recommend's JSON, a host whose current setting is unknown keeps taken_now null, as a planned one does."""
-    dest = _only(tmp_path, "proc/meminfo")
+    dest = _only(tmp_path, "proc/iomem", "proc/meminfo", host="qemu-x86_64-4g-no-crashkernel")
     result = tmp_path / "r.json"
-    result.write_text(run("recommend", "--source", str(dest), "--arch", "x86_64", "--format", "json").stdout)
+    result.write_text(run("recommend", "--source", str(dest), "--arch", "ppc64le", "--format", "json").stdout)
     out = json.loads(run("fleet", str(result), "--format", "json").stdout)
     assert out["hosts"][0]["ok"] and out["hosts"][0]["taken_now"] is None
 

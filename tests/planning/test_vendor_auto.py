@@ -48,9 +48,23 @@ def test_auto_on_rhel9_is_mainline(tmp_path: Path) -> None:
     assert "not-reserved" in codes(report.findings) and "vendor-auto" not in codes(report.findings)
 
 
-def test_recommend_shows_what_auto_reserved() -> None:
-    """recommend's comparison row for the current crashkernel=auto is the 161M the kernel reserved."""
-    plan = crashplan.recommend(crashplan.open_host(str(RHEL7)))
+def test_recommend_shows_what_auto_reserved(tmp_path: Path) -> None:
+    """recommend's comparison row for a current crashkernel=auto is what the kernel reserved (here a 4 GiB guest's 256M, its command line made RHEL 7's)."""
+    from hosttrees import derive
+
+    cmdline = (RHEL7 / "proc" / "cmdline").read_text()
+    source = derive(tmp_path, "lore-x86-qemu-4g-crash256m", {"proc/cmdline": cmdline})
+    plan = crashplan.recommend(crashplan.open_host(source))
     current = plan.options[0]
-    assert current.label == "current (RHEL crashkernel=auto)" and current.taken == 161 * MiB
+    assert current.label == "current (RHEL crashkernel=auto)" and current.taken == 256 * MiB
     assert plan.cmdline.startswith("crashkernel=")
+
+
+def test_no_recommendation_without_a_memory_map() -> None:
+    """The RHEL 7 host's capture is two kernel log lines: no memory map, so no number, but the need and what would help."""
+    import pytest
+
+    from crashplan.planning.recommend import NoPlanError
+
+    with pytest.raises(NoPlanError, match=r"the source has no /proc/iomem; the estimated need is 199.2 MiB"):
+        crashplan.recommend(crashplan.open_host(str(RHEL7)))
