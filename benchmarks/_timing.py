@@ -13,6 +13,20 @@ import time
 from pathlib import Path
 
 
+def root_captures(hosts: Path) -> list[Path]:
+    """The real captures under ``hosts`` that crashplan can plan: /proc/iomem read as root.
+
+    A capture without addresses (non-root) or without /proc/iomem gets no recommendation
+    (nothing to place it in), so it would only measure how fast a host fails.
+    """
+    out = []
+    for p in sorted(hosts.iterdir()):
+        iomem = p / "proc" / "iomem"
+        if iomem.is_file() and any(not line.strip().startswith("00000000-00000000") for line in iomem.read_text(errors="replace").splitlines() if line.strip()):
+            out.append(p)
+    return out
+
+
 def crashplan_command() -> list[str]:
     """The installed ``crashplan`` console script of this interpreter (no pyenv shim)."""
     script = Path(sysconfig.get_path("scripts")) / "crashplan"

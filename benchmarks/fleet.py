@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _timing import compile_installed, crashplan_command
+from _timing import compile_installed, crashplan_command, root_captures
 
 ROOT = Path(__file__).resolve().parent.parent
 HOSTS = ROOT / "tests" / "data" / "hosts"
@@ -37,7 +37,7 @@ def build(dest: Path, count: int, distinct: bool = False) -> None:
 
     ``distinct``: each tree's /proc/meminfo is a copy with MemTotal lowered by ``i`` kB.
     """
-    samples = [p for p in sorted(HOSTS.iterdir()) if (p / "proc" / "iomem").is_file()]
+    samples = root_captures(HOSTS)
     files = {s: [f for f in s.rglob("*") if f.is_file() and {"proc", "sys", "etc"} & set(f.relative_to(s).parts[:1])] for s in samples}
     for i in range(count):
         sample = samples[i % len(samples)]

@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _timing import compile_installed, crashplan_command
+from _timing import compile_installed, crashplan_command, root_captures
 
 ROOT = Path(__file__).resolve().parent.parent
 HOSTS = ROOT / "tests" / "data" / "hosts"
@@ -33,7 +33,7 @@ TARGET_MIB = 512.0
 
 def real_lines() -> list[dict]:
     """The per-host results of the real captures, from crashplan fleet itself."""
-    hosts = sorted(str(p) for p in HOSTS.iterdir() if (p / "proc").is_dir())
+    hosts = [str(p) for p in root_captures(HOSTS)]
     p = subprocess.run([*crashplan_command(), "fleet", *hosts, "--format", "jsonl"], capture_output=True, text=True, check=True)
     return [json.loads(line) for line in p.stdout.splitlines()[:-1]]
 
