@@ -47,11 +47,12 @@ def explain(
     from crashplan.kernel.explain import explain as run_explain
     from crashplan.kernel.explain import explanation_to_json, join_specs
     from crashplan.kernel.features import features_for
-    from crashplan.render.json import dumps_json
-    from crashplan.render.text import render_explanation_text
 
+    # Each renderer is imported for its own format only: this command is the start-up benchmark.
     features = features_for(arch, kernel_version)
     if batch is not None:
+        from crashplan.render.json import dumps_json
+
         if spec:
             raise click.UsageError("give SPEC or --batch, not both")
         status = ExitCode.OK
@@ -64,9 +65,13 @@ def explain(
         raise click.UsageError("give a crashkernel= SPEC or --batch FILE")
     x = run_explain(join_specs(spec), features, ram)
     if fmt == "json":
+        from crashplan.render.json import dumps_json
+
         click.echo(dumps_json(explanation_to_json(x)))
         State.json_errors = False  # the envelope above already carries the error
     else:
+        from crashplan.render.text import render_explanation_text
+
         click.echo(render_explanation_text(x), nl=False)
     if x.error is not None:
         raise x.error

@@ -165,7 +165,8 @@ def features_for(arch: str = "x86_64", version: KernelVersion | str | None = Non
 
 # RHEL 6, 7 and 8 kernels carry a patch, never upstream, that turns crashkernel=auto into a size
 # of their own (RHEL 7 x86_64: 161 MiB + 64 MiB per TiB from 2 GiB up); RHEL 9 dropped it.
-_RHEL_AUTO_RELEASE = re.compile(r"\.el[678](?:_\d+)?(?:\.|$)")
+# (a pattern text, compiled on first use: this module is on explain's start-up path)
+_RHEL_AUTO_RELEASE = r"\.el[678](?:_\d+)?(?:\.|$)"
 
 
 def vendor_auto_kernel(release: str | None) -> bool:
@@ -179,4 +180,4 @@ def vendor_auto_kernel(release: str | None) -> bool:
     >>> vendor_auto_kernel("5.14.0-427.el9.x86_64"), vendor_auto_kernel(None)
     (False, False)
     """
-    return release is not None and _RHEL_AUTO_RELEASE.search(release) is not None
+    return release is not None and re.search(_RHEL_AUTO_RELEASE, release) is not None
