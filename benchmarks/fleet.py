@@ -2,7 +2,7 @@
 
 The trees are hard links to the files of tests/data/hosts (root captures with a kernel
 release), laid out in a temporary directory; ``crashplan fleet DIR --format jsonl`` plans them
-all with the CPU count of worker processes.  Target: at least 2,000 hosts per second on the
+all with the CPU count of worker processes.  Target: at least 1,500 hosts per second on the
 2-core machine.
 
 Ten real captures make ten host shapes, and a fleet plans each shape once (crashplan/fleet.py
