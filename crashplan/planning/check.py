@@ -34,7 +34,6 @@ from crashplan.kernel.crashkernel import decide
 from crashplan.kernel.features import vendor_auto_kernel
 from crashplan.kernel.lint import diagnose
 from crashplan.kernel.versions import feature_cases
-from crashplan.planning.footprint import round_up
 from crashplan.planning.options import evaluate_option, placement_unavailable, undecidable
 from crashplan.units import MiB, format_human, format_size
 from crashplan.values import Finding
@@ -428,9 +427,9 @@ def _check_with(
     elif option.places is None:
         findings.append(placement_unavailable(facts))
     if d.ok and option.covers is False:
-        findings.append(Finding("error", "does-not-cover", f"{format_size(option.taken + option.borrowed)} does not cover the estimated need of {round_up(footprint.total, MiB) >> 20}M"))
+        findings.append(Finding("error", "does-not-cover", f"{format_size(option.taken + option.borrowed)} does not cover the estimated need of {format_human(footprint.total)}"))
     if d.ok and option.taken > 2 * footprint.total:
-        findings.append(Finding("warning", "wasteful", f"{format_size(option.taken)} is more than twice the estimated need ({round_up(footprint.total, MiB) >> 20}M)"))
+        findings.append(Finding("warning", "wasteful", f"{format_size(option.taken)} is more than twice the estimated need ({format_human(footprint.total)})"))
     findings.extend(w for w in diagnose(cmdline, f, ram, decision=d) if w.severity != "info")
     return tuple(findings)
 
@@ -468,12 +467,11 @@ def judge_reservation(facts: HostFacts, footprint: Footprint, unjudged: str) -> 
             f"({where.removeprefix('unknown: ')}); give --cmdline to judge a parameter, or use a capture with /proc/cmdline and /proc/iomem (as root)",
             code="nothing-to-check",
         )
-    need = round_up(footprint.total, MiB) >> 20
     cma = sum(r.size for r in facts.cma_ranges) if facts.cma_ranges else 0
     if reserved == 0:
         findings.append(Finding("error", "no-reservation", f"no crash kernel memory is reserved ({where}): no dump is written"))
     elif reserved + cma < footprint.total:
-        findings.append(Finding("error", "does-not-cover", f"the {format_size(reserved + cma)} reserved ({where}) does not cover the estimated need of {need}M"))
+        findings.append(Finding("error", "does-not-cover", f"the {format_size(reserved + cma)} reserved ({where}) does not cover the estimated need of {format_human(footprint.total)}"))
     elif reserved > 2 * footprint.total:
-        findings.append(Finding("warning", "wasteful", f"the {format_size(reserved)} reserved ({where}) is more than twice the estimated need ({need}M)"))
+        findings.append(Finding("warning", "wasteful", f"the {format_size(reserved)} reserved ({where}) is more than twice the estimated need ({format_human(footprint.total)})"))
     return tuple(findings)

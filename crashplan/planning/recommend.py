@@ -29,7 +29,7 @@ from crashplan.errors import CrashplanError
 from crashplan.host.facts import HostFacts
 from crashplan.kernel.features import DEFAULT_KERNEL_VERSION, Features, features_for
 from crashplan.kernel.lint import diagnose
-from crashplan.planning.footprint import Footprint, FootprintInputs, estimate_footprint, round_up
+from crashplan.planning.footprint import Footprint, FootprintInputs, estimate_footprint
 from crashplan.planning.options import (
     USER_PAGES,
     Option,
@@ -45,7 +45,7 @@ from crashplan.planning.options import (
 )
 from crashplan.planning.simulate import Simulation
 from crashplan.profiles import Profile
-from crashplan.units import GiB, MiB, TiB, format_human, format_size
+from crashplan.units import GiB, TiB, format_human, format_size
 from crashplan.values import Finding
 
 if TYPE_CHECKING:
@@ -234,7 +234,7 @@ def _cma_base_trade(footprint: Footprint, f: Features) -> Finding:
     return Finding("info", "cma-support-unknown", (
         f"the kernel version is unknown, so crashkernel=,cma (Linux >= {since}) is not assumed: where it is honoured, "
         f"crashkernel={cma},cma crashkernel={base} takes {base} from production instead of {std}; a kernel without ,cma "
-        f"reserves {base} alone, which does not cover the estimated need of {format_size(round_up(footprint.total, MiB))}; "
+        f"reserves {base} alone, which does not cover the estimated need of {format_human(footprint.total)}; "
         f"a base as large as {std} buys a dump on any kernel and then ,cma saves nothing. "
         "Choose: --strategy cma --kernel-version X.Y for the small base, --strategy standard (this answer) for any kernel"
     ))
@@ -255,7 +255,6 @@ def _require_checkable(facts: HostFacts, strategy: str) -> None:
 
 def _no_plan_message(judged: list[tuple[str, list[Finding]]], facts: HostFacts, footprint: Footprint, sim: Simulation | None) -> str:
     """Why nothing is recommended, and what would help."""
-    need = round_up(footprint.total, MiB) >> 20
     why = "; ".join(f"{line}: " + ", ".join(f"{x.code} ({x.message})" for x in errors) for line, errors in judged)
     helps = []
     if sim is not None:
@@ -270,7 +269,7 @@ def _no_plan_message(judged: list[tuple[str, list[Finding]]], facts: HostFacts, 
         helps.append(f"--arch (the architecture {facts.arch} is {facts.provenance['arch']})")
     if not facts.addresses_visible:
         helps.append("a root capture (this one shows no physical addresses)")
-    return f"no crashkernel= both places and covers the estimated need of {need}M on this host: {why}" + (
+    return f"no crashkernel= both places and covers the estimated need of {format_human(footprint.total)} on this host: {why}" + (
         f"; what would help: {'; '.join(helps)}" if helps else ""
     )
 

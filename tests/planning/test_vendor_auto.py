@@ -68,3 +68,16 @@ def test_no_recommendation_without_a_memory_map() -> None:
 
     with pytest.raises(NoPlanError, match=r"the source has no /proc/iomem; the estimated need is 199.2 MiB"):
         crashplan.recommend(crashplan.open_host(str(RHEL7)))
+
+
+def test_the_need_is_said_alike_in_the_header_and_the_finding() -> None:
+    """check's does-not-cover finding names the estimated need as its report's header does (199.2 MiB, not a rounded 200M)."""
+    from crashplan.render.check import render_check_text
+    from crashplan.units import format_human
+
+    host = crashplan.open_host(str(RHEL7))
+    report = crashplan.check(host)
+    need = format_human(report.footprint.total)
+    finding = next(f for f in report.findings if f.code == "does-not-cover")
+    assert finding.message.endswith(f"does not cover the estimated need of {need}")
+    assert f"estimated need {need};" in render_check_text(host, report, width=None)
