@@ -490,8 +490,7 @@ def _decision(
         f.prov["cmdline_crashkernel"] = f"unknown: {' and '.join(missing)} unknown"
         return None
     assert cmdline is not None and system_ram is not None and arch is not None
-    tokens = [w for w in cmdline.kernel_args if w.startswith("crashkernel=")]
-    if tokens and all(w.lower() == "crashkernel=auto" for w in tokens) and vendor_auto_kernel(release):
+    if vendor_auto_kernel(release, (w for w in cmdline.kernel_args if w.startswith("crashkernel="))):
         f.prov["cmdline_crashkernel"] = f"unknown: crashkernel=auto is the RHEL kernel patch's own size on {release}, not modelled (the reservation shows what it gave)"
         return None
     features = features_for(arch, version)

@@ -9,6 +9,7 @@ architecture table: names, aliases and switches.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -169,15 +170,20 @@ def features_for(arch: str = "x86_64", version: KernelVersion | str | None = Non
 _RHEL_AUTO_RELEASE = r"\.el[678](?:_\d+)?(?:\.|$)"
 
 
-def vendor_auto_kernel(release: str | None) -> bool:
-    """True when the kernel release is a RHEL 6 to 8 build, whose ``crashkernel=auto`` is a size of its own.
+def vendor_auto_kernel(release: str | None, tokens: Iterable[str]) -> bool:
+    """True when every ``crashkernel=`` token is ``auto`` and the kernel is a RHEL 6 to 8 build.
 
-    The mainline rules (``decide()``) reject ``auto`` and reserve nothing; such a kernel reserves
-    what its patch computes, which crashplan does not model.
+    Such a kernel reserves what its patch computes, which crashplan does not model; the mainline
+    rules (``decide()``) reject ``auto`` and reserve nothing.
 
-    >>> vendor_auto_kernel("3.10.0-229.11.1.el7.x86_64"), vendor_auto_kernel("4.18.0-80.11.2.el8_0.x86_64")
-    (True, True)
-    >>> vendor_auto_kernel("5.14.0-427.el9.x86_64"), vendor_auto_kernel(None)
+    >>> vendor_auto_kernel("3.10.0-229.11.1.el7.x86_64", ["crashkernel=auto"])
+    True
+    >>> vendor_auto_kernel("4.18.0-80.11.2.el8_0.x86_64", ["crashkernel=auto", "crashkernel=256M"])
+    False
+    >>> vendor_auto_kernel("5.14.0-427.el9.x86_64", ["crashkernel=auto"]), vendor_auto_kernel(None, ["crashkernel=auto"])
     (False, False)
     """
+    words = list(tokens)
+    if not words or any(w.lower() != "crashkernel=auto" for w in words):
+        return False
     return release is not None and re.search(_RHEL_AUTO_RELEASE, release) is not None

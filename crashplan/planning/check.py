@@ -92,10 +92,7 @@ def vendor_auto(facts: HostFacts, cmdline: str | None) -> str | None:
     On a RHEL 6 to 8 kernel (:func:`~crashplan.kernel.features.vendor_auto_kernel`) the
     reservation the capture shows is what is judged.
     """
-    tokens = _crashkernel_tokens(cmdline)
-    if tokens is None or not vendor_auto_kernel(facts.kernel_release):
-        return None
-    if any(t.lower() != "crashkernel=auto" for t in tokens.split()):
+    if not vendor_auto_kernel(facts.kernel_release, (_crashkernel_tokens(cmdline) or "").split()):
         return None
     return f"crashkernel=auto is the RHEL kernel patch's own size on {facts.kernel_release} (not the mainline rules, which reject it)"
 
@@ -121,8 +118,6 @@ def verify_host(
     decision = facts.cmdline_crashkernel
     log = crash_log_lines(facts.dmesg) if facts.dmesg is not None else ()
     asked = cma_asked = None
-    if vendor_auto(facts, facts.cmdline) is not None:
-        decision = None  # the vendor kernel's size: what it asked is what it reserved
     if tokens is not None and decision is not None:
         asked = decision.crash_size + decision.low_size if decision.ok else 0
         cma_asked = decision.cma_size if decision.reserves_cma else None
@@ -152,7 +147,7 @@ def verify_host(
         why = None
         if enabled is False:
             why = "the kdump service is disabled" + (" (USE_KDUMP=0 in /etc/default/kdump-tools)" if kdump is not None and kdump.enabled is False else f" ({service.evidence})" if service is not None else "")
-        elif kdump is None and facts.provenance.get("distro") == "/etc/os-release":
+        elif kdump is None and facts.distro is not None and "/etc/os-release" not in facts.absent:
             # Only a capture that has /etc shows that kdump is not configured.
             why = "kdump is not configured (none of /etc/kdump.conf, /etc/sysconfig/kdump, /etc/default/kdump-tools)"
         if why is not None:
