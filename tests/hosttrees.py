@@ -32,3 +32,11 @@ def derive(tmp_path: Path, host: str, edits: dict[str, str | None]) -> str:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
     return str(dest)
+
+
+def has_memory_map(host: Path) -> bool:
+    """The capture shows /proc/iomem with real addresses (read as root): placement can be checked there."""
+    import crashplan
+
+    facts = crashplan.open_host(str(host)).facts
+    return bool(facts.addresses_visible and facts.ram)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from clirun import run
+from hosttrees import has_memory_map
 
 HOSTS = Path(__file__).parents[1] / "data" / "hosts"
 HOST_NAMES = sorted(p.name for p in HOSTS.iterdir() if (p / "proc").is_dir())
@@ -28,14 +29,6 @@ def _supports_cma(host: Path) -> bool:
     return (major, minor) >= ((6, 17) if facts["arch"] == "x86_64" else (6, 19))
 
 
-def _has_memory_map(host: Path) -> bool:
-    """The capture shows /proc/iomem with real addresses (as root): placement can be checked."""
-    import crashplan
-
-    facts = crashplan.open_host(str(host)).facts
-    return bool(facts.addresses_visible and facts.ram)
-
-
 @pytest.mark.parametrize("strategy", ["standard", "cma", "ranged"])
 @pytest.mark.parametrize("name", HOST_NAMES)
 def test_recommendation_passes_check(name: str, strategy: str) -> None:
@@ -46,7 +39,7 @@ def test_recommendation_passes_check(name: str, strategy: str) -> None:
         assert r.exit_code == 2 and "cma" in r.stderr and r.stdout == ""
         return
     r = run("recommend", "--source", str(host), "--strategy", strategy, "--format", "cmdline")
-    if not _has_memory_map(host):
+    if not has_memory_map(host):
         # Placement cannot be checked without the addresses: no number, and what would help.
         assert r.exit_code == 3 and r.stdout == "" and "root" in r.stderr, r.stderr
         return

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from clirun import run
+from hosttrees import has_memory_map
 from jsonschema import Draft202012Validator
 
 from crashplan.planning.reduce import FleetReducer, iter_results
@@ -16,15 +17,8 @@ from crashplan.schemas import load_schema
 HOSTS = Path(__file__).parents[1] / "data" / "hosts"
 
 
-def _has_memory_map(host: Path) -> bool:
-    import crashplan
-
-    facts = crashplan.open_host(str(host)).facts
-    return bool(facts.addresses_visible and facts.ram)
-
-
 # The captures recommend answers for: those with a memory map to place in (root, /proc/iomem).
-HOST_PATHS = sorted(str(p) for p in HOSTS.iterdir() if (p / "proc").is_dir() and _has_memory_map(p))
+HOST_PATHS = sorted(str(p) for p in HOSTS.iterdir() if (p / "proc").is_dir() and has_memory_map(p))
 
 
 @pytest.fixture(scope="module")
